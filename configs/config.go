@@ -1,0 +1,197 @@
+// Package configs holds Vitrine's configuration: typed sections, embedded
+// defaults, a YAML file, VITRINE_* environment overrides and validation.
+package configs
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed default.yml
+var defaultYAML []byte
+
+// Config is the whole configuration.
+type Config struct {
+	Log     Log         `yaml:"log"`
+	Data    Data        `yaml:"data"`
+	HTTP    HTTP        `yaml:"http"`
+	RTMP    RTMP        `yaml:"rtmp"`
+	HLS     HLS         `yaml:"hls"`
+	Stream  Stream      `yaml:"stream"`
+	Streams []StreamKey `yaml:"streams"`
+}
+
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+type Data struct {
+	Dir string `yaml:"dir"`
+}
+
+type HTTP struct {
+	Listen       string   `yaml:"listen"`
+	PublicURL    string   `yaml:"public_url"`
+	AllowOrigins []string `yaml:"allow_origins"`
+}
+
+type RTMP struct {
+	Enabled bool   `yaml:"enabled"`
+	Listen  string `yaml:"listen"`
+}
+
+type HLS struct {
+	SegmentCount       int      `yaml:"segment_count"`
+	SegmentMinDuration Duration `yaml:"segment_min_duration"`
+	PartMinDuration    Duration `yaml:"part_min_duration"`
+}
+
+type Stream struct {
+	ReaderQueue     int      `yaml:"reader_queue"`
+	ReconnectWindow Duration `yaml:"reconnect_window"`
+}
+
+// StreamKey declares a stream that may be published and its secret key.
+type StreamKey struct {
+	ID  string `yaml:"id"`
+	Key string `yaml:"key"`
+}
+
+// Duration is a time.Duration written as "200ms", "1s", "5m" in YAML.
+type Duration time.Duration
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (use e.g. 200ms, 1s, 5m)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// Std returns the value as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// Load returns the embedded defaults, overlaid with file (when not empty),
+// then with the VITRINE_* variables of environ, validated.
+func Load(file string, environ []string) (*Config, error) {
+	var c Config
+	if err := decode(defaultYAML, &c); err != nil {
+		return nil, fmt.Errorf("embedded defaults: %w", err)
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("config file: %w", err)
+		}
+		if err := decode(b, &c); err != nil {
+			return nil, fmt.Errorf("config file %s: %w", file, err)
+		}
+	}
+	if err := applyEnv(&c, environ); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// decode overlays YAML on c; unknown keys are errors, so a typo is not
+// silently ignored.
+func decode(b []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	// An empty file decodes to io.EOF: it changes nothing.
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+var streamIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+
+// Validate checks every value and reports all problems at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad("log.format", "%q is not text or json", c.Log.Format)
+	}
+	if c.Data.Dir == "" {
+		bad("data.dir", "must not be empty")
+	}
+	checkListen := func(key, addr string) {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad(key, "%q is not host:port (e.g. \":8080\")", addr)
+		}
+	}
+	checkListen("http.listen", c.HTTP.Listen)
+	if c.RTMP.Enabled {
+		checkListen("rtmp.listen", c.RTMP.Listen)
+	}
+	if c.HTTP.PublicURL != "" {
+		u, err := url.Parse(c.HTTP.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("http.public_url", "%q is not an http(s) URL", c.HTTP.PublicURL)
+		}
+	}
+	if c.HLS.SegmentCount < 3 {
+		bad("hls.segment_count", "must be at least 3, got %d", c.HLS.SegmentCount)
+	}
+	if c.HLS.PartMinDuration.Std() < 50*time.Millisecond {
+		bad("hls.part_min_duration", "must be at least 50ms, got %s", c.HLS.PartMinDuration.Std())
+	}
+	if c.HLS.SegmentMinDuration.Std() < c.HLS.PartMinDuration.Std() {
+		bad("hls.segment_min_duration", "must not be shorter than hls.part_min_duration")
+	}
+	if c.Stream.ReaderQueue < 16 {
+		bad("stream.reader_queue", "must be at least 16, got %d", c.Stream.ReaderQueue)
+	}
+	if c.Stream.ReconnectWindow < 0 {
+		bad("stream.reconnect_window", "must not be negative")
+	}
+	ids := map[string]bool{}
+	keys := map[string]bool{}
+	for i, s := range c.Streams {
+		key := fmt.Sprintf("streams[%d]", i)
+		if !streamIDPattern.MatchString(s.ID) {
+			bad(key+".id", "%q must be 1-64 letters, digits, _ or -", s.ID)
+		}
+		if ids[s.ID] {
+			bad(key+".id", "%q is declared twice", s.ID)
+		}
+		ids[s.ID] = true
+		if s.Key != "" {
+			if len(s.Key) < 8 || strings.ContainsAny(s.Key, "/?#& ") {
+				bad(key+".key", "must be at least 8 characters without / ? # & or spaces")
+			}
+			if keys[s.Key] {
+				bad(key+".key", "is the key of another stream")
+			}
+			keys[s.Key] = true
+		}
+	}
+	return errors.Join(errs...)
+}
