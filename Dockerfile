@@ -1,0 +1,21 @@
+# Build: docker build -t vitrine .
+# Run:   docker run --rm -p 8080:8080 -p 1935:1935 -p 8554:8554 -p 8189:8189/udp -p 8189:8189 -v vitrine-data:/data vitrine
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+# Pure Go (modernc SQLite): a static binary without cgo.
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/vitrine .
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --home /data vitrine && mkdir -p /data && chown vitrine /data
+COPY --from=build /out/vitrine /usr/local/bin/vitrine
+USER vitrine
+WORKDIR /data
+ENV VITRINE_DATA_DIR=/data
+EXPOSE 8080 1935 8554 8189/udp 8189/tcp
+VOLUME /data
+ENTRYPOINT ["/usr/local/bin/vitrine"]

@@ -1,0 +1,129 @@
+// Package testenv holds helpers shared by tests that drive real peers
+// (ffmpeg) against Vitrine.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// RequireFFmpeg skips the test when ffmpeg is not installed; CI installs it,
+// so there a missing ffmpeg fails in .ci/run before any test.
+func RequireFFmpeg(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed (apt-get install ffmpeg)")
+	}
+}
+
+// Source describes the synthetic show an encoder pushes.
+type Source struct {
+	Seconds float64
+	Width   int
+	Height  int
+	FPS     int
+	GOP     int  // frames between keyframes
+	BFrames int  // consecutive B-frames, as OBS uses by default
+	NoAudio bool // video only
+}
+
+// DefaultSource is 640x360 at 30 fps, a keyframe every second, 2 B-frames,
+// AAC 48 kHz stereo.
+func DefaultSource(seconds float64) Source {
+	return Source{Seconds: seconds, Width: 640, Height: 360, FPS: 30, GOP: 30, BFrames: 2}
+}
+
+// Args returns ffmpeg arguments that encode src in real time (-re) with
+// libx264 and AAC, without the output part.
+func (src Source) Args() []string {
+	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=%d", src.Width, src.Height, src.FPS)}
+	if !src.NoAudio {
+		args = append(args, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000")
+	}
+	args = append(args, "-t", strconv.FormatFloat(src.Seconds, 'f', -1, 64),
+		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+		"-bf", strconv.Itoa(src.BFrames), "-g", strconv.Itoa(src.GOP),
+		"-keyint_min", strconv.Itoa(src.GOP), "-sc_threshold", "0")
+	if !src.NoAudio {
+		args = append(args, "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2")
+	}
+	return args
+}
+
+// Process is a running ffmpeg.
+type Process struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	done   chan struct{}
+	err    error
+	once   sync.Once
+}
+
+// Start runs ffmpeg with args; it is killed when the test ends.
+func Start(t testing.TB, args ...string) *Process {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "ffmpeg", args...)
+	p := &Process{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan struct{})}
+	cmd.Stderr = &lockedWriter{buf: p.stderr}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start ffmpeg: %v", err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-p.done
+	})
+	return p
+}
+
+// Push starts ffmpeg encoding src to an FLV/RTMP url.
+func Push(t testing.TB, src Source, url string) *Process {
+	return Start(t, append(src.Args(), "-f", "flv", url)...)
+}
+
+// Wait waits for ffmpeg to exit, at most d; it returns ffmpeg's error and
+// stderr.
+func (p *Process) Wait(d time.Duration) (error, string) {
+	select {
+	case <-p.done:
+	case <-time.After(d):
+		p.Stop()
+		<-p.done
+		return fmt.Errorf("ffmpeg still running after %v", d), p.Stderr()
+	}
+	return p.err, p.Stderr()
+}
+
+// Stop interrupts ffmpeg, as a user pressing q or closing OBS would.
+func (p *Process) Stop() {
+	p.once.Do(func() { _ = p.cmd.Process.Kill() })
+}
+
+// Stderr returns what ffmpeg printed so far.
+func (p *Process) Stderr() string {
+	mu.Lock()
+	defer mu.Unlock()
+	return p.stderr.String()
+}
+
+var mu sync.Mutex
+
+type lockedWriter struct{ buf *bytes.Buffer }
+
+func (w *lockedWriter) Write(b []byte) (int, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	return w.buf.Write(b)
+}
