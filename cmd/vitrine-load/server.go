@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+)
+
+// serverProbe reads the server's own figures from /metrics.
+type serverProbe struct {
+	url  string
+	http *http.Client
+
+	first, last sample
+	maxRSS      float64
+}
+
+type sample struct {
+	at      time.Time
+	cpu     float64 // seconds
+	rss     float64 // bytes
+	gor     float64
+	dropped float64
+	ok      bool
+}
+
+func (p *serverProbe) read() sample {
+	res, err := p.http.Get(p.url)
+	if err != nil {
+		return sample{}
+	}
+	defer res.Body.Close()
+	var parser expfmt.TextParser
+	fams, err := parser.TextToMetricFamilies(res.Body)
+	if err != nil {
+		return sample{}
+	}
+	sum := func(name string) float64 {
+		f, ok := fams[name]
+		if !ok {
+			return 0
+		}
+		var v float64
+		for _, m := range f.GetMetric() {
+			switch {
+			case m.GetCounter() != nil:
+				v += m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				v += m.GetGauge().GetValue()
+			}
+		}
+		return v
+	}
+	return sample{at: time.Now(), ok: true,
+		cpu: sum("process_cpu_seconds_total"), rss: sum("process_resident_memory_bytes"),
+		gor: sum("go_goroutines"), dropped: sum("vitrine_stream_reader_dropped_units_total")}
+}
+
+// sample reads /metrics and describes the interval since the previous call.
+func (p *serverProbe) sample() string {
+	s := p.read()
+	if !s.ok {
+		return "server metrics unavailable"
+	}
+	prev := p.last
+	p.last = s
+	if !p.first.ok {
+		p.first = s
+	}
+	p.maxRSS = max(p.maxRSS, s.rss)
+	if !prev.ok {
+		return ""
+	}
+	return fmt.Sprintf("server CPU %.0f%%, RSS %.0f MiB, goroutines %.0f, dropped units %.0f",
+		(s.cpu-prev.cpu)/s.at.Sub(prev.at).Seconds()*100, s.rss/(1<<20), s.gor, s.dropped-prev.dropped)
+}
+
+func (p *serverProbe) summary() string {
+	if !p.first.ok || !p.last.ok || p.last.at.Equal(p.first.at) {
+		return "server metrics unavailable"
+	}
+	return fmt.Sprintf("server CPU %.0f%% average, RSS max %.0f MiB, dropped units %.0f",
+		(p.last.cpu-p.first.cpu)/p.last.at.Sub(p.first.at).Seconds()*100, p.maxRSS/(1<<20),
+		p.last.dropped-p.first.dropped)
+}
