@@ -157,8 +157,8 @@ func (c *Config) Validate() error {
 			bad("http.public_url", "%q is not an http(s) URL", c.HTTP.PublicURL)
 		}
 	}
-	if c.HLS.SegmentCount < 3 {
-		bad("hls.segment_count", "must be at least 3, got %d", c.HLS.SegmentCount)
+	if c.HLS.SegmentCount < 7 {
+		bad("hls.segment_count", "must be at least 7 (LL-HLS needs them), got %d", c.HLS.SegmentCount)
 	}
 	if c.HLS.PartMinDuration.Std() < 50*time.Millisecond {
 		bad("hls.part_min_duration", "must be at least 50ms, got %s", c.HLS.PartMinDuration.Std())

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -57,7 +58,8 @@ type Hub struct {
 
 	mu        sync.Mutex
 	streams   map[string]*Stream
-	listeners []func(Event)
+	listeners map[int]func(Event)
+	nextID    int
 	closed    bool
 }
 
@@ -73,23 +75,36 @@ func NewHub(cfg Config) (*Hub, error) {
 		cfg.Logger = slog.Default()
 	}
 	return &Hub{
-		cfg:     cfg,
-		log:     cfg.Logger.With("component", "stream"),
-		streams: map[string]*Stream{},
+		cfg:       cfg,
+		log:       cfg.Logger.With("component", "stream"),
+		streams:   map[string]*Stream{},
+		listeners: map[int]func(Event){},
 	}, nil
 }
 
-// Listen registers fn for stream events. fn runs synchronously on the
-// goroutine that caused the event (often a publisher's): it must not block.
-func (h *Hub) Listen(fn func(Event)) {
+// Listen registers fn for stream events until cancel is called. fn runs
+// synchronously on the goroutine that caused the event (often a
+// publisher's): it must not block.
+func (h *Hub) Listen(fn func(Event)) (cancel func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.listeners = append(h.listeners, fn)
+	id := h.nextID
+	h.nextID++
+	h.listeners[id] = fn
+	return func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		delete(h.listeners, id)
+	}
 }
 
 func (h *Hub) emit(ev Event) {
 	h.mu.Lock()
-	ls := slices.Clone(h.listeners)
+	ids := slices.Sorted(maps.Keys(h.listeners)) // registration order
+	ls := make([]func(Event), len(ids))
+	for i, id := range ids {
+		ls[i] = h.listeners[id]
+	}
 	h.mu.Unlock()
 	for _, fn := range ls {
 		fn(ev)

@@ -63,6 +63,13 @@ func (s *Stream) Tracks() []*Track {
 	return slices.Clone(s.tracks)
 }
 
+// Closed reports whether the stream has ended.
+func (s *Stream) Closed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
 // Online reports whether a publisher is connected.
 func (s *Stream) Online() bool {
 	s.mu.Lock()
