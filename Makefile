@@ -15,7 +15,7 @@ build:
 
 ## test: the whole suite — formatting, vet, race-enabled tests with real peers, short fuzzing
 test: vet
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -p 1 -timeout 20m $(PKGS)
 	$(MAKE) fuzz
 
 vet:

@@ -56,6 +56,7 @@ type HLS struct {
 	SegmentCount       int      `yaml:"segment_count"`
 	SegmentMinDuration Duration `yaml:"segment_min_duration"`
 	PartMinDuration    Duration `yaml:"part_min_duration"`
+	EndLinger          Duration `yaml:"end_linger"`
 }
 
 type Stream struct {
@@ -165,6 +166,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HLS.SegmentMinDuration.Std() < c.HLS.PartMinDuration.Std() {
 		bad("hls.segment_min_duration", "must not be shorter than hls.part_min_duration")
+	}
+	if c.HLS.EndLinger < 0 {
+		bad("hls.end_linger", "must not be negative")
 	}
 	if c.Stream.ReaderQueue < 16 {
 		bad("stream.reader_queue", "must be at least 16, got %d", c.Stream.ReaderQueue)

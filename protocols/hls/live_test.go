@@ -20,7 +20,7 @@ import (
 // viewers do, all at once on the same muxer.
 func TestLive(t *testing.T) {
 	src := testSource(t)
-	f := newFixture(t, Config{})
+	f := newFixture(t, Config{EndLinger: time.Second})
 	pub := publish(t, f.hub, "s1", src, src.tracks(), true, 0)
 
 	t.Run("viewers", func(t *testing.T) {
@@ -60,10 +60,15 @@ func TestLive(t *testing.T) {
 		t.Fatalf("Muxers() = %d, want 1", n)
 	}
 	f.hub.End("s1")
+	// Players polling whole segments still get the last ones for a while...
+	if r := f.get(t, "/live/s1/"+last); r.status != http.StatusOK {
+		t.Fatalf("segment %s right after the end: %d, want 200 while lingering", last, r.status)
+	}
+	// ...then the stream is gone.
+	eventually(t, 5*time.Second, "muxer removed", func() bool { return f.srv.Muxers() == 0 })
 	for _, p := range []string{"index.m3u8", "video1_stream.m3u8", last} {
 		wantError(t, f.get(t, "/live/s1/"+p), http.StatusNotFound, "stream_not_found")
 	}
-	eventually(t, 2*time.Second, "muxer removed", func() bool { return f.srv.Muxers() == 0 })
 }
 
 func testClient(t *testing.T, f *fixture) {

@@ -75,7 +75,7 @@ func newMuxer(st *stream.Stream, cfg Config, log *slog.Logger) (*muxer, error) {
 		Tracks:             hlsTracks,
 		Variant:            gohlslib.MuxerVariantLowLatency,
 		SegmentCount:       cfg.SegmentCount,
-		SegmentMinDuration: cfg.SegmentMinDuration,
+		SegmentMinDuration: segmentThreshold(cfg.SegmentMinDuration),
 		PartMinDuration:    cfg.PartMinDuration,
 		OnEncodeError:      func(err error) { m.errs.warn("HLS muxer", err) },
 	}
@@ -90,6 +90,16 @@ func newMuxer(st *stream.Stream, cfg Config, log *slog.Logger) (*muxer, error) {
 	m.reader = r
 	m.ctx, m.cancel = context.WithCancelCause(context.Background())
 	return m, nil
+}
+
+// segmentThreshold is the duration after which gohlslib cuts a segment at
+// the next keyframe. gohlslib measures it on DTS it derives itself, which
+// with B-frames puts keyframes a few frames short of the encoder's cadence:
+// with the exact minimum, a 1 s GOP would make 2 s segments (and double the
+// latency of players that read whole segments). Keyframes up to 10% early
+// therefore count.
+func segmentThreshold(min time.Duration) time.Duration {
+	return min - min/10
 }
 
 // hlsTrack converts a hub codec to a gohlslib track. Parameter sets are

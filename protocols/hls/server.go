@@ -27,13 +27,18 @@ type Config struct {
 	// AllowOrigins lists the origins that may read the streams from a
 	// browser; "*" allows any. Default ["*"].
 	AllowOrigins []string
-	Logger       *slog.Logger
+	// EndLinger is how long the playlist of an ended stream stays readable,
+	// so that players polling whole segments fetch the last ones instead of
+	// a 404. Default 10s; negative removes it at once.
+	EndLinger time.Duration
+	Logger    *slog.Logger
 }
 
 const (
 	defaultSegmentCount       = 7
 	defaultSegmentMinDuration = time.Second
 	defaultPartMinDuration    = 200 * time.Millisecond
+	defaultEndLinger          = 10 * time.Second
 
 	// minSegmentCount is gohlslib's floor for the low-latency variant: iOS
 	// needs seven segments (gohlslib starts with seven gap segments).
@@ -78,6 +83,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.PartMinDuration == 0 {
 		cfg.PartMinDuration = defaultPartMinDuration
+	}
+	if cfg.EndLinger == 0 {
+		cfg.EndLinger = defaultEndLinger
 	}
 	if cfg.AllowOrigins == nil {
 		cfg.AllowOrigins = []string{"*"}
@@ -139,19 +147,7 @@ func (s *Server) onEvent(ev stream.Event) {
 	case stream.EventReady:
 		s.startMuxer(ev.Stream)
 	case stream.EventClosed:
-		// Removed at once so that requests 404 from now on, rather than when
-		// the reader has drained.
-		s.mu.Lock()
-		m := s.muxers[ev.Stream.ID()]
-		if m != nil && m.stream == ev.Stream {
-			delete(s.muxers, ev.Stream.ID())
-		} else {
-			m = nil
-		}
-		s.mu.Unlock()
-		if m != nil {
-			m.stop(stream.ErrStreamClosed)
-		}
+		// The reader drains and ends by itself; run then lingers.
 	case stream.EventOffline, stream.EventResumed:
 		// The reader survives a publisher's reconnection with the same
 		// tracks, and players keep the playlist they have meanwhile.
@@ -204,6 +200,13 @@ func (s *Server) startMuxer(st *stream.Stream) {
 func (s *Server) run(m *muxer) {
 	defer s.wg.Done()
 	err := m.run()
+	if errors.Is(err, stream.ErrStreamClosed) && s.cfg.EndLinger > 0 {
+		m.log.Info("stream ended; its playlist stays readable", "for", s.cfg.EndLinger)
+		select {
+		case <-m.ctx.Done(): // replaced by a new live, or server closing
+		case <-time.After(s.cfg.EndLinger):
+		}
+	}
 
 	s.mu.Lock()
 	if s.muxers[m.stream.ID()] == m {

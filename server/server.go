@@ -1,0 +1,214 @@
+// Package server wires Vitrine's components together and owns their
+// lifecycle: start in dependency order, stop in reverse, flushing what is
+// being written.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"vitrine/configs"
+	"vitrine/internal/httperr"
+	"vitrine/protocols/hls"
+	"vitrine/protocols/rtmp"
+	"vitrine/server/stream"
+)
+
+// shutdownTimeout bounds how long in-flight HTTP requests may take to finish.
+const shutdownTimeout = 5 * time.Second
+
+// Server is a running Vitrine.
+type Server struct {
+	cfg *configs.Config
+	log *slog.Logger
+
+	hub  *stream.Hub
+	keys *staticKeys
+	rtmp *rtmp.Server
+	hls  *hls.Server
+
+	httpLn  net.Listener
+	httpSrv *http.Server
+	httpErr chan error
+
+	closeOnce sync.Once
+}
+
+// New validates cfg and prepares every component without opening ports.
+func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Data.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log.With("component", "server"), httpErr: make(chan error, 1)}
+
+	var err error
+	s.keys, err = loadKeys(cfg.Streams, cfg.Data.Dir, s.log)
+	if err != nil {
+		return nil, err
+	}
+	s.hub, err = stream.NewHub(stream.Config{
+		ReaderQueue:     cfg.Stream.ReaderQueue,
+		ReconnectWindow: cfg.Stream.ReconnectWindow.Std(),
+		Logger:          log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.RTMP.Enabled {
+		s.rtmp, err = rtmp.New(rtmp.Config{Listen: cfg.RTMP.Listen, Hub: s.hub, Auth: s.keys, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+	}
+	s.hls, err = hls.New(hls.Config{
+		Hub:                s.hub,
+		SegmentCount:       cfg.HLS.SegmentCount,
+		SegmentMinDuration: cfg.HLS.SegmentMinDuration.Std(),
+		PartMinDuration:    cfg.HLS.PartMinDuration.Std(),
+		EndLinger:          cfg.HLS.EndLinger.Std(),
+		AllowOrigins:       cfg.HTTP.AllowOrigins,
+		Logger:             log,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newHubCollector(s.hub))
+	s.httpSrv = &http.Server{
+		Handler:           s.routes(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+func (s *Server) routes(metrics http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/live/", s.hls)
+	mux.Handle("GET /metrics", metrics)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		httperr.Write(w, http.StatusNotFound, "not_found", "no such resource: "+r.URL.Path)
+	})
+	return mux
+}
+
+// Start opens every port. On error, what was started is closed again.
+func (s *Server) Start() (err error) {
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if err := s.hls.Start(); err != nil {
+		return fmt.Errorf("hls: %w", err)
+	}
+	s.httpLn, err = net.Listen("tcp", s.cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	go func() {
+		if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
+			s.httpErr <- fmt.Errorf("http: %w", err)
+		}
+		close(s.httpErr)
+	}()
+	if s.rtmp != nil {
+		if err := s.rtmp.Start(); err != nil {
+			return fmt.Errorf("rtmp: %w", err)
+		}
+	}
+	s.logReady()
+	return nil
+}
+
+func (s *Server) logReady() {
+	attrs := []any{"http", s.HTTPAddr().String(), "data", s.cfg.Data.Dir}
+	publish := "rtmp disabled"
+	if s.rtmp != nil {
+		attrs = append(attrs, "rtmp", s.rtmp.Addr().String())
+		publish = fmt.Sprintf("rtmp://HOST%s/live/{key}", portOf(s.rtmp.Addr().String()))
+	}
+	s.log.Info("vitrine ready", attrs...)
+	for _, st := range s.cfg.Streams {
+		s.log.Info("stream declared", "stream", st.ID, "publish", publish,
+			"play", fmt.Sprintf("http://HOST%s/live/%s/index.m3u8", portOf(s.HTTPAddr().String()), st.ID))
+	}
+}
+
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return ":" + port
+}
+
+// HTTPAddr is the HTTP listener's address once started.
+func (s *Server) HTTPAddr() net.Addr { return s.httpLn.Addr() }
+
+// RTMPAddr is the RTMP listener's address once started, nil when disabled.
+func (s *Server) RTMPAddr() net.Addr {
+	if s.rtmp == nil {
+		return nil
+	}
+	return s.rtmp.Addr()
+}
+
+// Hub exposes the stream hub (for tests and future components).
+func (s *Server) Hub() *stream.Hub { return s.hub }
+
+// Run starts the server and blocks until ctx is done or a listener fails,
+// then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(); err != nil {
+		return err
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+		s.log.Info("shutting down")
+	case err = <-s.httpErr:
+	}
+	s.Close()
+	return err
+}
+
+// Close stops in reverse order: publishers are disconnected and streams
+// ended (readers flush what they hold), then protocol servers stop, then
+// in-flight HTTP requests get a bounded time to finish.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		s.hub.Close()
+		if s.rtmp != nil {
+			if err := s.rtmp.Close(); err != nil {
+				s.log.Warn("rtmp close", "error", err)
+			}
+		}
+		s.hls.Close()
+		if s.httpLn != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			if err := s.httpSrv.Shutdown(ctx); err != nil {
+				s.log.Warn("http shutdown", "error", err)
+			}
+		}
+		s.log.Info("stopped")
+	})
+}
