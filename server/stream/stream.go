@@ -153,11 +153,14 @@ func (s *Stream) detach(p *Publisher) {
 		return
 	}
 	s.publisher = nil
-	if !s.closed {
+	closed := s.closed
+	if !closed {
 		s.reconnect = time.AfterFunc(s.hub.cfg.ReconnectWindow, func() { s.hub.expire(s) })
 	}
 	s.mu.Unlock()
-	s.hub.emit(Event{Kind: EventOffline, Stream: s})
+	if !closed { // an ended stream has no publisher to wait for
+		s.hub.emit(Event{Kind: EventOffline, Stream: s})
+	}
 }
 
 func (s *Stream) write(p *Publisher, u *Unit, now time.Time) {
