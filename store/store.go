@@ -1,0 +1,251 @@
+// Package store persists Vitrine's data behind one interface with two
+// implementations: SQLite (modernc.org/sqlite, the embedded default) and
+// PostgreSQL (pgx, for several nodes). Both pass the same test suite.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors callers branch on. Implementations wrap them with %w.
+var (
+	// ErrNotFound: no row with that id (or key).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique value (sku, voucher code, stream key) is taken.
+	ErrConflict = errors.New("conflict")
+	// ErrInvalidCursor: a list cursor that this store did not issue.
+	ErrInvalidCursor = errors.New("invalid cursor")
+)
+
+// Store is everything Vitrine keeps. Every method is safe for concurrent use.
+// Times are stored and returned in UTC with microsecond precision.
+type Store interface {
+	Close() error
+
+	CreateProduct(ctx context.Context, p *Product) error // sets ID, CreatedAt, UpdatedAt
+	GetProduct(ctx context.Context, id string) (*Product, error)
+	UpdateProduct(ctx context.Context, p *Product) error // sets UpdatedAt
+	DeleteProduct(ctx context.Context, id string) error  // also detaches it from campaigns
+	ListProducts(ctx context.Context, f ProductFilter) ([]Product, string, error)
+
+	CreateVoucher(ctx context.Context, v *Voucher) error
+	GetVoucher(ctx context.Context, id string) (*Voucher, error)
+	UpdateVoucher(ctx context.Context, v *Voucher) error
+	DeleteVoucher(ctx context.Context, id string) error
+	ListVouchers(ctx context.Context, f VoucherFilter) ([]Voucher, string, error)
+
+	// CreateCampaign and UpdateCampaign write the campaign and its product
+	// and voucher lists in one transaction; unknown product or voucher ids
+	// fail with ErrNotFound and change nothing.
+	CreateCampaign(ctx context.Context, c *Campaign) error
+	GetCampaign(ctx context.Context, id string) (*Campaign, error)
+	GetCampaignByStreamKey(ctx context.Context, key string) (*Campaign, error)
+	UpdateCampaign(ctx context.Context, c *Campaign) error
+	DeleteCampaign(ctx context.Context, id string) error // with its links, orders and reminders
+	ListCampaigns(ctx context.Context, f CampaignFilter) ([]Campaign, string, error)
+
+	// CreateOrder is idempotent on (CampaignID, IdempotencyKey): a repeat
+	// returns the first order with created == false.
+	CreateOrder(ctx context.Context, o *Order) (created bool, err error)
+	ListOrders(ctx context.Context, campaignID string, p Page) ([]Order, string, error)
+
+	CreateWebhook(ctx context.Context, w *Webhook) error
+	GetWebhook(ctx context.Context, id string) (*Webhook, error)
+	ListWebhooks(ctx context.Context, p Page) ([]Webhook, string, error)
+	DeleteWebhook(ctx context.Context, id string) error
+
+	// Deliveries are the durable outbox of webhook notifications.
+	CreateDelivery(ctx context.Context, d *Delivery) error
+	// DueDeliveries returns pending deliveries whose NextAttemptAt <= now,
+	// oldest first.
+	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
+	UpdateDelivery(ctx context.Context, d *Delivery) error
+	ListDeliveries(ctx context.Context, webhookID string, p Page) ([]Delivery, string, error)
+
+	// CreateReminder is idempotent on (CampaignID, Phone): a repeat updates
+	// the opt-in flag.
+	CreateReminder(ctx context.Context, r *Reminder) error
+	ListReminders(ctx context.Context, campaignID string, p Page) ([]Reminder, string, error)
+}
+
+// Page selects a page of a list. Limit 0 means the default (50); at most 200.
+type Page struct {
+	Limit  int
+	Cursor string // opaque, from a previous call; "" for the first page
+}
+
+// Product is an item of the seller's catalog. Price is a decimal string
+// ("129.00") in Currency (ISO 4217).
+type Product struct {
+	ID        string    `json:"id"`
+	SKU       string    `json:"sku"`
+	Name      string    `json:"name"`
+	Category  string    `json:"category"`
+	Price     string    `json:"price"`
+	Currency  string    `json:"currency"`
+	ImageURL  string    `json:"image_url"`
+	Stock     int       `json:"stock"`
+	URL       string    `json:"url"` // the product page on the seller's shop
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ProductFilter: Query matches names (case-insensitive substring),
+// Category matches exactly; both optional. Sorted by name, then id.
+type ProductFilter struct {
+	Query    string
+	Category string
+	Page
+}
+
+// Voucher is a discount: DiscountType "percent" (DiscountValue "10" = 10 %)
+// or "amount" (DiscountValue "5.00" in Currency).
+type Voucher struct {
+	ID            string    `json:"id"`
+	Code          string    `json:"code"`
+	Name          string    `json:"name"`
+	DiscountType  string    `json:"discount_type"`
+	DiscountValue string    `json:"discount_value"`
+	Currency      string    `json:"currency"`
+	MinSpend      string    `json:"min_spend"`
+	Quantity      int       `json:"quantity"`
+	StartsAt      time.Time `json:"starts_at"`
+	EndsAt        time.Time `json:"ends_at"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+// VoucherFilter: Query matches names or codes (case-insensitive substring).
+// Sorted by name, then id.
+type VoucherFilter struct {
+	Query string
+	Page
+}
+
+// Campaign is a scheduled live show.
+type Campaign struct {
+	ID          string    `json:"id"`
+	Title       string    `json:"title"`
+	Description string    `json:"description"`
+	Images      []string  `json:"images"` // ids of uploaded images, in display order
+	StartsAt    time.Time `json:"starts_at"`
+	EndsAt      time.Time `json:"ends_at"`
+	Visibility  string    `json:"visibility"` // "suggested" or "followers"
+	ProductIDs  []string  `json:"product_ids"`
+	VoucherIDs  []string  `json:"voucher_ids"`
+	// NotifyAtCreation sends a notification when the campaign is created.
+	NotifyAtCreation bool `json:"notify_at_creation"`
+	// NotifyBeforeStart, when > 0, sends one that long before StartsAt.
+	NotifyBeforeStart time.Duration `json:"-"`
+	// NotifiedBeforeStart records that the "starting soon" notification went out.
+	NotifiedBeforeStart bool       `json:"-"`
+	Published           bool       `json:"published"`
+	StreamKey           string     `json:"-"`
+	LiveStartedAt       *time.Time `json:"live_started_at"` // last go-live
+	LiveEndedAt         *time.Time `json:"live_ended_at"`   // last end, if after LiveStartedAt
+	CreatedAt           time.Time  `json:"created_at"`
+	UpdatedAt           time.Time  `json:"updated_at"`
+}
+
+// Campaign statuses, derived from the campaign's times and now.
+const (
+	StatusUpcoming  = "upcoming"
+	StatusOngoing   = "ongoing"
+	StatusEnded     = "ended"
+	StatusCompleted = "completed"
+)
+
+// Status derives the campaign's status at now:
+//   - ongoing: it went live and was not ended since;
+//   - completed: not live, and its end time has passed;
+//   - ended: not live, its live was ended, its end time not yet passed;
+//   - upcoming: otherwise.
+func (c *Campaign) Status(now time.Time) string {
+	live := c.LiveStartedAt != nil && (c.LiveEndedAt == nil || c.LiveEndedAt.Before(*c.LiveStartedAt))
+	switch {
+	case live:
+		return StatusOngoing
+	case !now.Before(c.EndsAt):
+		return StatusCompleted
+	case c.LiveEndedAt != nil:
+		return StatusEnded
+	default:
+		return StatusUpcoming
+	}
+}
+
+// CampaignFilter selects campaigns. Status filters on the derived status
+// at Now; PublishedOnly keeps published campaigns ("active only"); From and
+// To keep campaigns whose window overlaps [From, To). Sort is one of
+// "starts_at" (default), "-starts_at", "created_at", "-created_at",
+// "title", "-title"; ties break on id.
+type CampaignFilter struct {
+	Query         string
+	Status        string
+	Now           time.Time
+	PublishedOnly bool
+	From, To      *time.Time
+	Sort          string
+	Page
+}
+
+// Order is an order the seller's shop reports for a campaign.
+type Order struct {
+	ID             string      `json:"id"`
+	CampaignID     string      `json:"campaign_id"`
+	IdempotencyKey string      `json:"-"`
+	Code           string      `json:"code"`
+	Items          []OrderItem `json:"items"`
+	CustomerName   string      `json:"customer_name"`
+	Total          string      `json:"total"`
+	Currency       string      `json:"currency"`
+	CreatedAt      time.Time   `json:"created_at"`
+}
+
+// OrderItem is a line of an order.
+type OrderItem struct {
+	ProductID string `json:"product_id"`
+	Quantity  int    `json:"quantity"`
+}
+
+// Webhook is a subscription of an endpoint to notification types.
+type Webhook struct {
+	ID        string    `json:"id"`
+	URL       string    `json:"url"`
+	Secret    string    `json:"-"` // "whsec_" + base64, Standard Webhooks
+	Events    []string  `json:"events"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Delivery states.
+const (
+	DeliveryPending   = "pending"
+	DeliveryDelivered = "delivered"
+	DeliveryFailed    = "failed" // gave up after the last retry
+)
+
+// Delivery is one notification to one webhook and its outcome.
+type Delivery struct {
+	ID            string     `json:"id"` // also the webhook-id header
+	WebhookID     string     `json:"webhook_id"`
+	Type          string     `json:"type"`
+	Payload       []byte     `json:"-"` // the JSON body
+	Status        string     `json:"status"`
+	Attempts      int        `json:"attempts"`
+	NextAttemptAt time.Time  `json:"next_attempt_at"`
+	LastStatus    int        `json:"last_status"` // HTTP status of the last attempt, 0 if none
+	LastError     string     `json:"last_error"`
+	CreatedAt     time.Time  `json:"created_at"`
+	DeliveredAt   *time.Time `json:"delivered_at"`
+}
+
+// Reminder is a viewer's request for an SMS before a campaign starts.
+type Reminder struct {
+	ID         string    `json:"id"`
+	CampaignID string    `json:"campaign_id"`
+	Phone      string    `json:"phone"`  // E.164
+	OptIn      bool      `json:"opt_in"` // commercial messages accepted
+	CreatedAt  time.Time `json:"created_at"`
+}
