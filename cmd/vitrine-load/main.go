@@ -63,19 +63,26 @@ func main() {
 	defer ticker.Stop()
 	probe.sample()
 	var total report
+	var measured time.Duration
+	last := start
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
 			done = true
 		case <-ticker.C:
 		}
+		now := time.Now()
 		r := stats.take()
 		srv := probe.sample()
-		fmt.Printf("%6.0fs %s | %s\n", time.Since(start).Seconds(), r.String(*every), srv)
-		if time.Since(start) > *ramp {
+		fmt.Printf("%6.0fs %s | %s\n", now.Sub(start).Seconds(), r.String(now.Sub(last)), srv)
+		if last.Sub(start) >= *ramp {
 			total.merge(r)
+			measured += now.Sub(last)
+		} else {
+			probe.restart()
 		}
+		last = now
 	}
 	wg.Wait()
-	fmt.Printf("total after ramp: %s | %s\n", total.String(*duration), probe.summary())
+	fmt.Printf("after the ramp (%v): %s | %s\n", measured.Round(time.Second), total.String(measured), probe.summary())
 }

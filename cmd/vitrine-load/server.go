@@ -77,6 +77,11 @@ func (p *serverProbe) sample() string {
 		(s.cpu-prev.cpu)/s.at.Sub(prev.at).Seconds()*100, s.rss/(1<<20), s.gor, s.dropped-prev.dropped)
 }
 
+// restart makes the summary cover only what follows (the ramp is excluded).
+func (p *serverProbe) restart() {
+	p.first, p.maxRSS = p.last, p.last.rss
+}
+
 func (p *serverProbe) summary() string {
 	if !p.first.ok || !p.last.ok || p.last.at.Equal(p.first.at) {
 		return "server metrics unavailable"

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -31,10 +30,11 @@ func runHLSViewer(ctx context.Context, hc *http.Client, index string, st *stats)
 		uri := hlsprobe.LastPart(m)
 		if msn >= 0 && uri != "" {
 			n, err := c.Download(ctx, uri)
-			if err != nil && !errors.Is(err, context.Canceled) {
-				st.error(err)
-			} else if err == nil {
+			switch {
+			case err == nil:
 				st.part(n, time.Since(hlsprobe.Edge(m)))
+			case ctx.Err() == nil: // not our own end of test
+				st.error(err)
 			}
 		}
 		msn, part = hlsprobe.Next(m)
