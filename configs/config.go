@@ -23,13 +23,34 @@ var defaultYAML []byte
 
 // Config is the whole configuration.
 type Config struct {
-	Log     Log         `yaml:"log"`
-	Data    Data        `yaml:"data"`
-	HTTP    HTTP        `yaml:"http"`
-	RTMP    RTMP        `yaml:"rtmp"`
-	HLS     HLS         `yaml:"hls"`
-	Stream  Stream      `yaml:"stream"`
-	Streams []StreamKey `yaml:"streams"`
+	Log      Log         `yaml:"log"`
+	Data     Data        `yaml:"data"`
+	HTTP     HTTP        `yaml:"http"`
+	RTMP     RTMP        `yaml:"rtmp"`
+	HLS      HLS         `yaml:"hls"`
+	Stream   Stream      `yaml:"stream"`
+	Store    Store       `yaml:"store"`
+	Admin    Admin       `yaml:"admin"`
+	Webhooks Webhooks    `yaml:"webhooks"`
+	Streams  []StreamKey `yaml:"streams"`
+}
+
+// Store selects the database: empty URL means SQLite in the data directory.
+type Store struct {
+	URL string `yaml:"url"`
+}
+
+// Admin holds the admin API's bearer token; empty means generated at first
+// start and kept in the data directory.
+type Admin struct {
+	Token string `yaml:"token"`
+}
+
+// Webhooks tunes notification delivery.
+type Webhooks struct {
+	// AllowPrivate lets webhooks reach loopback and private addresses
+	// (a receiver on the same host or LAN); off by default against SSRF.
+	AllowPrivate bool `yaml:"allow_private"`
 }
 
 type Log struct {
@@ -175,6 +196,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Stream.ReconnectWindow < 0 {
 		bad("stream.reconnect_window", "must not be negative")
+	}
+	if c.Store.URL != "" {
+		u, err := url.Parse(c.Store.URL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("store.url", "must be a postgres:// URL (empty for the embedded SQLite)")
+		}
+	}
+	if t := c.Admin.Token; t != "" && len(t) < 16 {
+		bad("admin.token", "must be at least 16 characters")
 	}
 	ids := map[string]bool{}
 	keys := map[string]bool{}

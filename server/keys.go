@@ -2,15 +2,9 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
-	"errors"
-	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"vitrine/configs"
 	"vitrine/server/stream"
@@ -23,48 +17,21 @@ type staticKeys struct {
 }
 
 // loadKeys resolves the declared streams' keys, generating and storing in
-// dataDir/keys the ones left empty. It returns the streams whose key was
-// generated now, so their key can be shown once.
+// dataDir/keys the ones left empty.
 func loadKeys(streams []configs.StreamKey, dataDir string, log *slog.Logger) (*staticKeys, error) {
 	k := &staticKeys{byID: map[string]string{}}
-	dir := filepath.Join(dataDir, "keys")
 	for _, s := range streams {
 		key := s.Key
 		if key == "" {
-			path := filepath.Join(dir, s.ID+".key")
-			b, err := os.ReadFile(path)
-			switch {
-			case err == nil:
-				key = strings.TrimSpace(string(b))
-				log.Info("stream key loaded", "stream", s.ID, "file", path)
-			case errors.Is(err, os.ErrNotExist):
-				key, err = newKey()
-				if err != nil {
-					return nil, err
-				}
-				if err := os.MkdirAll(dir, 0o700); err != nil {
-					return nil, fmt.Errorf("keys directory: %w", err)
-				}
-				if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
-					return nil, fmt.Errorf("store key of stream %s: %w", s.ID, err)
-				}
-				log.Warn("stream key generated; it is shown once and kept in the data directory",
-					"stream", s.ID, "key", key, "file", path)
-			default:
-				return nil, fmt.Errorf("read key of stream %s: %w", s.ID, err)
+			var err error
+			key, err = secretFile(filepath.Join(dataDir, "keys", s.ID+".key"), "sk_", "stream key of "+s.ID, log)
+			if err != nil {
+				return nil, err
 			}
 		}
 		k.byID[s.ID] = key
 	}
 	return k, nil
-}
-
-func newKey() (string, error) {
-	b := make([]byte, 18)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("generate key: %w", err)
-	}
-	return "sk_" + base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // AuthorizePublish compares in constant time against every key so that

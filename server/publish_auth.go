@@ -1,0 +1,56 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"vitrine/server/stream"
+	"vitrine/store"
+)
+
+// campaignKeys lets a publisher in with the stream key of a campaign that
+// is live (status ongoing); the stream id is the campaign id.
+type campaignKeys struct {
+	store store.Store
+	now   func() time.Time
+}
+
+func (a campaignKeys) AuthorizePublish(ctx context.Context, req stream.PublishRequest) (string, error) {
+	if req.Key == "" {
+		return "", stream.ErrUnauthorized
+	}
+	c, err := a.store.GetCampaignByStreamKey(ctx, req.Key)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", stream.ErrUnauthorized
+	}
+	if err != nil {
+		return "", fmt.Errorf("look up stream key: %w", err)
+	}
+	if req.StreamID != "" && req.StreamID != c.ID {
+		return "", stream.ErrUnauthorized
+	}
+	switch st := c.Status(a.now()); st {
+	case store.StatusOngoing:
+		return c.ID, nil
+	case store.StatusCompleted:
+		return "", fmt.Errorf("%w: campaign %s is completed (its end time has passed)", stream.ErrNotLive, c.ID)
+	default:
+		return "", fmt.Errorf("%w: campaign %s is %s: go live first", stream.ErrNotLive, c.ID, st)
+	}
+}
+
+// anyOf tries authorisers in order; the first that recognises the key
+// decides.
+type anyOf []stream.Authorizer
+
+func (as anyOf) AuthorizePublish(ctx context.Context, req stream.PublishRequest) (string, error) {
+	for _, a := range as {
+		id, err := a.AuthorizePublish(ctx, req)
+		if !errors.Is(err, stream.ErrUnauthorized) {
+			return id, err
+		}
+	}
+	return "", stream.ErrUnauthorized
+}
