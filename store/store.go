@@ -17,6 +17,11 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrInvalidCursor: a list cursor that this store did not issue.
 	ErrInvalidCursor = errors.New("invalid cursor")
+	// ErrInvalidSort: a CampaignFilter.Sort that is not one of the documented values.
+	ErrInvalidSort = errors.New("invalid sort")
+	// ErrInvalidFilter: a filter value the store cannot apply, such as an
+	// unknown CampaignFilter.Status.
+	ErrInvalidFilter = errors.New("invalid filter")
 )
 
 // Store is everything Vitrine keeps. Every method is safe for concurrent use.
@@ -47,7 +52,9 @@ type Store interface {
 	ListCampaigns(ctx context.Context, f CampaignFilter) ([]Campaign, string, error)
 
 	// CreateOrder is idempotent on (CampaignID, IdempotencyKey): a repeat
-	// returns the first order with created == false.
+	// returns the first order with created == false. An empty key is never
+	// deduplicated. A non-empty Code is unique within the campaign: the same
+	// code under another key fails with ErrConflict.
 	CreateOrder(ctx context.Context, o *Order) (created bool, err error)
 	ListOrders(ctx context.Context, campaignID string, p Page) ([]Order, string, error)
 
@@ -59,7 +66,7 @@ type Store interface {
 	// Deliveries are the durable outbox of webhook notifications.
 	CreateDelivery(ctx context.Context, d *Delivery) error
 	// DueDeliveries returns pending deliveries whose NextAttemptAt <= now,
-	// oldest first.
+	// oldest first (by NextAttemptAt, then CreatedAt). It only reads.
 	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
 	UpdateDelivery(ctx context.Context, d *Delivery) error
 	ListDeliveries(ctx context.Context, webhookID string, p Page) ([]Delivery, string, error)
@@ -70,7 +77,10 @@ type Store interface {
 	ListReminders(ctx context.Context, campaignID string, p Page) ([]Reminder, string, error)
 }
 
-// Page selects a page of a list. Limit 0 means the default (50); at most 200.
+// Page selects a page of a list. Limit 0 means the default (50); at most 200
+// (a larger limit is clamped). A cursor not issued by the same list and sort
+// fails with ErrInvalidCursor. Orders, reminders, webhooks and deliveries
+// list oldest first.
 type Page struct {
 	Limit  int
 	Cursor string // opaque, from a previous call; "" for the first page
