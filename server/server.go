@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -18,11 +20,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"vitrine/api"
 	"vitrine/configs"
 	"vitrine/internal/httperr"
+	"vitrine/notify"
 	"vitrine/protocols/hls"
 	"vitrine/protocols/rtmp"
 	"vitrine/server/stream"
+	"vitrine/store"
 )
 
 // shutdownTimeout bounds how long in-flight HTTP requests may take to finish.
@@ -33,10 +38,17 @@ type Server struct {
 	cfg *configs.Config
 	log *slog.Logger
 
-	hub  *stream.Hub
-	keys *staticKeys
-	rtmp *rtmp.Server
-	hls  *hls.Server
+	hub      *stream.Hub
+	keys     *staticKeys
+	store    store.Store
+	notifier *notify.Notifier
+	api      *api.API
+	rtmp     *rtmp.Server
+	hls      *hls.Server
+
+	// background owns the goroutines of components with a Run loop.
+	background     sync.WaitGroup
+	stopBackground context.CancelFunc
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -55,8 +67,31 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log.With("component", "server"), httpErr: make(chan error, 1)}
 
+	ok := false
+	defer func() {
+		if !ok && s.store != nil {
+			_ = s.store.Close()
+		}
+	}()
 	var err error
 	s.keys, err = loadKeys(cfg.Streams, cfg.Data.Dir, s.log)
+	if err != nil {
+		return nil, err
+	}
+	token := cfg.Admin.Token
+	if token == "" {
+		token, err = secretFile(filepath.Join(cfg.Data.Dir, "admin.token"), "vt_", "admin token", s.log)
+		if err != nil {
+			return nil, err
+		}
+	}
+	var where string
+	s.store, where, err = openStore(context.Background(), cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("store open", "store", where)
+	s.notifier, err = notify.New(notify.Config{Store: s.store, Logger: log, AllowPrivate: cfg.Webhooks.AllowPrivate})
 	if err != nil {
 		return nil, err
 	}
@@ -69,10 +104,21 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	if cfg.RTMP.Enabled {
-		s.rtmp, err = rtmp.New(rtmp.Config{Listen: cfg.RTMP.Listen, Hub: s.hub, Auth: s.keys, Logger: log})
+		s.rtmp, err = rtmp.New(rtmp.Config{Listen: cfg.RTMP.Listen, Hub: s.hub, Auth: s.publishAuth(), Logger: log})
 		if err != nil {
 			return nil, err
 		}
+	}
+	rtmpPort := 0
+	if cfg.RTMP.Enabled {
+		rtmpPort = portNumber(cfg.RTMP.Listen)
+	}
+	s.api, err = api.New(api.Config{
+		Store: s.store, Hub: s.hub, Notifier: s.notifier, AdminToken: token, DataDir: cfg.Data.Dir,
+		PublicURL: cfg.HTTP.PublicURL, RTMPPort: rtmpPort, Logger: log,
+	})
+	if err != nil {
+		return nil, err
 	}
 	s.hls, err = hls.New(hls.Config{
 		Hub:                s.hub,
@@ -95,11 +141,25 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}
+	ok = true
 	return s, nil
+}
+
+// publishAuth accepts the key of a live campaign, or of a stream declared
+// in the configuration.
+func (s *Server) publishAuth() stream.Authorizer {
+	return anyOf{campaignKeys{store: s.store, now: time.Now}, s.keys}
+}
+
+func portNumber(addr string) int {
+	_, p, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(p)
+	return n
 }
 
 func (s *Server) routes(metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	s.api.Register(mux)
 	mux.Handle("/live/", s.hls)
 	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -122,6 +182,13 @@ func (s *Server) Start() (err error) {
 	if err := s.hls.Start(); err != nil {
 		return fmt.Errorf("hls: %w", err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopBackground = cancel
+	s.background.Go(func() {
+		if err := s.notifier.Run(ctx); err != nil {
+			s.log.Error("notifications stopped", "error", err)
+		}
+	})
 	s.httpLn, err = net.Listen("tcp", s.cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
@@ -136,6 +203,8 @@ func (s *Server) Start() (err error) {
 		if err := s.rtmp.Start(); err != nil {
 			return fmt.Errorf("rtmp: %w", err)
 		}
+		// The bound port, which differs from the configured one with ":0".
+		s.api.SetIngestPorts(portNumber(s.rtmp.Addr().String()), 0)
 	}
 	s.logReady()
 	return nil
@@ -208,6 +277,13 @@ func (s *Server) Close() {
 			if err := s.httpSrv.Shutdown(ctx); err != nil {
 				s.log.Warn("http shutdown", "error", err)
 			}
+		}
+		if s.stopBackground != nil {
+			s.stopBackground()
+		}
+		s.background.Wait()
+		if err := s.store.Close(); err != nil {
+			s.log.Warn("store close", "error", err)
 		}
 		s.log.Info("stopped")
 	})

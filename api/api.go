@@ -1,0 +1,181 @@
+// Package api is Vitrine's HTTP surface for people and programs other than
+// players: the admin API under /api/v1 (campaigns, catalog, live control,
+// orders, webhooks), the viewer endpoints that are not media (calendar file,
+// SMS reminders), uploaded images, and the OpenAPI document describing all
+// of it.
+//
+// Every route is declared once, in routes.go, with its handler and its
+// documentation; Register and OpenAPI both read that table, so the document
+// cannot drift from the router.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"vitrine/server/stream"
+	"vitrine/store"
+)
+
+// Notifier hands a notification to the webhook outbox. Publish must be
+// durable when it returns nil. It is an interface so that api does not
+// depend on the notify package's internals.
+type Notifier interface {
+	Publish(ctx context.Context, eventType string, data any) error
+}
+
+// Config wires the API to the rest of the server.
+type Config struct {
+	Store      store.Store
+	Hub        *stream.Hub
+	Notifier   Notifier // nil: no notifications (tests)
+	AdminToken string   // required, at least 16 characters
+	DataDir    string   // uploaded images live in DataDir/images
+	// PublicURL is how viewers and encoders reach this server, e.g.
+	// https://live.example.com. Empty: derived from each request.
+	PublicURL string
+	// TrustProxy honours X-Forwarded-Proto and X-Forwarded-Host when
+	// PublicURL is empty. Only set it behind a proxy that overwrites them.
+	TrustProxy bool
+	// RTMPPort and RTSPPort go into ingest URLs; 0 leaves that URL out
+	// (the protocol is disabled).
+	RTMPPort, RTSPPort int
+	Logger             *slog.Logger
+	Now                func() time.Time // default time.Now
+}
+
+// MinTokenLength is the shortest admin token New accepts.
+const MinTokenLength = 16
+
+// API serves the admin API and the viewer endpoints.
+type API struct {
+	st       store.Store
+	hub      *stream.Hub
+	notifier Notifier
+	log      *slog.Logger
+	now      func() time.Time
+
+	tokenHash  [sha256.Size]byte
+	imageDir   string
+	publicURL  *url.URL // nil: derive from the request
+	trustProxy bool
+	rtmpPort   atomic.Int32
+	rtspPort   atomic.Int32
+
+	routes  []*route
+	locks   keyedMutex
+	openapi []byte
+}
+
+// New validates cfg, creates the image directory and builds the route
+// table and the OpenAPI document.
+func New(cfg Config) (*API, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("api: a store is required")
+	}
+	if cfg.Hub == nil {
+		return nil, errors.New("api: a stream hub is required")
+	}
+	if len(cfg.AdminToken) < MinTokenLength {
+		return nil, fmt.Errorf("api: the admin token must have at least %d characters", MinTokenLength)
+	}
+	if strings.TrimSpace(cfg.AdminToken) != cfg.AdminToken || strings.ContainsAny(cfg.AdminToken, " \t\r\n") {
+		return nil, errors.New("api: the admin token must not contain white space")
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("api: a data directory is required")
+	}
+	for name, p := range map[string]int{"rtmp": cfg.RTMPPort, "rtsp": cfg.RTSPPort} {
+		if p < 0 || p > 65535 {
+			return nil, fmt.Errorf("api: %s port %d out of range", name, p)
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	a := &API{
+		st:         cfg.Store,
+		hub:        cfg.Hub,
+		notifier:   cfg.Notifier,
+		log:        cfg.Logger.With("component", "api"),
+		now:        func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) }, // the store keeps microseconds
+		tokenHash:  sha256.Sum256([]byte(cfg.AdminToken)),
+		imageDir:   filepath.Join(cfg.DataDir, "images"),
+		trustProxy: cfg.TrustProxy,
+	}
+	a.SetIngestPorts(cfg.RTMPPort, cfg.RTSPPort)
+	if isNilInterface(cfg.Notifier) {
+		a.notifier = nil
+	}
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("api: public URL %q must be an absolute http(s) URL without query", cfg.PublicURL)
+		}
+		a.publicURL = u
+	}
+	if err := os.MkdirAll(a.imageDir, 0o750); err != nil {
+		return nil, fmt.Errorf("api: image directory: %w", err)
+	}
+	a.routes = a.routeTable()
+	doc, err := a.buildOpenAPI()
+	if err != nil {
+		return nil, fmt.Errorf("api: openapi document: %w", err)
+	}
+	a.openapi = doc
+	return a, nil
+}
+
+// SetIngestPorts changes the ports put in ingest URLs, for a server that
+// learns them only once its listeners are open (":0" in tests). 0 leaves
+// that protocol's URL out.
+func (a *API) SetIngestPorts(rtmp, rtsp int) {
+	a.rtmpPort.Store(int32(rtmp))
+	a.rtspPort.Store(int32(rtsp))
+}
+
+// OpenAPI returns the OpenAPI 3.1 document served at /api/v1/openapi.json.
+func (a *API) OpenAPI() []byte { return a.openapi }
+
+// notify publishes a notification. The change it reports is already
+// committed, so a failure is logged rather than turned into an error: the
+// client retrying would create a second campaign or order. The context is
+// detached from the request so that a client hanging up does not abort
+// the outbox write.
+func (a *API) notify(ctx context.Context, eventType string, data any) {
+	if a.notifier == nil {
+		return
+	}
+	if err := a.notifier.Publish(context.WithoutCancel(ctx), eventType, data); err != nil {
+		a.log.ErrorContext(ctx, "notification not recorded", "type", eventType,
+			"request_id", requestIDFrom(ctx), "err", err)
+	}
+}
+
+// isNilInterface catches a typed nil pointer stored in an interface, which
+// would pass a plain != nil check and panic on first use.
+func isNilInterface(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Interface, reflect.Slice, reflect.Chan:
+		return rv.IsNil()
+	}
+	return false
+}

@@ -1,0 +1,577 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"vitrine/server/stream"
+	"vitrine/store"
+)
+
+// Bounds of campaign fields.
+const (
+	maxTitle          = 200
+	maxDescription    = 5000
+	maxImages         = 20
+	maxAttached       = 200
+	maxNotifyBefore   = 7 * 24 * time.Hour
+	visibilitySuggest = "suggested"
+	visibilityFollow  = "followers"
+)
+
+var campaignStatuses = []string{store.StatusUpcoming, store.StatusOngoing, store.StatusEnded, store.StatusCompleted}
+
+type campaignView struct {
+	ID                string       `json:"id"`
+	Status            string       `json:"status" enum:"upcoming,ongoing,ended,completed" doc:"derived: ongoing while live; completed once ends_at has passed (and not live); ended when the live was ended before ends_at; upcoming otherwise"`
+	Title             string       `json:"title"`
+	Description       string       `json:"description"`
+	Images            []string     `json:"images" doc:"image ids, in display order"`
+	ImageURLs         []string     `json:"image_urls" doc:"public URLs of images, same order"`
+	StartsAt          time.Time    `json:"starts_at"`
+	EndsAt            time.Time    `json:"ends_at"`
+	Visibility        string       `json:"visibility" enum:"suggested,followers"`
+	ProductIDs        []string     `json:"product_ids"`
+	VoucherIDs        []string     `json:"voucher_ids"`
+	NotifyAtCreation  bool         `json:"notify_at_creation"`
+	NotifyBeforeStart string       `json:"notify_before_start" doc:"Go duration before starts_at when followers are notified; \"0s\" for none" example:"30m0s"`
+	Published         bool         `json:"published"`
+	StreamKey         string       `json:"stream_key" doc:"secret: the publishing key"`
+	LiveStartedAt     *time.Time   `json:"live_started_at" doc:"last go-live"`
+	LiveEndedAt       *time.Time   `json:"live_ended_at" doc:"last end, if after live_started_at"`
+	CreatedAt         time.Time    `json:"created_at"`
+	UpdatedAt         time.Time    `json:"updated_at"`
+	Ingest            ingestView   `json:"ingest"`
+	Playback          playbackView `json:"playback"`
+	Stream            *streamView  `json:"stream,omitempty" doc:"present while the media server holds a stream for this campaign"`
+}
+
+type streamView struct {
+	Online       bool           `json:"online" doc:"a publisher is connected"`
+	Protocol     string         `json:"protocol,omitempty" doc:"of the connected publisher: rtmp, rtsp, whip"`
+	Since        *time.Time     `json:"since,omitempty" doc:"when the connected publisher started"`
+	Tracks       []trackView    `json:"tracks"`
+	Bitrate      int64          `json:"bitrate" doc:"measured ingest rate over the last seconds, bits/s"`
+	Readers      map[string]int `json:"readers" doc:"readers by kind (hls, whep, recorder)"`
+	DroppedUnits uint64         `json:"dropped_units" doc:"units slow readers lost"`
+}
+
+type trackView struct {
+	Codec      string  `json:"codec" example:"H264"`
+	Width      int     `json:"width,omitempty"`
+	Height     int     `json:"height,omitempty"`
+	FrameRate  float64 `json:"frame_rate,omitempty"`
+	SampleRate int     `json:"sample_rate,omitempty"`
+	Channels   int     `json:"channels,omitempty"`
+}
+
+func streamOut(st stream.Stats) *streamView {
+	v := &streamView{Online: st.Online, Since: st.Since, Bitrate: st.Bitrate, Readers: st.Readers,
+		DroppedUnits: st.Dropped, Tracks: make([]trackView, len(st.Tracks))}
+	if st.Publisher != nil {
+		v.Protocol = st.Publisher.Protocol
+	}
+	if v.Readers == nil {
+		v.Readers = map[string]int{}
+	}
+	for i, t := range st.Tracks {
+		v.Tracks[i] = trackView(t)
+	}
+	return v
+}
+
+func (a *API) campaignOut(l links, c *store.Campaign, now time.Time) campaignView {
+	v := campaignView{
+		ID: c.ID, Status: c.Status(now), Title: c.Title, Description: c.Description,
+		Images: nonNil(c.Images), ImageURLs: l.images(c.Images),
+		StartsAt: c.StartsAt, EndsAt: c.EndsAt, Visibility: c.Visibility,
+		ProductIDs: nonNil(c.ProductIDs), VoucherIDs: nonNil(c.VoucherIDs),
+		NotifyAtCreation: c.NotifyAtCreation, NotifyBeforeStart: c.NotifyBeforeStart.String(),
+		Published: c.Published, StreamKey: c.StreamKey,
+		LiveStartedAt: c.LiveStartedAt, LiveEndedAt: c.LiveEndedAt,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		Ingest: l.ingest(c.ID, c.StreamKey), Playback: l.playback(c.ID),
+	}
+	if s, ok := a.hub.Get(c.ID); ok {
+		v.Stream = streamOut(s.Stats())
+	}
+	return v
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+type campaignCreate struct {
+	Title             string   `json:"title" required:"true" maxLength:"200"`
+	Description       string   `json:"description" maxLength:"5000"`
+	Images            []string `json:"images" maxItems:"20" doc:"ids of uploaded images (POST /api/v1/images)"`
+	StartsAt          string   `json:"starts_at" required:"true" format:"date-time"`
+	EndsAt            string   `json:"ends_at" required:"true" format:"date-time" doc:"after starts_at, in the future"`
+	Visibility        string   `json:"visibility" enum:"suggested,followers" doc:"default suggested"`
+	ProductIDs        []string `json:"product_ids" maxItems:"200"`
+	VoucherIDs        []string `json:"voucher_ids" maxItems:"200"`
+	NotifyAtCreation  bool     `json:"notify_at_creation" doc:"tell followers now: the campaign.created notification carries notify_followers=true"`
+	NotifyBeforeStart string   `json:"notify_before_start" doc:"Go duration (\"30m\", \"1h30m\", whole seconds, at most 168h) before starts_at to send campaign.starting_soon; empty or \"0s\" for none" example:"30m"`
+	Published         bool     `json:"published" doc:"public: visible to viewers"`
+	GoLive            bool     `json:"go_live" doc:"save and go live in one call"`
+}
+
+// campaignPatch changes the fields it carries; absent (or null) fields stay.
+type campaignPatch struct {
+	Title             *string   `json:"title" maxLength:"200"`
+	Description       *string   `json:"description" maxLength:"5000"`
+	Images            *[]string `json:"images" maxItems:"20" doc:"replaces the list"`
+	StartsAt          *string   `json:"starts_at" format:"date-time"`
+	EndsAt            *string   `json:"ends_at" format:"date-time"`
+	Visibility        *string   `json:"visibility" enum:"suggested,followers"`
+	ProductIDs        *[]string `json:"product_ids" maxItems:"200" doc:"replaces the list"`
+	VoucherIDs        *[]string `json:"voucher_ids" maxItems:"200" doc:"replaces the list"`
+	NotifyAtCreation  *bool     `json:"notify_at_creation"`
+	NotifyBeforeStart *string   `json:"notify_before_start" doc:"Go duration; changing it (or starts_at) re-arms campaign.starting_soon"`
+	Published         *bool     `json:"published" doc:"turning it on sends campaign.published"`
+}
+
+func (in *campaignCreate) patch() campaignPatch {
+	p := campaignPatch{Title: &in.Title, Description: &in.Description, Images: &in.Images,
+		StartsAt: &in.StartsAt, EndsAt: &in.EndsAt, ProductIDs: &in.ProductIDs, VoucherIDs: &in.VoucherIDs,
+		NotifyAtCreation: &in.NotifyAtCreation, NotifyBeforeStart: &in.NotifyBeforeStart, Published: &in.Published}
+	if in.Visibility != "" {
+		p.Visibility = &in.Visibility
+	}
+	return p
+}
+
+// applyCampaign sets the fields of in on c and validates the result; ids
+// are checked against the store and the image directory. The campaign's
+// window must end in the future: saving one that is already over would
+// make it completed at once.
+func (a *API) applyCampaign(ctx context.Context, c *store.Campaign, in campaignPatch, now time.Time) error {
+	var v validator
+	if in.Title != nil {
+		c.Title = *in.Title
+		checkText(&v, "title", c.Title, true, maxTitle, false)
+	}
+	if in.Description != nil {
+		c.Description = *in.Description
+		checkText(&v, "description", c.Description, false, maxDescription, true)
+	}
+	if in.Images != nil {
+		c.Images = slices.Clone(*in.Images)
+		if checkIDs(&v, "images", c.Images, maxImages) {
+			for i, id := range c.Images {
+				if p, _ := a.imagePath(id); p == "" {
+					v.add(fmt.Sprintf("images[%d]", i), "no uploaded image has id %q", clip(id))
+				}
+			}
+		}
+	}
+	windowChanged := false
+	if in.StartsAt != nil {
+		t := checkTime(&v, "starts_at", *in.StartsAt)
+		windowChanged = !t.Equal(c.StartsAt)
+		c.StartsAt = t
+	}
+	if in.EndsAt != nil {
+		c.EndsAt = checkTime(&v, "ends_at", *in.EndsAt)
+	}
+	if v.ok() {
+		if !c.StartsAt.Before(c.EndsAt) {
+			v.add("ends_at", "must be after starts_at")
+		} else if !c.EndsAt.After(now) {
+			v.add("ends_at", "must be in the future")
+		}
+	}
+	if in.Visibility != nil {
+		c.Visibility = *in.Visibility
+		if c.Visibility != visibilitySuggest && c.Visibility != visibilityFollow {
+			v.add("visibility", "must be %q or %q, got %q", visibilitySuggest, visibilityFollow, clip(c.Visibility))
+		}
+	}
+	if in.NotifyAtCreation != nil {
+		c.NotifyAtCreation = *in.NotifyAtCreation
+	}
+	if in.NotifyBeforeStart != nil {
+		d, err := parseNotifyBefore(*in.NotifyBeforeStart)
+		if err != nil {
+			v.add("notify_before_start", "%s", err.Error())
+		} else {
+			windowChanged = windowChanged || d != c.NotifyBeforeStart
+			c.NotifyBeforeStart = d
+		}
+	}
+	if windowChanged {
+		c.NotifiedBeforeStart = false // a new start time deserves its own reminder
+	}
+	if in.Published != nil {
+		c.Published = *in.Published
+	}
+	if in.ProductIDs != nil {
+		c.ProductIDs = slices.Clone(*in.ProductIDs)
+		if checkIDs(&v, "product_ids", c.ProductIDs, maxAttached) {
+			for i, id := range c.ProductIDs {
+				if _, err := a.st.GetProduct(ctx, id); errors.Is(err, store.ErrNotFound) {
+					v.add(fmt.Sprintf("product_ids[%d]", i), "no product has id %q", clip(id))
+				} else if err != nil {
+					return fmt.Errorf("check product %q: %w", id, err)
+				}
+			}
+		}
+	}
+	if in.VoucherIDs != nil {
+		c.VoucherIDs = slices.Clone(*in.VoucherIDs)
+		if checkIDs(&v, "voucher_ids", c.VoucherIDs, maxAttached) {
+			for i, id := range c.VoucherIDs {
+				if _, err := a.st.GetVoucher(ctx, id); errors.Is(err, store.ErrNotFound) {
+					v.add(fmt.Sprintf("voucher_ids[%d]", i), "no voucher has id %q", clip(id))
+				} else if err != nil {
+					return fmt.Errorf("check voucher %q: %w", id, err)
+				}
+			}
+		}
+	}
+	return v.err()
+}
+
+// parseNotifyBefore reads a Go duration string; "" and "0" mean none.
+func parseNotifyBefore(s string) (time.Duration, error) {
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("must be a duration such as \"30m\" or \"1h30m\", got %q", clip(s))
+	case d < 0:
+		return 0, errors.New("must not be negative")
+	case d > maxNotifyBefore:
+		return 0, fmt.Errorf("must be at most %s", maxNotifyBefore)
+	case d%time.Second != 0:
+		return 0, errors.New("must be a whole number of seconds")
+	}
+	return d, nil
+}
+
+// newStreamKey makes a publishing key like the server's static keys.
+func newStreamKey() (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate stream key: %w", err)
+	}
+	return "sk_" + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// saveErr maps the store's answer to saving a campaign: its product and
+// voucher lists were checked just before, so a not-found means one was
+// deleted meanwhile.
+func saveErr(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return invalidField("product_ids", "a product or voucher was deleted meanwhile; check the lists")
+	}
+	return fmt.Errorf("save campaign: %w", err)
+}
+
+// createWithKey stores a new campaign with a fresh stream key, retrying
+// once in the (vanishingly unlikely) event of a key collision.
+func (a *API) createWithKey(ctx context.Context, c *store.Campaign) error {
+	for attempt := 0; ; attempt++ {
+		key, err := newStreamKey()
+		if err != nil {
+			return err
+		}
+		c.StreamKey = key
+		err = a.st.CreateCampaign(ctx, c)
+		if errors.Is(err, store.ErrConflict) && attempt == 0 {
+			continue
+		}
+		if err != nil {
+			return saveErr(err)
+		}
+		return nil
+	}
+}
+
+// editable enforces the seller rule: only upcoming and ended campaigns
+// may be edited or deleted.
+func editable(c *store.Campaign, now time.Time) error {
+	switch c.Status(now) {
+	case store.StatusOngoing:
+		return conflict("campaign_not_editable", "the campaign is ongoing: end the live first")
+	case store.StatusCompleted:
+		return conflict("campaign_not_editable", "the campaign is completed: its end time has passed")
+	}
+	return nil
+}
+
+func (a *API) campaignRoutes() []*route {
+	const tag = "Campaigns"
+	return []*route{
+		{Method: "POST", Path: "/api/v1/campaigns", ID: "createCampaign", Tag: tag,
+			Summary: "Create a campaign",
+			Doc: "Returns the campaign with its secret stream_key and ready-to-paste ingest and playback URLs. " +
+				"With go_live it is live at once. Sends campaign.created (and campaign.published, campaign.live).",
+			Body: campaignCreate{}, Status: http.StatusCreated, Response: campaignView{}, handle: a.createCampaign},
+		{Method: "GET", Path: "/api/v1/campaigns", ID: "listCampaigns", Tag: tag,
+			Summary: "List campaigns",
+			Query: append([]param{
+				{Name: "q", Type: "string", Doc: "case-insensitive substring of the title"},
+				{Name: "status", Type: "string", Enum: campaignStatuses, Doc: "derived status"},
+				{Name: "active_only", Type: "boolean", Doc: "published campaigns only"},
+				{Name: "from", Type: "string", Format: "date-time", Doc: "campaigns whose window overlaps [from, to)"},
+				{Name: "to", Type: "string", Format: "date-time"},
+				{Name: "sort", Type: "string", Enum: []string{"starts_at", "-starts_at", "created_at", "-created_at", "title", "-title"},
+					Doc: "default starts_at; ties break on id"},
+			}, pageParams...),
+			Status: http.StatusOK, Response: listOf(campaignView{}), handle: a.listCampaigns},
+		{Method: "GET", Path: "/api/v1/campaigns/{id}", ID: "getCampaign", Tag: tag,
+			Summary: "Get a campaign", Status: http.StatusOK, Response: campaignView{}, handle: a.getCampaign},
+		{Method: "PATCH", Path: "/api/v1/campaigns/{id}", ID: "updateCampaign", Tag: tag,
+			Summary: "Edit a campaign",
+			Doc:     "Only upcoming and ended campaigns; 409 campaign_not_editable otherwise. Changes the fields present in the body.",
+			Body:    campaignPatch{}, Status: http.StatusOK, Response: campaignView{},
+			Errors: []int{http.StatusConflict}, handle: a.updateCampaign},
+		{Method: "DELETE", Path: "/api/v1/campaigns/{id}", ID: "deleteCampaign", Tag: tag,
+			Summary: "Delete a campaign",
+			Doc:     "Only upcoming and ended campaigns; 409 campaign_not_editable otherwise. Its orders and reminders go with it.",
+			Status:  http.StatusNoContent, Errors: []int{http.StatusConflict}, handle: a.deleteCampaign},
+		{Method: "POST", Path: "/api/v1/campaigns/{id}/clone", ID: "cloneCampaign", Tag: tag,
+			Summary: "Clone a campaign",
+			Doc: "A new upcoming, unpublished campaign with a new id and stream key and the same content. " +
+				"The body is optional; if the copied window is already over, starts_at and ends_at are required (422).",
+			Body: campaignClone{}, BodyOptional: true, Status: http.StatusCreated, Response: campaignView{},
+			handle: a.cloneCampaign},
+		{Method: "POST", Path: "/api/v1/campaigns/{id}/stream-key", ID: "rotateStreamKey", Tag: tag,
+			Summary: "Rotate the stream key",
+			Doc: "The old key stops working for new connections; a publisher already connected stays " +
+				"(end the live to cut it). Returns the campaign with its new key and ingest URLs.",
+			Status: http.StatusOK, Response: campaignView{}, handle: a.rotateStreamKey},
+	}
+}
+
+func (a *API) createCampaign(w http.ResponseWriter, r *http.Request) error {
+	var in campaignCreate
+	if err := decodeJSON(w, r, &in, maxJSONBody, false); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	now := a.now()
+	c := &store.Campaign{Visibility: visibilitySuggest}
+	if err := a.applyCampaign(ctx, c, in.patch(), now); err != nil {
+		return err
+	}
+	if in.GoLive {
+		c.LiveStartedAt = &now
+	}
+	if err := a.createWithKey(ctx, c); err != nil {
+		return err
+	}
+	l := a.links(r)
+	a.log.InfoContext(ctx, "campaign created", "campaign", c.ID, "go_live", in.GoLive,
+		"request_id", requestIDFrom(ctx))
+	a.notifyCampaign(ctx, l, EventCampaignCreated, c, now)
+	if c.Published {
+		a.notifyCampaign(ctx, l, EventCampaignPublished, c, now)
+	}
+	if in.GoLive {
+		a.notifyCampaign(ctx, l, EventCampaignLive, c, now)
+	}
+	return writeJSON(w, http.StatusCreated, a.campaignOut(l, c, now))
+}
+
+func (a *API) listCampaigns(w http.ResponseWriter, r *http.Request) error {
+	page, err := pageFrom(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	now := a.now()
+	f := store.CampaignFilter{Query: q.Get("q"), Status: q.Get("status"), Now: now,
+		Sort: q.Get("sort"), Page: page}
+	if len(f.Query) > maxQuery {
+		return badRequest("invalid_parameter", "search terms must have at most %d bytes", maxQuery)
+	}
+	if f.PublishedOnly, err = boolParam(r, "active_only"); err != nil {
+		return err
+	}
+	if f.From, err = timeParam(r, "from"); err != nil {
+		return err
+	}
+	if f.To, err = timeParam(r, "to"); err != nil {
+		return err
+	}
+	if f.From != nil && f.To != nil && !f.From.Before(*f.To) {
+		return badRequest("invalid_parameter", "from must be before to")
+	}
+	cs, next, err := a.st.ListCampaigns(r.Context(), f)
+	if err != nil {
+		return listErr(err, "campaigns")
+	}
+	l := a.links(r)
+	out := make([]campaignView, len(cs))
+	for i := range cs {
+		out[i] = a.campaignOut(l, &cs[i], now)
+	}
+	return writeJSON(w, http.StatusOK, listResponse{Items: out, NextCursor: next})
+}
+
+// loadCampaign reads the {id} campaign.
+func (a *API) loadCampaign(r *http.Request) (*store.Campaign, error) {
+	id, err := idParam(r, "campaign")
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.st.GetCampaign(r.Context(), id)
+	if err != nil {
+		return nil, storeErr(err, "campaign", id)
+	}
+	return c, nil
+}
+
+func (a *API) getCampaign(w http.ResponseWriter, r *http.Request) error {
+	c, err := a.loadCampaign(r)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, a.campaignOut(a.links(r), c, a.now()))
+}
+
+func (a *API) updateCampaign(w http.ResponseWriter, r *http.Request) error {
+	id, err := idParam(r, "campaign")
+	if err != nil {
+		return err
+	}
+	var in campaignPatch
+	if err := decodeJSON(w, r, &in, maxJSONBody, false); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	defer a.locks.lock("campaign/" + id)()
+	c, err := a.loadCampaign(r)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	if err := editable(c, now); err != nil {
+		return err
+	}
+	wasPublished := c.Published
+	if err := a.applyCampaign(ctx, c, in, now); err != nil {
+		return err
+	}
+	if err := a.st.UpdateCampaign(ctx, c); err != nil {
+		return saveErr(err)
+	}
+	l := a.links(r)
+	if c.Published && !wasPublished {
+		a.notifyCampaign(ctx, l, EventCampaignPublished, c, now)
+	}
+	return writeJSON(w, http.StatusOK, a.campaignOut(l, c, now))
+}
+
+func (a *API) deleteCampaign(w http.ResponseWriter, r *http.Request) error {
+	id, err := idParam(r, "campaign")
+	if err != nil {
+		return err
+	}
+	defer a.locks.lock("campaign/" + id)()
+	c, err := a.loadCampaign(r)
+	if err != nil {
+		return err
+	}
+	if err := editable(c, a.now()); err != nil {
+		return err
+	}
+	if err := a.st.DeleteCampaign(r.Context(), id); err != nil {
+		return storeErr(err, "campaign", id)
+	}
+	// Nothing should be publishing (not live), but make sure nothing can
+	// linger under a deleted id.
+	a.hub.End(id)
+	a.log.InfoContext(r.Context(), "campaign deleted", "campaign", id, "request_id", requestIDFrom(r.Context()))
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// campaignClone overrides parts of the copy.
+type campaignClone struct {
+	Title     *string `json:"title" maxLength:"200" doc:"default: the source's title"`
+	StartsAt  *string `json:"starts_at" format:"date-time" doc:"default: the source's"`
+	EndsAt    *string `json:"ends_at" format:"date-time" doc:"default: the source's"`
+	Published *bool   `json:"published" doc:"default false: a clone is reviewed before it is public"`
+}
+
+func (a *API) cloneCampaign(w http.ResponseWriter, r *http.Request) error {
+	var in campaignClone
+	if err := decodeJSON(w, r, &in, maxJSONBody, true); err != nil && !errors.Is(err, errNoBody) {
+		return err
+	}
+	src, err := a.loadCampaign(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	now := a.now()
+	if in.StartsAt == nil && in.EndsAt == nil && !src.EndsAt.After(now) {
+		return invalidField("ends_at", "the copied window ended at %s: give new starts_at and ends_at",
+			src.EndsAt.Format(time.RFC3339))
+	}
+	c := &store.Campaign{
+		Title: src.Title, Description: src.Description, Images: slices.Clone(src.Images),
+		StartsAt: src.StartsAt, EndsAt: src.EndsAt, Visibility: src.Visibility,
+		ProductIDs: slices.Clone(src.ProductIDs), VoucherIDs: slices.Clone(src.VoucherIDs),
+		NotifyAtCreation: src.NotifyAtCreation, NotifyBeforeStart: src.NotifyBeforeStart,
+	}
+	// Only the overrides are validated one by one; the window is always
+	// checked, as it may now be over.
+	if err := a.applyCampaign(ctx, c, campaignPatch{Title: in.Title, StartsAt: in.StartsAt,
+		EndsAt: in.EndsAt, Published: in.Published}, now); err != nil {
+		return err
+	}
+	if err := a.createWithKey(ctx, c); err != nil {
+		return err
+	}
+	l := a.links(r)
+	a.log.InfoContext(ctx, "campaign cloned", "campaign", c.ID, "source", src.ID, "request_id", requestIDFrom(ctx))
+	a.notifyCampaign(ctx, l, EventCampaignCreated, c, now)
+	if c.Published {
+		a.notifyCampaign(ctx, l, EventCampaignPublished, c, now)
+	}
+	return writeJSON(w, http.StatusCreated, a.campaignOut(l, c, now))
+}
+
+func (a *API) rotateStreamKey(w http.ResponseWriter, r *http.Request) error {
+	id, err := idParam(r, "campaign")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	defer a.locks.lock("campaign/" + id)()
+	c, err := a.loadCampaign(r)
+	if err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		if c.StreamKey, err = newStreamKey(); err != nil {
+			return err
+		}
+		err = a.st.UpdateCampaign(ctx, c)
+		if errors.Is(err, store.ErrConflict) && attempt == 0 {
+			continue
+		}
+		if err != nil {
+			return storeErr(err, "campaign", id)
+		}
+		break
+	}
+	a.log.InfoContext(ctx, "stream key rotated", "campaign", id, "request_id", requestIDFrom(ctx))
+	return writeJSON(w, http.StatusOK, a.campaignOut(a.links(r), c, a.now()))
+}

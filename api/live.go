@@ -1,0 +1,262 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"vitrine/store"
+)
+
+func (a *API) liveRoutes() []*route {
+	const tag = "Live"
+	return []*route{
+		{Method: "POST", Path: "/api/v1/campaigns/{id}/live", ID: "goLive", Tag: tag,
+			Summary: "Go live",
+			Doc: "Opens the campaign for publishing with its stream key and makes it ongoing. " +
+				"Idempotent while ongoing; an ended campaign may go live again; 409 campaign_completed once its end time has passed. " +
+				"Sends campaign.live.",
+			Status: http.StatusOK, Response: campaignView{}, Errors: []int{http.StatusConflict}, handle: a.goLive},
+		{Method: "POST", Path: "/api/v1/campaigns/{id}/end", ID: "endLive", Tag: tag,
+			Summary: "End the live",
+			Doc: "Disconnects the publisher, finalises the stream (players see its end) and makes the campaign ended " +
+				"(or completed past its end time). 409 campaign_not_live unless ongoing. Sends campaign.ended.",
+			Status: http.StatusOK, Response: campaignView{}, Errors: []int{http.StatusConflict}, handle: a.endLive},
+		{Method: "GET", Path: "/api/v1/campaigns/{id}/preflight", ID: "preflight", Tag: tag,
+			Summary: "Preparation check",
+			Doc: "What the host checks before starting: is an encoder connected, with which tracks, at what measured bitrate " +
+				"(the internet speed verdict), which products and vouchers are attached, and the link to share.",
+			Status: http.StatusOK, Response: preflightView{}, handle: a.preflight},
+	}
+}
+
+func (a *API) goLive(w http.ResponseWriter, r *http.Request) error {
+	id, err := idParam(r, "campaign")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	defer a.locks.lock("campaign/" + id)()
+	c, err := a.loadCampaign(r)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	l := a.links(r)
+	switch c.Status(now) {
+	case store.StatusCompleted:
+		return conflict("campaign_completed", "the campaign is completed: its end time has passed; clone it to go live again")
+	case store.StatusOngoing:
+		return writeJSON(w, http.StatusOK, a.campaignOut(l, c, now))
+	}
+	c.LiveStartedAt, c.LiveEndedAt = &now, nil
+	if err := a.st.UpdateCampaign(ctx, c); err != nil {
+		return storeErr(err, "campaign", id)
+	}
+	a.log.InfoContext(ctx, "campaign live", "campaign", id, "request_id", requestIDFrom(ctx))
+	a.notifyCampaign(ctx, l, EventCampaignLive, c, now)
+	return writeJSON(w, http.StatusOK, a.campaignOut(l, c, now))
+}
+
+func (a *API) endLive(w http.ResponseWriter, r *http.Request) error {
+	id, err := idParam(r, "campaign")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	defer a.locks.lock("campaign/" + id)()
+	c, err := a.loadCampaign(r)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	if st := c.Status(now); st != store.StatusOngoing {
+		return conflict("campaign_not_live", "the campaign is %s, not live: there is nothing to end", st)
+	}
+	ended := now
+	if ended.Before(*c.LiveStartedAt) { // clock stepped back: keep end after start
+		ended = *c.LiveStartedAt
+	}
+	c.LiveEndedAt = &ended
+	// The store first: once the campaign is not live, the authorizer
+	// refuses the publisher if it tries to come back.
+	if err := a.st.UpdateCampaign(ctx, c); err != nil {
+		return storeErr(err, "campaign", id)
+	}
+	hadStream := a.hub.End(id)
+	a.log.InfoContext(ctx, "campaign ended", "campaign", id, "stream_closed", hadStream,
+		"request_id", requestIDFrom(ctx))
+	l := a.links(r)
+	a.notifyCampaign(ctx, l, EventCampaignEnded, c, now)
+	return writeJSON(w, http.StatusOK, a.campaignOut(l, c, now))
+}
+
+type preflightView struct {
+	CampaignID         string        `json:"campaign_id"`
+	Status             string        `json:"status" enum:"upcoming,ongoing,ended,completed"`
+	Published          bool          `json:"published"`
+	PublisherConnected bool          `json:"publisher_connected"`
+	Protocol           string        `json:"protocol,omitempty" doc:"of the connected publisher"`
+	Tracks             []trackView   `json:"tracks" doc:"codecs and parameters of the connected encoder"`
+	Bitrate            int64         `json:"bitrate" doc:"measured ingest bitrate, bits/s, over the last seconds"`
+	Speed              speedView     `json:"speed" doc:"the internet speed check"`
+	Warnings           []warningView `json:"warnings"`
+	Products           []productView `json:"products"`
+	Vouchers           []voucherView `json:"vouchers"`
+	ShareURL           string        `json:"share_url" format:"uri" doc:"the watch page"`
+	Ingest             ingestView    `json:"ingest"`
+}
+
+type speedView struct {
+	Verdict string `json:"verdict" enum:"ok,low,poor,unknown" doc:"ok: bitrate >= required; low: >= half of it; poor: below; unknown: no encoder or nothing measured yet"`
+	// Required is what the video's resolution needs to look right.
+	Required int64  `json:"required" doc:"bits/s the resolution needs: 3 Mbit/s from 1080 lines, 1.5 from 720, 0.8 from 480, 0.4 below, 64 kbit/s audio only"`
+	Message  string `json:"message"`
+}
+
+type warningView struct {
+	Code    string `json:"code" enum:"no_publisher,not_live,completed,no_video,no_audio,aac_webrtc,low_frame_rate,low_resolution,low_bitrate,no_products,not_published"`
+	Message string `json:"message"`
+}
+
+// requiredBitrate is the ingest rate below which a resolution looks
+// visibly degraded with H.264 at usual frame rates (the lower ends of
+// common streaming guidance).
+func requiredBitrate(height int, hasVideo bool) int64 {
+	switch {
+	case !hasVideo:
+		return 64_000
+	case height >= 1080:
+		return 3_000_000
+	case height >= 720:
+		return 1_500_000
+	case height >= 480:
+		return 800_000
+	default:
+		return 400_000
+	}
+}
+
+func speedVerdict(connected bool, bitrate, required int64) speedView {
+	s := speedView{Required: required}
+	mbps := func(b int64) string { return fmt.Sprintf("%.2f Mbit/s", float64(b)/1e6) }
+	switch {
+	case !connected:
+		s.Verdict, s.Message = "unknown", "no encoder is connected"
+	case bitrate <= 0:
+		s.Verdict, s.Message = "unknown", "measuring: no media received in the last seconds"
+	case bitrate >= required:
+		s.Verdict, s.Message = "ok", fmt.Sprintf("%s received, %s needed", mbps(bitrate), mbps(required))
+	case bitrate*2 >= required:
+		s.Verdict, s.Message = "low", fmt.Sprintf("%s received, %s needed: lower the resolution or check the connection", mbps(bitrate), mbps(required))
+	default:
+		s.Verdict, s.Message = "poor", fmt.Sprintf("only %s received, %s needed: the connection cannot carry this stream", mbps(bitrate), mbps(required))
+	}
+	return s
+}
+
+func (a *API) preflight(w http.ResponseWriter, r *http.Request) error {
+	c, err := a.loadCampaign(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	now := a.now()
+	l := a.links(r)
+	v := preflightView{
+		CampaignID: c.ID, Status: c.Status(now), Published: c.Published,
+		Tracks: []trackView{}, Warnings: []warningView{},
+		Products: make([]productView, 0, len(c.ProductIDs)), Vouchers: make([]voucherView, 0, len(c.VoucherIDs)),
+		ShareURL: l.watch(c.ID), Ingest: l.ingest(c.ID, c.StreamKey),
+	}
+	warn := func(code, format string, args ...any) {
+		v.Warnings = append(v.Warnings, warningView{Code: code, Message: fmt.Sprintf(format, args...)})
+	}
+
+	var hasVideo, hasAudio, aac bool
+	height := 0
+	fps := 0.0
+	if s, ok := a.hub.Get(c.ID); ok {
+		st := s.Stats()
+		v.PublisherConnected = st.Online
+		if st.Publisher != nil {
+			v.Protocol = st.Publisher.Protocol
+		}
+		v.Bitrate = st.Bitrate
+		for _, t := range st.Tracks {
+			v.Tracks = append(v.Tracks, trackView(t))
+			switch t.Codec {
+			case "AAC":
+				hasAudio, aac = true, true
+			case "Opus":
+				hasAudio = true
+			default:
+				if t.Width > 0 || t.Codec == "H264" {
+					hasVideo = true
+					height, fps = max(height, t.Height), t.FrameRate
+				} else {
+					hasAudio = true
+				}
+			}
+		}
+	}
+	v.Speed = speedVerdict(v.PublisherConnected, v.Bitrate, requiredBitrate(height, hasVideo))
+
+	switch v.Status {
+	case store.StatusCompleted:
+		warn("completed", "the campaign is completed: it can no longer go live; clone it")
+	case store.StatusUpcoming, store.StatusEnded:
+		warn("not_live", "the campaign is not live: go live first, encoders are refused until then")
+	}
+	if !v.PublisherConnected {
+		warn("no_publisher", "no encoder is connected: publish to an ingest URL with the stream key")
+	}
+	if len(v.Tracks) > 0 {
+		if !hasVideo {
+			warn("no_video", "the encoder sends no video")
+		}
+		if !hasAudio {
+			warn("no_audio", "the encoder sends no audio: viewers will hear nothing")
+		}
+		if aac {
+			warn("aac_webrtc", "AAC audio cannot be played over WebRTC yet: WebRTC (WHEP) viewers get the picture only; LL-HLS viewers hear it")
+		}
+		if hasVideo && fps > 0 && fps < 24 {
+			warn("low_frame_rate", "%.0f frames per second: motion will look jerky; 25 or 30 is usual", fps)
+		}
+		if hasVideo && height > 0 && height < 480 {
+			warn("low_resolution", "%d lines: products will look blurry; 720 or more is usual", height)
+		}
+	}
+	if v.Speed.Verdict == "low" || v.Speed.Verdict == "poor" {
+		warn("low_bitrate", "%s", v.Speed.Message)
+	}
+	if !c.Published {
+		warn("not_published", "the campaign is not published: it is not shown to viewers")
+	}
+
+	for _, id := range c.ProductIDs {
+		p, err := a.st.GetProduct(ctx, id)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				continue // deleted between the two reads
+			}
+			return fmt.Errorf("preflight product %q: %w", id, err)
+		}
+		v.Products = append(v.Products, productOut(p))
+	}
+	for _, id := range c.VoucherIDs {
+		vo, err := a.st.GetVoucher(ctx, id)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			return fmt.Errorf("preflight voucher %q: %w", id, err)
+		}
+		v.Vouchers = append(v.Vouchers, voucherOut(vo))
+	}
+	if len(v.Products) == 0 {
+		warn("no_products", "no product is attached: viewers will have nothing to buy")
+	}
+	return writeJSON(w, http.StatusOK, v)
+}

@@ -1,0 +1,213 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"vitrine/store"
+)
+
+// Bounds of orders.
+const (
+	maxOrderCode     = 64
+	maxOrderItems    = 100
+	maxQuantity      = 100_000
+	maxIdempotency   = 255
+	idempotentHeader = "Idempotency-Key"
+)
+
+type orderItemView struct {
+	ProductID string `json:"product_id"`
+	Quantity  int    `json:"quantity"`
+}
+
+type orderView struct {
+	ID           string          `json:"id"`
+	CampaignID   string          `json:"campaign_id"`
+	Code         string          `json:"code" doc:"the shop's order code"`
+	Items        []orderItemView `json:"items"`
+	ProductCount int             `json:"product_count" doc:"number of products: the sum of quantities"`
+	ItemCount    int             `json:"item_count" doc:"number of order lines"`
+	CustomerName string          `json:"customer_name"`
+	Total        string          `json:"total" example:"259.00"`
+	Currency     string          `json:"currency" example:"EUR"`
+	CreatedAt    time.Time       `json:"created_at"`
+}
+
+func orderOut(o *store.Order) orderView {
+	v := orderView{ID: o.ID, CampaignID: o.CampaignID, Code: o.Code, Items: make([]orderItemView, len(o.Items)),
+		ItemCount: len(o.Items), CustomerName: o.CustomerName, Total: o.Total, Currency: o.Currency,
+		CreatedAt: o.CreatedAt}
+	for i, it := range o.Items {
+		v.Items[i] = orderItemView(it)
+		v.ProductCount += it.Quantity
+	}
+	return v
+}
+
+type orderItemInput struct {
+	ProductID string `json:"product_id" required:"true"`
+	Quantity  int    `json:"quantity" required:"true" minimum:"1" maximum:"100000"`
+}
+
+type orderCreate struct {
+	Code         string           `json:"code" required:"true" maxLength:"64" doc:"the shop's order code"`
+	Items        []orderItemInput `json:"items" required:"true" maxItems:"100" doc:"at least one; product ids must exist"`
+	CustomerName string           `json:"customer_name" required:"true" maxLength:"200"`
+	Total        string           `json:"total" required:"true" pattern:"^\\d{1,10}(\\.\\d{1,4})?$" doc:"decimal string, canonicalised"`
+	Currency     string           `json:"currency" required:"true" pattern:"^[A-Z]{3}$"`
+}
+
+func (a *API) orderRoutes() []*route {
+	const tag = "Orders"
+	return []*route{
+		{Method: "POST", Path: "/api/v1/campaigns/{id}/orders", ID: "createOrder", Tag: tag,
+			Summary: "Report an order placed during the live",
+			Doc: "Idempotent on the Idempotency-Key header: a repeat with the same key and body answers 200 with the first order; " +
+				"the same key with another body is 422 idempotency_key_reused; the same order code under another key is 409 " +
+				"duplicate_order_code. 409 campaign_not_live_yet before the campaign " +
+				"ever went live. Sends order.created.",
+			Header: []param{{Name: idempotentHeader, Type: "string", Required: true,
+				Doc: "1 to 255 visible ASCII characters, unique per order (e.g. the shop's order id)"}},
+			Body: orderCreate{}, Status: http.StatusCreated, Response: orderView{},
+			Errors: []int{http.StatusOK, http.StatusConflict}, handle: a.createOrder},
+		{Method: "GET", Path: "/api/v1/campaigns/{id}/orders", ID: "listOrders", Tag: tag,
+			Summary: "List a campaign's orders", Doc: "Oldest first, as the live screen shows them.",
+			Query:  pageParams,
+			Status: http.StatusOK, Response: listOf(orderView{}), handle: a.listOrders},
+	}
+}
+
+func idempotencyKey(r *http.Request) (string, error) {
+	vals := r.Header.Values(idempotentHeader)
+	if len(vals) != 1 || vals[0] == "" || len(vals[0]) > maxIdempotency {
+		return "", badRequest("invalid_idempotency_key", "send exactly one %s header of 1 to %d characters", idempotentHeader, maxIdempotency)
+	}
+	for _, b := range []byte(vals[0]) {
+		if b < 0x21 || b > 0x7e {
+			return "", badRequest("invalid_idempotency_key", "the %s header must be visible ASCII without spaces", idempotentHeader)
+		}
+	}
+	return vals[0], nil
+}
+
+func (a *API) createOrder(w http.ResponseWriter, r *http.Request) error {
+	id, err := idParam(r, "campaign")
+	if err != nil {
+		return err
+	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
+	var in orderCreate
+	if err := decodeJSON(w, r, &in, maxJSONBody, false); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	c, err := a.st.GetCampaign(ctx, id)
+	if err != nil {
+		return storeErr(err, "campaign", id)
+	}
+	if c.LiveStartedAt == nil {
+		return conflict("campaign_not_live_yet", "the campaign has not gone live yet: orders come from a live")
+	}
+
+	o := &store.Order{CampaignID: id, IdempotencyKey: key, Code: in.Code, CustomerName: in.CustomerName,
+		Total: in.Total, Currency: in.Currency, Items: make([]store.OrderItem, len(in.Items))}
+	var v validator
+	checkCode(&v, "code", o.Code, maxOrderCode)
+	checkText(&v, "customer_name", o.CustomerName, true, maxName, false)
+	checkMoney(&v, "total", &o.Total)
+	checkCurrency(&v, "currency", o.Currency)
+	switch {
+	case len(in.Items) == 0:
+		v.add("items", "must hold at least one item")
+	case len(in.Items) > maxOrderItems:
+		v.add("items", "must hold at most %d items", maxOrderItems)
+	default:
+		checked := map[string]bool{}
+		for i, it := range in.Items {
+			field := fmt.Sprintf("items[%d]", i)
+			o.Items[i] = store.OrderItem(it)
+			if it.Quantity < 1 || it.Quantity > maxQuantity {
+				v.add(field+".quantity", "must be from 1 to %d", maxQuantity)
+			}
+			if it.ProductID == "" || len(it.ProductID) > 128 {
+				v.add(field+".product_id", "must be a product id")
+				continue
+			}
+			if exists, done := checked[it.ProductID]; done {
+				if !exists {
+					v.add(field+".product_id", "no product has id %q", clip(it.ProductID))
+				}
+				continue
+			}
+			_, err := a.st.GetProduct(ctx, it.ProductID)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				checked[it.ProductID] = false
+				v.add(field+".product_id", "no product has id %q", clip(it.ProductID))
+			case err != nil:
+				return fmt.Errorf("check product %q: %w", it.ProductID, err)
+			default:
+				checked[it.ProductID] = true
+			}
+		}
+	}
+	if err := v.err(); err != nil {
+		return err
+	}
+
+	want := *o
+	created, err := a.st.CreateOrder(ctx, o)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		// The store resolves racing repeats of one key itself; a conflict
+		// is the same order code reported under another key.
+		return conflict("duplicate_order_code", "order %q is already recorded for this campaign under another %s",
+			clip(want.Code), idempotentHeader)
+	case err != nil:
+		return storeErr(err, "campaign", id)
+	}
+	if !created {
+		if !sameOrder(o, &want) {
+			return errorf(http.StatusUnprocessableEntity, "idempotency_key_reused",
+				"the %s %q was used for order %q with another body", idempotentHeader, clip(key), clip(o.Code))
+		}
+		return writeJSON(w, http.StatusOK, orderOut(o))
+	}
+	a.log.InfoContext(ctx, "order created", "campaign", id, "order", o.ID, "request_id", requestIDFrom(ctx))
+	a.notify(ctx, EventOrderCreated, orderOut(o))
+	return writeJSON(w, http.StatusCreated, orderOut(o))
+}
+
+// sameOrder compares what the client sent (canonicalised) with a stored
+// order.
+func sameOrder(a, b *store.Order) bool {
+	return a.Code == b.Code && a.CustomerName == b.CustomerName && a.Total == b.Total &&
+		a.Currency == b.Currency && slices.Equal(a.Items, b.Items)
+}
+
+func (a *API) listOrders(w http.ResponseWriter, r *http.Request) error {
+	page, err := pageFrom(r)
+	if err != nil {
+		return err
+	}
+	c, err := a.loadCampaign(r)
+	if err != nil {
+		return err
+	}
+	os, next, err := a.st.ListOrders(r.Context(), c.ID, page)
+	if err != nil {
+		return listErr(err, "orders")
+	}
+	out := make([]orderView, len(os))
+	for i := range os {
+		out[i] = orderOut(&os[i])
+	}
+	return writeJSON(w, http.StatusOK, listResponse{Items: out, NextCursor: next})
+}

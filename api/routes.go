@@ -1,0 +1,264 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// handlerFunc is a route's handler: it writes a success response or
+// returns an error for the router to answer with.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// bodyKind says how a route's request body is read and documented.
+type bodyKind int
+
+const (
+	bodyJSON  bodyKind = iota
+	bodyImage          // an image, raw or multipart
+)
+
+// route is one entry of the table that drives both the router and the
+// OpenAPI document.
+type route struct {
+	Method  string
+	Path    string // Go 1.22 ServeMux pattern path, also the OpenAPI path
+	ID      string // operationId
+	Tag     string
+	Summary string
+	Doc     string
+	Public  bool // no admin token
+
+	Query  []param
+	Header []param
+
+	Body         any // zero value of the request type; nil: no body
+	BodyKind     bodyKind
+	BodyOptional bool
+
+	Status   int    // success status
+	Response any    // zero value of the response type; nil: no content
+	RespType string // non-JSON response media type (text/calendar, image/*)
+	Errors   []int  // statuses beyond those implied by auth, path ids, body and query
+
+	handle handlerFunc
+}
+
+// param documents (and for queries, checks) a query or header parameter.
+type param struct {
+	Name     string
+	Type     string // string, integer, boolean
+	Format   string
+	Enum     []string
+	Doc      string
+	Required bool
+	Min, Max int
+}
+
+// Paths owned by this package.
+const (
+	apiPrefix   = "/api/v1/"
+	openAPIPath = "/api/v1/openapi.json"
+)
+
+// Register adds every route to mux, plus, for each path, a handler that
+// answers other methods with a JSON 405 and Allow, and a catch-all for
+// unknown /api/v1 paths. The catch-alls check the token first so that the
+// admin surface reveals nothing to an anonymous caller. Paths under /live/
+// get no 405 handler: the LL-HLS handler owns that prefix and answers for
+// it.
+func (a *API) Register(mux *http.ServeMux) {
+	type pathInfo struct {
+		methods []string
+		public  bool
+	}
+	paths := map[string]*pathInfo{}
+	var order []string
+	for _, rt := range a.routes {
+		mux.Handle(rt.Method+" "+rt.Path, a.serve(rt.Public, rt, rt.handle))
+		pi := paths[rt.Path]
+		if pi == nil {
+			pi = &pathInfo{public: true}
+			paths[rt.Path] = pi
+			order = append(order, rt.Path)
+		}
+		pi.methods = append(pi.methods, rt.Method)
+		pi.public = pi.public && rt.Public
+	}
+	for _, p := range order {
+		if strings.HasPrefix(p, "/live/") {
+			continue
+		}
+		pi := paths[p]
+		allow := slices.Clone(pi.methods)
+		if slices.Contains(allow, http.MethodGet) {
+			allow = append(allow, http.MethodHead)
+		}
+		slices.Sort(allow)
+		allowHeader := strings.Join(allow, ", ")
+		mux.Handle(p, a.serve(pi.public, nil, func(w http.ResponseWriter, r *http.Request) error {
+			w.Header().Set("Allow", allowHeader)
+			return errorf(http.StatusMethodNotAllowed, "method_not_allowed",
+				"%s does not answer %s; it answers %s", p, r.Method, allowHeader)
+		}))
+	}
+	mux.Handle(apiPrefix, a.serve(false, nil, func(_ http.ResponseWriter, r *http.Request) error {
+		return errorf(http.StatusNotFound, "not_found", "no such route: %s %s", r.Method, r.URL.Path)
+	}))
+}
+
+// serve wraps a handler with what every request gets: a request id, panic
+// recovery, the admin token check, query checking and an access log line.
+func (a *API) serve(public bool, rt *route, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rid := requestID(r)
+		w.Header().Set("X-Request-Id", rid)
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, rid))
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				a.log.ErrorContext(r.Context(), "panic in handler", "request_id", rid,
+					"method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				if !sw.wrote {
+					writeErrorBody(sw, &apiError{Status: http.StatusInternalServerError, Code: "internal_error",
+						Message: "internal error; quote request id " + rid + " when reporting it"}, rid)
+				}
+			}
+			a.log.DebugContext(r.Context(), "request", "request_id", rid, "method", r.Method,
+				"path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+		}()
+		if !public && !a.authorized(r) {
+			unauthorized(sw, r)
+			return
+		}
+		var err error
+		if rt != nil {
+			err = checkQuery(rt, r)
+		}
+		if err == nil {
+			err = h(sw, r)
+		}
+		if err != nil {
+			if sw.wrote {
+				// Too late for an error response; only the log can tell.
+				a.log.ErrorContext(r.Context(), "error after the response started", "request_id", rid, "err", err)
+				return
+			}
+			a.writeError(sw, r, err)
+		}
+	})
+}
+
+// statusWriter remembers the status for the access log and whether the
+// response has started.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+type requestIDKey struct{}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+// requestID keeps a well-formed id set by a proxy in front, so that one
+// request can be followed across both logs, and makes one up otherwise.
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); requestIDPattern.MatchString(id) {
+		return id
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// keyedMutex serialises read-modify-write sequences on one campaign (edit
+// versus go-live, end versus edit) within this process. The store has no
+// compare-and-swap, so without it an edit could write back a stale
+// live state.
+type keyedMutex struct {
+	shards [64]sync.Mutex
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	m := &k.shards[h.Sum32()%uint32(len(k.shards))]
+	m.Lock()
+	return m.Unlock
+}
+
+// routeTable declares every route once. Order is the order of the
+// OpenAPI tags and of the document's operations within a path.
+func (a *API) routeTable() []*route {
+	var rts []*route
+	for _, group := range [][]*route{
+		a.productRoutes(),
+		a.voucherRoutes(),
+		a.imageRoutes(),
+		a.campaignRoutes(),
+		a.liveRoutes(),
+		a.orderRoutes(),
+		a.webhookRoutes(),
+		a.calendarRoutes(),
+		a.reminderRoutes(),
+		{a.openAPIRoute()},
+	} {
+		rts = append(rts, group...)
+	}
+	seen := map[string]bool{}
+	for _, rt := range rts {
+		key := rt.Method + " " + rt.Path
+		if seen[key] || rt.handle == nil || rt.Status == 0 || rt.ID == "" {
+			panic(fmt.Sprintf("api: bad route table entry %s", key))
+		}
+		seen[key] = true
+	}
+	return rts
+}
+
+// idParam reads the {id} path value. Ids are opaque, but one longer than
+// any the store issues cannot exist: answer 404 without asking the store.
+func idParam(r *http.Request, what string) (string, error) {
+	id := r.PathValue("id")
+	if id == "" || len(id) > 128 || !utf8.ValidString(id) {
+		return "", errorf(http.StatusNotFound, "not_found", "no such %s", what)
+	}
+	return id, nil
+}
