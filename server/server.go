@@ -135,9 +135,12 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		newHubCollector(s.hub))
+		newHubCollector(s.hub),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "vitrine_hls_muxers", Help: "LL-HLS muxers running (one per live stream).",
+		}, func() float64 { return float64(s.hls.Muxers()) }))
 	s.httpSrv = &http.Server{
-		Handler:           s.routes(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})),
+		Handler:           newHTTPMetrics(reg).wrap(s.routes(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}

@@ -433,7 +433,10 @@ func TestUnknownStreamIs404JSON(t *testing.T) {
 	}
 	b, _ = io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != http.StatusOK || !strings.Contains(string(b), "go_goroutines") {
-		t.Fatalf("/metrics: %d", res.StatusCode)
+	for _, want := range []string{"go_goroutines", "vitrine_hls_muxers 0",
+		`vitrine_http_requests_total{code="404",method="GET",route="/live/"} 1`} {
+		if res.StatusCode != http.StatusOK || !strings.Contains(string(b), want) {
+			t.Fatalf("/metrics: %d, no %s in\n%s", res.StatusCode, want, b)
+		}
 	}
 }
