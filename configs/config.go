@@ -27,6 +27,8 @@ type Config struct {
 	Data     Data        `yaml:"data"`
 	HTTP     HTTP        `yaml:"http"`
 	RTMP     RTMP        `yaml:"rtmp"`
+	RTSP     RTSP        `yaml:"rtsp"`
+	WebRTC   WebRTC      `yaml:"webrtc"`
 	HLS      HLS         `yaml:"hls"`
 	Stream   Stream      `yaml:"stream"`
 	Store    Store       `yaml:"store"`
@@ -71,6 +73,27 @@ type HTTP struct {
 type RTMP struct {
 	Enabled bool   `yaml:"enabled"`
 	Listen  string `yaml:"listen"`
+}
+
+type RTSP struct {
+	Enabled bool   `yaml:"enabled"`
+	Listen  string `yaml:"listen"`
+	// UDP ports for RTP and RTCP; empty disables the UDP transport (TCP
+	// interleaved only).
+	UDPRTP  string `yaml:"udp_rtp"`
+	UDPRTCP string `yaml:"udp_rtcp"`
+}
+
+type WebRTC struct {
+	Enabled bool `yaml:"enabled"`
+	// ICEListen is the one port of every WebRTC session, UDP and TCP.
+	ICEListen string `yaml:"ice_listen"`
+	// PublicIPs are advertised as host candidates (NAT 1:1), e.g. the
+	// public address of a cloud VM.
+	PublicIPs []string `yaml:"public_ips"`
+	// ICEServers are STUN/TURN URLs given to clients:
+	// "stun:host:port" or "turn:user:password@host:port?transport=udp".
+	ICEServers []string `yaml:"ice_servers"`
 }
 
 type HLS struct {
@@ -145,6 +168,40 @@ func decode(b []byte, c *Config) error {
 	return nil
 }
 
+// ICEServer is a STUN or TURN server as WebRTC clients expect it.
+type ICEServer struct {
+	URL        string // without credentials
+	Username   string
+	Credential string
+}
+
+// ParseICEServer reads "stun:host:port" or
+// "turn:user:password@host:port?transport=tcp" (percent-encode ':' and '@'
+// inside credentials).
+func ParseICEServer(s string) (ICEServer, error) {
+	scheme, rest, ok := strings.Cut(s, ":")
+	switch {
+	case !ok:
+	case scheme == "stun" || scheme == "stuns":
+		if rest != "" && !strings.Contains(rest, "@") {
+			return ICEServer{URL: s}, nil
+		}
+	case scheme == "turn" || scheme == "turns":
+		cred, host, found := strings.Cut(rest, "@")
+		if !found || host == "" {
+			return ICEServer{}, fmt.Errorf("%q: a TURN server needs user:password@host", s)
+		}
+		user, pass, _ := strings.Cut(cred, ":")
+		u, err1 := url.PathUnescape(user)
+		p, err2 := url.PathUnescape(pass)
+		if err1 != nil || err2 != nil || u == "" || p == "" {
+			return ICEServer{}, fmt.Errorf("%q: bad TURN credentials", s)
+		}
+		return ICEServer{URL: scheme + ":" + host, Username: u, Credential: p}, nil
+	}
+	return ICEServer{}, fmt.Errorf("%q is not a stun: or turn: URL", s)
+}
+
 var streamIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
 
 // Validate checks every value and reports all problems at once.
@@ -177,6 +234,28 @@ func (c *Config) Validate() error {
 		u, err := url.Parse(c.HTTP.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("http.public_url", "%q is not an http(s) URL", c.HTTP.PublicURL)
+		}
+	}
+	if c.RTSP.Enabled {
+		checkListen("rtsp.listen", c.RTSP.Listen)
+		if (c.RTSP.UDPRTP == "") != (c.RTSP.UDPRTCP == "") {
+			bad("rtsp.udp_rtp", "udp_rtp and udp_rtcp are set together (or both empty for TCP only)")
+		} else if c.RTSP.UDPRTP != "" {
+			checkListen("rtsp.udp_rtp", c.RTSP.UDPRTP)
+			checkListen("rtsp.udp_rtcp", c.RTSP.UDPRTCP)
+		}
+	}
+	if c.WebRTC.Enabled {
+		checkListen("webrtc.ice_listen", c.WebRTC.ICEListen)
+		for i, ip := range c.WebRTC.PublicIPs {
+			if net.ParseIP(ip) == nil {
+				bad(fmt.Sprintf("webrtc.public_ips[%d]", i), "%q is not an IP address", ip)
+			}
+		}
+		for i, u := range c.WebRTC.ICEServers {
+			if _, err := ParseICEServer(u); err != nil {
+				bad(fmt.Sprintf("webrtc.ice_servers[%d]", i), "%v", err)
+			}
 		}
 	}
 	if c.HLS.SegmentCount < 7 {

@@ -73,6 +73,10 @@ func TestErrorsAreClear(t *testing.T) {
 		{"bad stream id", "streams:\n  - id: \"a/b\"\n", nil, "streams[0].id"},
 		{"short key", "streams:\n  - id: a\n    key: x\n", nil, "streams[0].key"},
 		{"duplicate id", "streams:\n  - id: a\n  - id: a\n", nil, "declared twice"},
+		{"bad ice server", "webrtc:\n  ice_servers: [\"http://x\"]\n", nil, "webrtc.ice_servers[0]"},
+		{"turn without credentials", "", []string{"VITRINE_WEBRTC_ICE_SERVERS=turn:host:3478"}, "needs user:password@host"},
+		{"bad public ip", "", []string{"VITRINE_WEBRTC_PUBLIC_IPS=1.2.3"}, "webrtc.public_ips[0]"},
+		{"half rtsp udp", "rtsp:\n  udp_rtp: \"\"\n", nil, "rtsp.udp_rtp"},
 		{"bad public url", "http:\n  public_url: ftp://x\n", nil, "http.public_url"},
 	}
 	for _, tc := range cases {
@@ -99,5 +103,16 @@ func TestEmptyFileKeepsDefaults(t *testing.T) {
 	}
 	if _, err := Load(file, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestParseICEServer(t *testing.T) {
+	got, err := ParseICEServer("turn:us%40er:p%3Ass@turn.example.com:3478?transport=tcp")
+	want := ICEServer{URL: "turn:turn.example.com:3478?transport=tcp", Username: "us@er", Credential: "p:ss"}
+	if err != nil || got != want {
+		t.Fatalf("got %+v %v, want %+v", got, err, want)
+	}
+	if got, err := ParseICEServer("stun:stun.example.com:3478"); err != nil || got.URL != "stun:stun.example.com:3478" {
+		t.Fatalf("stun: %+v %v", got, err)
 	}
 }
