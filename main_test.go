@@ -40,7 +40,8 @@ func TestBinaryRunsWithDefaultsAndStopsOnSIGTERM(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	cmd := exec.Command(binary)
 	cmd.Env = append(os.Environ(), "VITRINE_DATA_DIR="+data,
-		"VITRINE_HTTP_LISTEN=127.0.0.1:0", "VITRINE_RTMP_LISTEN=127.0.0.1:0")
+		"VITRINE_HTTP_LISTEN=127.0.0.1:0", "VITRINE_RTMP_LISTEN=127.0.0.1:0", "VITRINE_RTSP_LISTEN=127.0.0.1:0",
+		"VITRINE_RTSP_UDP_RTP=", "VITRINE_RTSP_UDP_RTCP=", "VITRINE_WEBRTC_ICE_LISTEN=127.0.0.1:0")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

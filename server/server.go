@@ -26,6 +26,7 @@ import (
 	"vitrine/notify"
 	"vitrine/protocols/hls"
 	"vitrine/protocols/rtmp"
+	"vitrine/protocols/rtsp"
 	"vitrine/server/stream"
 	"vitrine/store"
 )
@@ -44,6 +45,7 @@ type Server struct {
 	notifier *notify.Notifier
 	api      *api.API
 	rtmp     *rtmp.Server
+	rtsp     *rtsp.Server
 	hls      *hls.Server
 
 	// background owns the goroutines of components with a Run loop.
@@ -109,13 +111,25 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 	}
-	rtmpPort := 0
+	if cfg.RTSP.Enabled {
+		s.rtsp, err = rtsp.New(rtsp.Config{
+			Listen: cfg.RTSP.Listen, UDPRTPAddr: cfg.RTSP.UDPRTP, UDPRTCPAddr: cfg.RTSP.UDPRTCP,
+			Hub: s.hub, Auth: s.publishAuth(), Logger: log,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	rtmpPort, rtspPort := 0, 0
 	if cfg.RTMP.Enabled {
 		rtmpPort = portNumber(cfg.RTMP.Listen)
 	}
+	if cfg.RTSP.Enabled {
+		rtspPort = portNumber(cfg.RTSP.Listen)
+	}
 	s.api, err = api.New(api.Config{
 		Store: s.store, Hub: s.hub, Notifier: s.notifier, AdminToken: token, DataDir: cfg.Data.Dir,
-		PublicURL: cfg.HTTP.PublicURL, RTMPPort: rtmpPort, Logger: log,
+		PublicURL: cfg.HTTP.PublicURL, RTMPPort: rtmpPort, RTSPPort: rtspPort, Logger: log,
 	})
 	if err != nil {
 		return nil, err
@@ -206,9 +220,14 @@ func (s *Server) Start() (err error) {
 		if err := s.rtmp.Start(); err != nil {
 			return fmt.Errorf("rtmp: %w", err)
 		}
-		// The bound port, which differs from the configured one with ":0".
-		s.api.SetIngestPorts(portNumber(s.rtmp.Addr().String()), 0)
 	}
+	if s.rtsp != nil {
+		if err := s.rtsp.Start(); err != nil {
+			return fmt.Errorf("rtsp: %w", err)
+		}
+	}
+	// The bound ports, which differ from the configured ones with ":0".
+	s.api.SetIngestPorts(portNumber(addrString(s.RTMPAddr())), portNumber(addrString(s.RTSPAddr())))
 	s.logReady()
 	return nil
 }
@@ -219,6 +238,9 @@ func (s *Server) logReady() {
 	if s.rtmp != nil {
 		attrs = append(attrs, "rtmp", s.rtmp.Addr().String())
 		publish = fmt.Sprintf("rtmp://HOST%s/live/{key}", portOf(s.rtmp.Addr().String()))
+	}
+	if s.rtsp != nil {
+		attrs = append(attrs, "rtsp", s.rtsp.Addr().String())
 	}
 	s.log.Info("vitrine ready", attrs...)
 	for _, st := range s.cfg.Streams {
@@ -241,6 +263,21 @@ func (s *Server) RTMPAddr() net.Addr {
 		return nil
 	}
 	return s.rtmp.Addr()
+}
+
+// RTSPAddr is the RTSP listener's address once started, nil when disabled.
+func (s *Server) RTSPAddr() net.Addr {
+	if s.rtsp == nil {
+		return nil
+	}
+	return s.rtsp.Addr()
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
 }
 
 // Hub exposes the stream hub (for tests and future components).
@@ -272,6 +309,9 @@ func (s *Server) Close() {
 			if err := s.rtmp.Close(); err != nil {
 				s.log.Warn("rtmp close", "error", err)
 			}
+		}
+		if s.rtsp != nil {
+			s.rtsp.Close()
 		}
 		s.hls.Close()
 		if s.httpLn != nil {

@@ -37,6 +37,9 @@ func startServer(t *testing.T, mutate func(*configs.Config)) *Server {
 	cfg.Data.Dir = t.TempDir()
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.RTMP.Listen = "127.0.0.1:0"
+	cfg.RTSP.Listen = "127.0.0.1:0"
+	cfg.RTSP.UDPRTP, cfg.RTSP.UDPRTCP = "", "" // TCP only: no fixed UDP ports to collide on
+	cfg.WebRTC.ICEListen = "127.0.0.1:0"
 	cfg.Streams = []configs.StreamKey{{ID: "demo", Key: testKey}}
 	cfg.Stream.ReconnectWindow = configs.Duration(2 * time.Second)
 	cfg.HLS.EndLinger = configs.Duration(4 * time.Second)
