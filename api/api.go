@@ -45,13 +45,29 @@ type Config struct {
 	// https://live.example.com. Empty: derived from each request.
 	PublicURL string
 	// TrustProxy honours X-Forwarded-Proto and X-Forwarded-Host when
-	// PublicURL is empty. Only set it behind a proxy that overwrites them.
+	// PublicURL is empty, and takes the client address for rate limits
+	// from X-Forwarded-For (its last entry). Only set it behind a proxy
+	// that overwrites the first two and appends to the last; behind a
+	// proxy without it, every client shares the proxy's address, and so
+	// its rate limits.
 	TrustProxy bool
+	// ReminderLimit bounds POST /live/{id}/reminders per client address
+	// (429 past it). Zero: DefaultReminderLimit, 10 per minute; a negative
+	// Burst disables it.
+	ReminderLimit RateLimit
+	// AuthFailureLimit bounds failed admin authentications (a missing or
+	// wrong token) per client address. Past it, the address gets 429 on
+	// every admin route, whatever token it sends, until the bucket refills:
+	// checking the token then would let guessing go on at full speed.
+	// Successful authentications cost nothing. Zero:
+	// DefaultAuthFailureLimit, 20 per minute; a negative Burst disables it.
+	// Both limits are counted in this process only.
+	AuthFailureLimit RateLimit
 	// RTMPPort and RTSPPort go into ingest URLs; 0 leaves that URL out
 	// (the protocol is disabled).
 	RTMPPort, RTSPPort int
 	Logger             *slog.Logger
-	Now                func() time.Time // default time.Now
+	Now                func() time.Time // default time.Now; also the rate limits' clock
 }
 
 // MinTokenLength is the shortest admin token New accepts.
@@ -75,6 +91,9 @@ type API struct {
 	routes  []*route
 	locks   keyedMutex
 	openapi []byte
+
+	reminderLimit *limiter // nil: no limit
+	authLimit     *limiter // nil: no limit
 }
 
 // New validates cfg, creates the image directory and builds the route
@@ -116,6 +135,8 @@ func New(cfg Config) (*API, error) {
 		imageDir:   filepath.Join(cfg.DataDir, "images"),
 		trustProxy: cfg.TrustProxy,
 	}
+	a.reminderLimit = newLimiter(cfg.ReminderLimit, DefaultReminderLimit, cfg.Now)
+	a.authLimit = newLimiter(cfg.AuthFailureLimit, DefaultAuthFailureLimit, cfg.Now)
 	a.SetIngestPorts(cfg.RTMPPort, cfg.RTSPPort)
 	if isNilInterface(cfg.Notifier) {
 		a.notifier = nil

@@ -7,6 +7,33 @@ import (
 	"strings"
 )
 
+// authenticate checks the admin token and answers 401, or 429 for an
+// address that failed too often lately (see Config.AuthFailureLimit), when
+// it is not right. Every check takes a token from the address's bucket
+// before looking at the token, and a success gives it back: so only
+// failures count, and an address with none left is refused without its
+// token being compared, even a right one.
+func (a *API) authenticate(w http.ResponseWriter, r *http.Request) bool {
+	if a.authLimit == nil {
+		if a.authorized(r) {
+			return true
+		}
+		unauthorized(w, r)
+		return false
+	}
+	key := clientKey(r, a.trustProxy)
+	if ok, wait := a.authLimit.take(key); !ok {
+		tooManyRequests(w, wait, "failed authentications")
+		return false
+	}
+	if a.authorized(r) {
+		a.authLimit.refund(key)
+		return true
+	}
+	unauthorized(w, r)
+	return false
+}
+
 // authorized checks the admin bearer token. Both sides are hashed first so
 // that the comparison takes the same time whatever the length of the
 // presented token, and is constant-time on the digests.

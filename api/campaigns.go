@@ -47,6 +47,7 @@ type campaignView struct {
 	LiveEndedAt       *time.Time   `json:"live_ended_at" doc:"last end, if after live_started_at"`
 	CreatedAt         time.Time    `json:"created_at"`
 	UpdatedAt         time.Time    `json:"updated_at"`
+	Version           int64        `json:"version" doc:"1 at creation, one more on every change of the campaign (edits, go-live, end, key rotation, and a product or voucher of it being deleted)"`
 	Ingest            ingestView   `json:"ingest"`
 	Playback          playbackView `json:"playback"`
 	Stream            *streamView  `json:"stream,omitempty" doc:"present while the media server holds a stream for this campaign"`
@@ -95,7 +96,7 @@ func (a *API) campaignOut(l links, c *store.Campaign, now time.Time) campaignVie
 		NotifyAtCreation: c.NotifyAtCreation, NotifyBeforeStart: c.NotifyBeforeStart.String(),
 		Published: c.Published, StreamKey: c.StreamKey,
 		LiveStartedAt: c.LiveStartedAt, LiveEndedAt: c.LiveEndedAt,
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
 		Ingest: l.ingest(c.ID, c.StreamKey), Playback: l.playback(c.ID),
 	}
 	if s, ok := a.hub.Get(c.ID); ok {
@@ -218,28 +219,45 @@ func (a *API) applyCampaign(ctx context.Context, c *store.Campaign, in campaignP
 	if in.ProductIDs != nil {
 		c.ProductIDs = slices.Clone(*in.ProductIDs)
 		if checkIDs(&v, "product_ids", c.ProductIDs, maxAttached) {
-			for i, id := range c.ProductIDs {
-				if _, err := a.st.GetProduct(ctx, id); errors.Is(err, store.ErrNotFound) {
-					v.add(fmt.Sprintf("product_ids[%d]", i), "no product has id %q", clip(id))
-				} else if err != nil {
-					return fmt.Errorf("check product %q: %w", id, err)
-				}
+			_, err := a.st.GetProducts(ctx, c.ProductIDs)
+			if err := checkFound(&v, "product_ids", "product", c.ProductIDs, err); err != nil {
+				return err
 			}
 		}
 	}
 	if in.VoucherIDs != nil {
 		c.VoucherIDs = slices.Clone(*in.VoucherIDs)
 		if checkIDs(&v, "voucher_ids", c.VoucherIDs, maxAttached) {
-			for i, id := range c.VoucherIDs {
-				if _, err := a.st.GetVoucher(ctx, id); errors.Is(err, store.ErrNotFound) {
-					v.add(fmt.Sprintf("voucher_ids[%d]", i), "no voucher has id %q", clip(id))
-				} else if err != nil {
-					return fmt.Errorf("check voucher %q: %w", id, err)
-				}
+			_, err := a.st.GetVouchers(ctx, c.VoucherIDs)
+			if err := checkFound(&v, "voucher_ids", "voucher", c.VoucherIDs, err); err != nil {
+				return err
 			}
 		}
 	}
 	return v.err()
+}
+
+// checkFound turns the error of a batch lookup of ids (GetProducts,
+// GetVouchers) into a field error for each missing id, field[i]. Other
+// errors are returned.
+func checkFound(v *validator, field, what string, ids []string, err error) error {
+	var missing *store.MissingError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &missing) && len(missing.IDs) > 0:
+		gone := make(map[string]bool, len(missing.IDs))
+		for _, id := range missing.IDs {
+			gone[id] = true
+		}
+		for i, id := range ids {
+			if gone[id] {
+				v.add(fmt.Sprintf("%s[%d]", field, i), "no %s has id %q", what, clip(id))
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("check %s: %w", field, err)
 }
 
 // parseNotifyBefore reads a Go duration string; "" and "0" mean none.
@@ -270,14 +288,79 @@ func newStreamKey() (string, error) {
 	return "sk_" + base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// saveErr maps the store's answer to saving a campaign: its product and
-// voucher lists were checked just before, so a not-found means one was
-// deleted meanwhile.
-func saveErr(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return invalidField("product_ids", "a product or voucher was deleted meanwhile; check the lists")
+// saveErr maps the store's answer to saving campaign id ("" for a new
+// one): its product and voucher lists were checked just before, so a
+// missing item was deleted meanwhile; a missing campaign too.
+func saveErr(err error, id string) error {
+	var missing *store.MissingError
+	switch {
+	case errors.As(err, &missing):
+		field := "product_ids"
+		if missing.What == "voucher" {
+			field = "voucher_ids"
+		}
+		if len(missing.IDs) == 0 {
+			return invalidField(field, "a product or voucher was deleted meanwhile; check the lists")
+		}
+		return invalidField(field, "no %s has id %q: it was deleted meanwhile", missing.What, clip(missing.IDs[0]))
+	case errors.Is(err, store.ErrNotFound) && id != "":
+		return notFound("campaign", id)
 	}
 	return fmt.Errorf("save campaign: %w", err)
+}
+
+// campaignAttempts bounds the read-modify-write attempts of one change of
+// a campaign that keeps losing races with other changes.
+const campaignAttempts = 4
+
+// modifyCampaign is every change of a stored campaign (edit, go-live, end,
+// key rotation): read the {id} campaign, let change check and modify it,
+// and write it with the store's optimistic check. change returns write ==
+// false to answer with the campaign as read (nothing to do), or an error
+// (an apiError) to refuse.
+//
+// When the write finds the campaign changed since it was read
+// (store.ErrStale: another request, on this node or another, wrote it in
+// between), the whole sequence runs again on a fresh read, so that the
+// rules change enforces see the other change (an edit that loses to a
+// go-live is then refused as not editable, as it would have been had it
+// come second) and the other change is kept. A change that loses
+// campaignAttempts times in a row answers 409 campaign_changed.
+//
+// The per-campaign lock makes requests on this node queue instead of
+// racing; the retries are for the other nodes (and the notifier).
+func (a *API) modifyCampaign(r *http.Request, change func(c *store.Campaign, now time.Time) (write bool, err error)) (
+	c *store.Campaign, now time.Time, wrote bool, err error) {
+	id, err := idParam(r, "campaign")
+	if err != nil {
+		return nil, now, false, err
+	}
+	ctx := r.Context()
+	defer a.locks.lock("campaign/" + id)()
+	for attempt := 1; ; attempt++ {
+		if c, err = a.loadCampaign(r); err != nil {
+			return nil, now, false, err
+		}
+		now = a.now()
+		write, err := change(c, now)
+		if err != nil || !write {
+			return c, now, false, err
+		}
+		err = a.st.UpdateCampaign(ctx, c)
+		switch {
+		case err == nil:
+			return c, now, true, nil
+		case !errors.Is(err, store.ErrStale):
+			return nil, now, false, saveErr(err, id)
+		case attempt == campaignAttempts:
+			a.log.WarnContext(ctx, "campaign change kept losing races", "campaign", id, "attempts", attempt,
+				"request_id", requestIDFrom(ctx))
+			return nil, now, false, conflict("campaign_changed",
+				"the campaign kept changing while this request was saving it; read it again and retry")
+		}
+		a.log.DebugContext(ctx, "campaign changed meanwhile; applying again", "campaign", id, "attempt", attempt,
+			"request_id", requestIDFrom(ctx))
+	}
 }
 
 // createWithKey stores a new campaign with a fresh stream key, retrying
@@ -294,7 +377,7 @@ func (a *API) createWithKey(ctx context.Context, c *store.Campaign) error {
 			continue
 		}
 		if err != nil {
-			return saveErr(err)
+			return saveErr(err, "")
 		}
 		return nil
 	}
@@ -336,8 +419,10 @@ func (a *API) campaignRoutes() []*route {
 			Summary: "Get a campaign", Status: http.StatusOK, Response: campaignView{}, handle: a.getCampaign},
 		{Method: "PATCH", Path: "/api/v1/campaigns/{id}", ID: "updateCampaign", Tag: tag,
 			Summary: "Edit a campaign",
-			Doc:     "Only upcoming and ended campaigns; 409 campaign_not_editable otherwise. Changes the fields present in the body.",
-			Body:    campaignPatch{}, Status: http.StatusOK, Response: campaignView{},
+			Doc: "Only upcoming and ended campaigns; 409 campaign_not_editable otherwise. Changes the fields present in the body. " +
+				"If another change of the campaign (say a go-live on another node) is saved while this one is applied, this one " +
+				"is applied again to the campaign as it now is, its rules checked again; 409 campaign_changed if that keeps happening.",
+			Body: campaignPatch{}, Status: http.StatusOK, Response: campaignView{},
 			Errors: []int{http.StatusConflict}, handle: a.updateCampaign},
 		{Method: "DELETE", Path: "/api/v1/campaigns/{id}", ID: "deleteCampaign", Tag: tag,
 			Summary: "Delete a campaign",
@@ -353,7 +438,7 @@ func (a *API) campaignRoutes() []*route {
 			Summary: "Rotate the stream key",
 			Doc: "The old key stops working for new connections; a publisher already connected stays " +
 				"(end the live to cut it). Returns the campaign with its new key and ingest URLs.",
-			Status: http.StatusOK, Response: campaignView{}, handle: a.rotateStreamKey},
+			Status: http.StatusOK, Response: campaignView{}, Errors: []int{http.StatusConflict}, handle: a.rotateStreamKey},
 	}
 }
 
@@ -444,9 +529,16 @@ func (a *API) getCampaign(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, a.campaignOut(a.links(r), c, a.now()))
 }
 
+// updateCampaign applies a PATCH. The body names the fields to change, so
+// when another change of the campaign wins the race to the store (a
+// go-live on another node, an edit of other fields), the PATCH is applied
+// again to the campaign as it now is: the fields it names get its values,
+// the others keep the other change, and the rules are checked again (409
+// campaign_not_editable if the campaign went live meanwhile). That is what
+// a client sending a partial update expects. Two PATCHes of the same field
+// are settled by the later write, as they would be one after the other.
 func (a *API) updateCampaign(w http.ResponseWriter, r *http.Request) error {
-	id, err := idParam(r, "campaign")
-	if err != nil {
+	if _, err := idParam(r, "campaign"); err != nil {
 		return err
 	}
 	var in campaignPatch
@@ -454,21 +546,16 @@ func (a *API) updateCampaign(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	defer a.locks.lock("campaign/" + id)()
-	c, err := a.loadCampaign(r)
+	var wasPublished bool
+	c, now, _, err := a.modifyCampaign(r, func(c *store.Campaign, now time.Time) (bool, error) {
+		if err := editable(c, now); err != nil {
+			return false, err
+		}
+		wasPublished = c.Published
+		return true, a.applyCampaign(ctx, c, in, now)
+	})
 	if err != nil {
 		return err
-	}
-	now := a.now()
-	if err := editable(c, now); err != nil {
-		return err
-	}
-	wasPublished := c.Published
-	if err := a.applyCampaign(ctx, c, in, now); err != nil {
-		return err
-	}
-	if err := a.st.UpdateCampaign(ctx, c); err != nil {
-		return saveErr(err)
 	}
 	l := a.links(r)
 	if c.Published && !wasPublished {
@@ -549,29 +636,20 @@ func (a *API) cloneCampaign(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) rotateStreamKey(w http.ResponseWriter, r *http.Request) error {
-	id, err := idParam(r, "campaign")
-	if err != nil {
-		return err
-	}
 	ctx := r.Context()
-	defer a.locks.lock("campaign/" + id)()
-	c, err := a.loadCampaign(r)
-	if err != nil {
-		return err
-	}
 	for attempt := 0; ; attempt++ {
-		if c.StreamKey, err = newStreamKey(); err != nil {
-			return err
-		}
-		err = a.st.UpdateCampaign(ctx, c)
+		c, now, _, err := a.modifyCampaign(r, func(c *store.Campaign, _ time.Time) (bool, error) {
+			key, err := newStreamKey()
+			c.StreamKey = key
+			return true, err
+		})
 		if errors.Is(err, store.ErrConflict) && attempt == 0 {
-			continue
+			continue // the new key is taken: draw another
 		}
 		if err != nil {
-			return storeErr(err, "campaign", id)
+			return err
 		}
-		break
+		a.log.InfoContext(ctx, "stream key rotated", "campaign", c.ID, "request_id", requestIDFrom(ctx))
+		return writeJSON(w, http.StatusOK, a.campaignOut(a.links(r), c, now))
 	}
-	a.log.InfoContext(ctx, "stream key rotated", "campaign", id, "request_id", requestIDFrom(ctx))
-	return writeJSON(w, http.StatusOK, a.campaignOut(a.links(r), c, a.now()))
 }

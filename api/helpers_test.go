@@ -109,20 +109,36 @@ type env struct {
 	dir   string
 }
 
-func newEnv(t testing.TB) *env {
+// newEnv makes an API on a fresh store. Rate limits are off (the tests
+// send many requests from one address) unless an option sets them; the
+// options edit the Config before New.
+func newEnv(t testing.TB, opts ...func(*Config)) *env {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "vitrine.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "vitrine.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() })
+	return newEnvOn(t, st, opts...)
+}
+
+// newEnvOn makes an API on st, which the caller closes: several of them
+// on one database are several nodes.
+func newEnvOn(t testing.TB, st store.Store, opts ...func(*Config)) *env {
+	t.Helper()
+	dir := t.TempDir()
 	hub, err := stream.NewHub(stream.Config{ReaderQueue: 256, ReconnectWindow: time.Second, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &env{t: t, hub: hub, st: st, clock: &fakeClock{now: t0}, notes: &recorder{}, dir: dir}
-	e.api, err = New(Config{Store: st, Hub: hub, Notifier: e.notes, AdminToken: testToken, DataDir: dir,
-		RTMPPort: 1935, RTSPPort: 8554, Logger: quiet, Now: e.clock.Now})
+	cfg := Config{Store: st, Hub: hub, Notifier: e.notes, AdminToken: testToken, DataDir: dir,
+		RTMPPort: 1935, RTSPPort: 8554, Logger: quiet, Now: e.clock.Now,
+		ReminderLimit: RateLimit{Burst: -1}, AuthFailureLimit: RateLimit{Burst: -1}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.api, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +148,6 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(func() {
 		e.srv.Close()
 		hub.Close()
-		st.Close()
 	})
 	return e
 }

@@ -1,9 +1,12 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"time"
 
 	"vitrine/store"
 )
@@ -31,60 +34,49 @@ func (a *API) liveRoutes() []*route {
 }
 
 func (a *API) goLive(w http.ResponseWriter, r *http.Request) error {
-	id, err := idParam(r, "campaign")
+	c, now, wrote, err := a.modifyCampaign(r, func(c *store.Campaign, now time.Time) (bool, error) {
+		switch c.Status(now) {
+		case store.StatusCompleted:
+			return false, conflict("campaign_completed", "the campaign is completed: its end time has passed; clone it to go live again")
+		case store.StatusOngoing:
+			return false, nil // already live (perhaps from another node just now)
+		}
+		started := now
+		c.LiveStartedAt, c.LiveEndedAt = &started, nil
+		return true, nil
+	})
 	if err != nil {
 		return err
 	}
 	ctx := r.Context()
-	defer a.locks.lock("campaign/" + id)()
-	c, err := a.loadCampaign(r)
-	if err != nil {
-		return err
-	}
-	now := a.now()
 	l := a.links(r)
-	switch c.Status(now) {
-	case store.StatusCompleted:
-		return conflict("campaign_completed", "the campaign is completed: its end time has passed; clone it to go live again")
-	case store.StatusOngoing:
-		return writeJSON(w, http.StatusOK, a.campaignOut(l, c, now))
+	if wrote {
+		a.log.InfoContext(ctx, "campaign live", "campaign", c.ID, "request_id", requestIDFrom(ctx))
+		a.notifyCampaign(ctx, l, EventCampaignLive, c, now)
 	}
-	c.LiveStartedAt, c.LiveEndedAt = &now, nil
-	if err := a.st.UpdateCampaign(ctx, c); err != nil {
-		return storeErr(err, "campaign", id)
-	}
-	a.log.InfoContext(ctx, "campaign live", "campaign", id, "request_id", requestIDFrom(ctx))
-	a.notifyCampaign(ctx, l, EventCampaignLive, c, now)
 	return writeJSON(w, http.StatusOK, a.campaignOut(l, c, now))
 }
 
 func (a *API) endLive(w http.ResponseWriter, r *http.Request) error {
-	id, err := idParam(r, "campaign")
+	// The store first: once the campaign is not live, the authorizer
+	// refuses the publisher if it tries to come back.
+	c, now, _, err := a.modifyCampaign(r, func(c *store.Campaign, now time.Time) (bool, error) {
+		if st := c.Status(now); st != store.StatusOngoing {
+			return false, conflict("campaign_not_live", "the campaign is %s, not live: there is nothing to end", st)
+		}
+		ended := now
+		if ended.Before(*c.LiveStartedAt) { // clock stepped back: keep end after start
+			ended = *c.LiveStartedAt
+		}
+		c.LiveEndedAt = &ended
+		return true, nil
+	})
 	if err != nil {
 		return err
 	}
 	ctx := r.Context()
-	defer a.locks.lock("campaign/" + id)()
-	c, err := a.loadCampaign(r)
-	if err != nil {
-		return err
-	}
-	now := a.now()
-	if st := c.Status(now); st != store.StatusOngoing {
-		return conflict("campaign_not_live", "the campaign is %s, not live: there is nothing to end", st)
-	}
-	ended := now
-	if ended.Before(*c.LiveStartedAt) { // clock stepped back: keep end after start
-		ended = *c.LiveStartedAt
-	}
-	c.LiveEndedAt = &ended
-	// The store first: once the campaign is not live, the authorizer
-	// refuses the publisher if it tries to come back.
-	if err := a.st.UpdateCampaign(ctx, c); err != nil {
-		return storeErr(err, "campaign", id)
-	}
-	hadStream := a.hub.End(id)
-	a.log.InfoContext(ctx, "campaign ended", "campaign", id, "stream_closed", hadStream,
+	hadStream := a.hub.End(c.ID)
+	a.log.InfoContext(ctx, "campaign ended", "campaign", c.ID, "stream_closed", hadStream,
 		"request_id", requestIDFrom(ctx))
 	l := a.links(r)
 	a.notifyCampaign(ctx, l, EventCampaignEnded, c, now)
@@ -235,28 +227,38 @@ func (a *API) preflight(w http.ResponseWriter, r *http.Request) error {
 		warn("not_published", "the campaign is not published: it is not shown to viewers")
 	}
 
-	for _, id := range c.ProductIDs {
-		p, err := a.st.GetProduct(ctx, id)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				continue // deleted between the two reads
-			}
-			return fmt.Errorf("preflight product %q: %w", id, err)
-		}
-		v.Products = append(v.Products, productOut(p))
+	ps, err := attached(ctx, c.ProductIDs, a.st.GetProducts)
+	if err != nil {
+		return fmt.Errorf("preflight products: %w", err)
 	}
-	for _, id := range c.VoucherIDs {
-		vo, err := a.st.GetVoucher(ctx, id)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			return fmt.Errorf("preflight voucher %q: %w", id, err)
-		}
-		v.Vouchers = append(v.Vouchers, voucherOut(vo))
+	for i := range ps {
+		v.Products = append(v.Products, productOut(&ps[i]))
+	}
+	vs, err := attached(ctx, c.VoucherIDs, a.st.GetVouchers)
+	if err != nil {
+		return fmt.Errorf("preflight vouchers: %w", err)
+	}
+	for i := range vs {
+		v.Vouchers = append(v.Vouchers, voucherOut(&vs[i]))
 	}
 	if len(v.Products) == 0 {
 		warn("no_products", "no product is attached: viewers will have nothing to buy")
 	}
 	return writeJSON(w, http.StatusOK, v)
+}
+
+// attached reads a campaign's products or vouchers in one query. An item
+// deleted since the campaign was read is left out (the store detaches it
+// from the campaign anyway): the lookup is repeated without it, at most a
+// few times, as deletions could keep coming.
+func attached[T any](ctx context.Context, ids []string, get func(context.Context, []string) ([]T, error)) ([]T, error) {
+	for range 3 {
+		items, err := get(ctx, ids)
+		var missing *store.MissingError
+		if !errors.As(err, &missing) || len(missing.IDs) == 0 {
+			return items, err
+		}
+		ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return slices.Contains(missing.IDs, id) })
+	}
+	return get(ctx, ids)
 }

@@ -39,7 +39,13 @@ Conventions:
 - Errors are {"error": {"code": "...", "message": "...", "fields": [{"field", "message"}]}}; fields only on
   validation errors. 4xx is the caller's; a 500 is a bug (its request_id is in the body and the X-Request-Id header).
 - Campaign status is derived: upcoming, ongoing (live), ended (live ended before its end time), completed
-  (end time passed). Only upcoming and ended campaigns can be edited or deleted (409 campaign_not_editable).`
+  (end time passed). Only upcoming and ended campaigns can be edited or deleted (409 campaign_not_editable).
+- Campaign changes are optimistic: a change that loses a race with another change of the same campaign (say a
+  go-live on another node) is re-applied on the fresh campaign, its state rules checked again; if the campaign
+  keeps changing, 409 campaign_changed: read it and try again.
+- Rate limits per client address: 429 rate_limited with Retry-After and the JSON error, for failed admin
+  authentications (20 per minute by default; an address past it is refused on every admin route until its
+  bucket refills) and for the public reminder route (10 per minute).`
 
 // errorCodes says which error codes each status carries, for the document.
 var errorCodes = map[int]string{
@@ -47,10 +53,12 @@ var errorCodes = map[int]string{
 		"unknown_parameter, invalid_cursor, invalid_idempotency_key.",
 	http.StatusUnauthorized:          "unauthorized: missing or wrong admin token.",
 	http.StatusNotFound:              "not_found.",
-	http.StatusConflict:              "Refused in the resource's current state: duplicate_sku, duplicate_code, campaign_not_editable, campaign_completed, campaign_not_live, campaign_not_live_yet, duplicate_order_code.",
+	http.StatusConflict:              "Refused in the resource's current state: duplicate_sku, duplicate_code, campaign_not_editable, campaign_completed, campaign_not_live, campaign_not_live_yet, campaign_changed, duplicate_order_code.",
 	http.StatusRequestEntityTooLarge: "body_too_large.",
 	http.StatusUnsupportedMediaType:  "unsupported_media_type.",
 	http.StatusUnprocessableEntity:   "validation_failed (with fields), invalid_image, idempotency_key_reused.",
+	http.StatusTooManyRequests: "rate_limited: too many requests (or, on admin routes, failed authentications) " +
+		"from this client address; retry after Retry-After seconds.",
 }
 
 var pathParamPattern = regexp.MustCompile(`\{([A-Za-z_]+)\}`)
@@ -66,8 +74,14 @@ func (a *API) buildOpenAPI() ([]byte, error) {
 		if desc == "" {
 			desc = http.StatusText(status)
 		}
-		return map[string]any{"description": desc,
+		resp := map[string]any{"description": desc,
 			"content": map[string]any{"application/json": map[string]any{"schema": errRef}}}
+		if status == http.StatusTooManyRequests {
+			resp["headers"] = map[string]any{"Retry-After": map[string]any{
+				"description": "seconds until a request from this address is accepted again",
+				"schema":      map[string]any{"type": "integer", "minimum": 1}}}
+		}
+		return resp
 	}
 
 	paths := map[string]map[string]any{}
@@ -190,6 +204,12 @@ func (a *API) operation(g *schemaGen, rt *route, errResp func(int) map[string]an
 	errs := map[int]bool{}
 	if !rt.Public {
 		errs[http.StatusUnauthorized] = true
+		if a.authLimit != nil {
+			errs[http.StatusTooManyRequests] = true
+		}
+	}
+	if rt.Limit != nil {
+		errs[http.StatusTooManyRequests] = true
 	}
 	if strings.Contains(rt.Path, "{") {
 		errs[http.StatusNotFound] = true
@@ -222,6 +242,9 @@ func (a *API) operation(g *schemaGen, rt *route, errResp func(int) map[string]an
 				alt[k] = v
 			}
 			alt["description"] = "A repeat: the original, unchanged."
+			if rt.RepeatDoc != "" {
+				alt["description"] = rt.RepeatDoc
+			}
 			responses[strconv.Itoa(s)] = alt
 			continue
 		}

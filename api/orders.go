@@ -129,32 +129,33 @@ func (a *API) createOrder(w http.ResponseWriter, r *http.Request) error {
 	case len(in.Items) > maxOrderItems:
 		v.add("items", "must hold at most %d items", maxOrderItems)
 	default:
-		checked := map[string]bool{}
+		// Every product id checked in one lookup.
+		var ids []string
+		for _, it := range in.Items {
+			if it.ProductID != "" && len(it.ProductID) <= 128 {
+				ids = append(ids, it.ProductID)
+			}
+		}
+		gone := map[string]bool{}
+		var missing *store.MissingError
+		if _, err := a.st.GetProducts(ctx, ids); errors.As(err, &missing) {
+			for _, id := range missing.IDs {
+				gone[id] = true
+			}
+		} else if err != nil {
+			return fmt.Errorf("check order products: %w", err)
+		}
 		for i, it := range in.Items {
 			field := fmt.Sprintf("items[%d]", i)
 			o.Items[i] = store.OrderItem(it)
 			if it.Quantity < 1 || it.Quantity > maxQuantity {
 				v.add(field+".quantity", "must be from 1 to %d", maxQuantity)
 			}
-			if it.ProductID == "" || len(it.ProductID) > 128 {
-				v.add(field+".product_id", "must be a product id")
-				continue
-			}
-			if exists, done := checked[it.ProductID]; done {
-				if !exists {
-					v.add(field+".product_id", "no product has id %q", clip(it.ProductID))
-				}
-				continue
-			}
-			_, err := a.st.GetProduct(ctx, it.ProductID)
 			switch {
-			case errors.Is(err, store.ErrNotFound):
-				checked[it.ProductID] = false
+			case it.ProductID == "" || len(it.ProductID) > 128:
+				v.add(field+".product_id", "must be a product id")
+			case gone[it.ProductID]:
 				v.add(field+".product_id", "no product has id %q", clip(it.ProductID))
-			case err != nil:
-				return fmt.Errorf("check product %q: %w", it.ProductID, err)
-			default:
-				checked[it.ProductID] = true
 			}
 		}
 	}

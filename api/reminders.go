@@ -1,7 +1,6 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
 	"regexp"
 	"time"
@@ -34,10 +33,14 @@ func (a *API) reminderRoutes() []*route {
 		{Method: "POST", Path: "/live/{id}/reminders", ID: "createReminder", Tag: "Viewers", Public: true,
 			Summary: "Ask for an SMS reminder",
 			Doc: "A viewer leaves a phone number (and the commercial opt-in) to be reminded before the live. " +
-				"Stored, and handed to the seller's SMS provider through the reminder.created notification. " +
-				"A repeat for the same phone updates opt_in. Published campaigns only (404), not completed (409).",
+				"Stored, and handed to the seller's SMS provider through the reminder.created notification (sent once per phone " +
+				"and campaign). 201 for a new reminder; a repeat for the same phone answers 200 with the first reminder, " +
+				"opt_in updated. Published campaigns only (404), not completed (409). " +
+				"Rate-limited per client address (10 per minute by default, 429).",
 			Body: reminderCreate{}, Status: http.StatusCreated, Response: reminderView{},
-			Errors: []int{http.StatusConflict}, handle: a.createReminder},
+			Errors:    []int{http.StatusOK, http.StatusConflict},
+			RepeatDoc: "A repeat for the same phone: the first reminder, with opt_in as sent now.",
+			Limit:     a.reminderLimit, handle: a.createReminder},
 	}
 }
 
@@ -59,12 +62,16 @@ func (a *API) createReminder(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	rem := &store.Reminder{CampaignID: c.ID, Phone: in.Phone, OptIn: in.OptIn}
-	if err := a.st.CreateReminder(ctx, rem); err != nil {
-		return fmt.Errorf("create reminder: %w", err)
+	created, err := a.st.CreateReminder(ctx, rem)
+	if err != nil {
+		return storeErr(err, "campaign", c.ID) // deleted since it was read: 404
+	}
+	out := reminderView{ID: rem.ID, CampaignID: rem.CampaignID, Phone: rem.Phone, OptIn: rem.OptIn, CreatedAt: rem.CreatedAt}
+	if !created {
+		return writeJSON(w, http.StatusOK, out)
 	}
 	l := a.links(r)
 	a.notify(ctx, EventReminderCreated, reminderEvent{ID: rem.ID, CampaignID: c.ID, Phone: rem.Phone,
 		OptIn: rem.OptIn, CreatedAt: rem.CreatedAt, CampaignTitle: c.Title, StartsAt: c.StartsAt, WatchURL: l.watch(c.ID)})
-	return writeJSON(w, http.StatusCreated, reminderView{ID: rem.ID, CampaignID: rem.CampaignID,
-		Phone: rem.Phone, OptIn: rem.OptIn, CreatedAt: rem.CreatedAt})
+	return writeJSON(w, http.StatusCreated, out)
 }

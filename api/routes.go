@@ -50,6 +50,11 @@ type route struct {
 	Response any    // zero value of the response type; nil: no content
 	RespType string // non-JSON response media type (text/calendar, image/*)
 	Errors   []int  // statuses beyond those implied by auth, path ids, body and query
+	// RepeatDoc describes a 2xx status in Errors (a repeat of an
+	// idempotent request); default "A repeat: the original, unchanged."
+	RepeatDoc string
+	// Limit, when set, rate-limits the route per client address (429).
+	Limit *limiter
 
 	handle handlerFunc
 }
@@ -141,9 +146,14 @@ func (a *API) serve(public bool, rt *route, h handlerFunc) http.Handler {
 			a.log.DebugContext(r.Context(), "request", "request_id", rid, "method", r.Method,
 				"path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
 		}()
-		if !public && !a.authorized(r) {
-			unauthorized(sw, r)
+		if !public && !a.authenticate(sw, r) {
 			return
+		}
+		if rt != nil && rt.Limit != nil {
+			if ok, wait := rt.Limit.take(clientKey(r, a.trustProxy)); !ok {
+				tooManyRequests(sw, wait, "requests")
+				return
+			}
 		}
 		var err error
 		if rt != nil {
@@ -209,9 +219,10 @@ func requestIDFrom(ctx context.Context) string {
 }
 
 // keyedMutex serialises read-modify-write sequences on one campaign (edit
-// versus go-live, end versus edit) within this process. The store has no
-// compare-and-swap, so without it an edit could write back a stale
-// live state.
+// versus go-live, end versus edit) within this process. It is a fast path
+// only: the store's optimistic check (store.ErrStale, see modifyCampaign)
+// is what keeps a write from another node from being lost; the mutex
+// spares this node's own requests the retries.
 type keyedMutex struct {
 	shards [64]sync.Mutex
 }

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"vitrine/notify/payload"
 )
 
 // links builds the absolute URLs handed to sellers, encoders and viewers.
@@ -56,15 +58,7 @@ func firstValue(h string) string {
 	return strings.ToLower(strings.TrimSpace(v))
 }
 
-func (l links) http(parts ...string) string {
-	var b strings.Builder
-	b.WriteString(l.base)
-	for _, p := range parts {
-		b.WriteByte('/')
-		b.WriteString(url.PathEscape(p))
-	}
-	return b.String()
-}
+func (l links) http(parts ...string) string { return payload.URL(l.base, parts...) }
 
 // ingestView holds ready-to-paste publishing URLs.
 type ingestView struct {
@@ -104,18 +98,15 @@ func (l links) playback(id string) playbackView {
 		Events:   l.wsBase + "/live/" + url.PathEscape(id) + "/events",
 		Watch:    l.watch(id),
 		Replay:   l.http("replay", id, "index.m3u8"),
-		Calendar: l.http("live", id, "calendar.ics"),
+		Calendar: payload.CalendarURL(l.base, id),
 	}
 }
 
-func (l links) watch(id string) string { return l.http("watch", id) }
+// The viewer URLs that notifications carry too are built by package
+// payload, so that the API's and the scheduler's agree.
 
-func (l links) image(id string) string { return l.http("media", "images", id) }
+func (l links) watch(id string) string { return payload.WatchURL(l.base, id) }
 
-func (l links) images(ids []string) []string {
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = l.image(id)
-	}
-	return out
-}
+func (l links) image(id string) string { return payload.ImageURL(l.base, id) }
+
+func (l links) images(ids []string) []string { return payload.ImageURLs(l.base, ids) }

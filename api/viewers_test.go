@@ -205,12 +205,28 @@ func TestReminders(t *testing.T) {
 	if !ok || n.Data["phone"] != "+33612345678" || n.Data["opt_in"] != true || n.Data["campaign_id"] != c.ID {
 		t.Fatalf("reminder.created %v", n)
 	}
-	// A repeat updates the opt-in.
-	e.must(http.StatusCreated, "POST", path, `{"phone": "+33612345678", "opt_in": false}`, noAuth)
+	// A repeat updates the opt-in, answers 200 with the first reminder,
+	// and is not handed to the SMS provider again.
+	var again reminderView
+	e.must(http.StatusOK, "POST", path, `{"phone": "+33612345678", "opt_in": false}`, noAuth).decode(t, &again)
+	if again.ID != rem.ID || !again.CreatedAt.Equal(rem.CreatedAt) || again.OptIn {
+		t.Fatalf("repeat %+v, first %+v", again, rem)
+	}
 	list, _, err := e.st.ListReminders(t.Context(), c.ID, storePage())
 	if err != nil || len(list) != 1 || list[0].OptIn {
 		t.Fatalf("stored %+v %v", list, err)
 	}
+	count := 0
+	for _, typ := range e.notes.types() {
+		if typ == EventReminderCreated {
+			count++
+		}
+	}
+	if count != 1 {
+		t.Fatalf("%d reminder.created notifications for one phone, want 1", count)
+	}
+	// Another phone is another reminder.
+	e.must(http.StatusCreated, "POST", path, `{"phone": "+33700000000"}`, noAuth)
 
 	for _, tc := range []struct {
 		name   string

@@ -68,6 +68,10 @@ type HTTP struct {
 	Listen       string   `yaml:"listen"`
 	PublicURL    string   `yaml:"public_url"`
 	AllowOrigins []string `yaml:"allow_origins"`
+	// TrustProxy takes the client address and public host from
+	// X-Forwarded-For/-Proto/-Host: set it only behind a proxy that
+	// overwrites them.
+	TrustProxy bool `yaml:"trust_proxy"`
 }
 
 type RTMP struct {

@@ -24,31 +24,36 @@ const (
 	// maxDrain is how much of a response is read so the connection can be
 	// reused; past it the connection is dropped instead.
 	maxDrain = 64 << 10
-	// recordTimeout bounds a store write of an attempt's outcome, which
-	// runs even while shutting down so the attempt is not lost.
-	recordTimeout = 5 * time.Second
+	// storeTimeout bounds each store call of an attempt: loading the
+	// webhook, and writing the outcome, which runs even while shutting
+	// down so the attempt is not lost. With the HTTP timeout it bounds an
+	// attempt, which the lease must outlast.
+	storeTimeout = 5 * time.Second
 	// maxRetryAfter caps a receiver's Retry-After.
 	maxRetryAfter = time.Hour
 )
 
-// dispatcher is Run's state: which deliveries are being attempted, so the
-// next poll (which still sees them pending and due) does not start them
-// twice, and which are held back after their outcome could not be stored.
+// dispatcher is Run's state: the slots of attempts in flight.
 type dispatcher struct {
-	n    *Notifier
-	sem  chan struct{} // one token per attempt in flight
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	busy map[string]time.Time // zero: in flight; else: finished, skip until then
+	n   *Notifier
+	sem chan struct{} // one token per attempt in flight
+	wg  sync.WaitGroup
 }
 
 // Run delivers the outbox and sends the "starting soon" notifications
 // until ctx is done. Then it waits up to DrainTimeout for attempts in
-// flight, cancels the rest (they stay pending and are retried by the next
-// Run) and returns nil. Only one Run per Notifier at a time.
+// flight, cancels the rest (they are released to be retried at once, by
+// the next Run or another node) and returns nil. Only one Run per Notifier
+// at a time.
 //
-// Several nodes must not each run a dispatcher on one PostgreSQL store yet:
-// the store cannot claim a delivery, so they would send duplicates.
+// Several nodes may each run a dispatcher on one store: deliveries are
+// claimed (store.ClaimDueDeliveries) for Lease before they are attempted,
+// so each attempt is made by one node. If a node dies mid-attempt, its
+// claimed deliveries are due again once the lease runs out and another
+// node retries them. Delivery is at least once: a node that dies after the
+// receiver answered but before the outcome is stored leaves a delivery
+// that will be sent again, with the same webhook-id for the receiver to
+// deduplicate on.
 func (n *Notifier) Run(ctx context.Context) error {
 	if !n.running.CompareAndSwap(false, true) {
 		return errors.New("notify: Run is already running")
@@ -59,16 +64,13 @@ func (n *Notifier) Run(ctx context.Context) error {
 	// request half-way: DrainTimeout decides when to give up on them.
 	attemptCtx, cancelAttempts := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelAttempts()
-	d := &dispatcher{
-		n:    n,
-		sem:  make(chan struct{}, n.cfg.Concurrency),
-		busy: make(map[string]time.Time),
-	}
+	d := &dispatcher{n: n, sem: make(chan struct{}, n.cfg.Concurrency)}
 	d.wg.Go(func() { n.runScheduler(ctx) })
 
 	tick := time.NewTicker(n.cfg.PollInterval)
 	defer tick.Stop()
-	n.log.Info("dispatcher started", "concurrency", n.cfg.Concurrency, "allow_private", n.cfg.AllowPrivate)
+	n.log.Info("dispatcher started", "concurrency", n.cfg.Concurrency, "lease", n.lease,
+		"allow_private", n.cfg.AllowPrivate)
 	for {
 		d.dispatchDue(ctx, attemptCtx)
 		select {
@@ -98,61 +100,31 @@ func (d *dispatcher) drain(cancelAttempts context.CancelFunc) {
 	}
 }
 
-// dispatchDue starts an attempt for each due delivery, as long as slots
-// are free. A finished attempt wakes the loop, so a backlog larger than
-// one batch drains without waiting for the poll interval.
+// dispatchDue claims as many due deliveries as there are free slots and
+// starts an attempt for each. A finished attempt wakes the loop, so a
+// backlog larger than one batch drains without waiting for the poll
+// interval. A claimed delivery is not due again before its lease ends, so
+// the next poll does not return the ones in flight.
 func (d *dispatcher) dispatchDue(ctx, attemptCtx context.Context) {
 	free := cap(d.sem) - len(d.sem)
 	if free == 0 || ctx.Err() != nil {
 		return
 	}
-	now := d.n.cfg.Now()
-	d.mu.Lock()
-	// Forget finished attempts before querying: their outcome is stored,
-	// so the batch below reflects it.
-	for id, until := range d.busy {
-		if !until.IsZero() && !now.Before(until) {
-			delete(d.busy, id)
-		}
-	}
-	// Deliveries in flight are still pending and due, so they come back in
-	// the batch: ask for enough to fill every free slot regardless.
-	limit := free + len(d.busy)
-	d.mu.Unlock()
-
-	due, err := d.n.st.DueDeliveries(ctx, now, limit)
+	claimed, err := d.n.st.ClaimDueDeliveries(ctx, d.n.cfg.Now(), d.n.lease, free)
 	if err != nil {
 		if ctx.Err() == nil {
-			d.n.log.Error("list due deliveries", "error", err)
+			d.n.log.Error("claim due deliveries", "error", err)
 		}
 		return
 	}
-	for _, dl := range due {
-		d.mu.Lock()
-		_, skip := d.busy[dl.ID]
-		if !skip {
-			select {
-			case d.sem <- struct{}{}:
-				d.busy[dl.ID] = time.Time{}
-			default:
-				d.mu.Unlock()
-				return // no slot left; a finishing attempt wakes us
-			}
-		}
-		d.mu.Unlock()
-		if skip {
-			continue
-		}
+	for _, dl := range claimed {
+		// Never blocks: only this loop takes slots, and at least len(claimed)
+		// were free when it looked.
+		d.sem <- struct{}{}
 		d.wg.Go(func() {
-			hold := d.n.attempt(attemptCtx, &dl)
-			// Not deleted but expired: a DueDeliveries batch read before
-			// the outcome was stored may still list this delivery, and only
-			// the next dispatchDue, which queries afresh, may forget it.
-			d.mu.Lock()
-			d.busy[dl.ID] = d.n.cfg.Now().Add(hold)
-			d.mu.Unlock()
-			<-d.sem
-			d.n.Wake()
+			defer d.n.Wake()
+			defer func() { <-d.sem }()
+			d.n.attempt(attemptCtx, &dl)
 		})
 	}
 }
@@ -164,30 +136,36 @@ type outcome struct {
 	retryAfter time.Duration // the receiver's Retry-After, if any
 }
 
-// attempt sends one delivery and records the outcome. It returns how long
-// the dispatcher should leave the delivery alone when the outcome could
-// not be stored (otherwise it stays due and would be re-sent in a loop).
-func (n *Notifier) attempt(ctx context.Context, d *store.Delivery) (hold time.Duration) {
+// attempt sends one claimed delivery and records the outcome. When the
+// outcome cannot be known or stored, the delivery stays claimed and is
+// retried once the lease runs out.
+func (n *Notifier) attempt(ctx context.Context, d *store.Delivery) {
 	log := n.log.With("delivery", d.ID, "webhook", d.WebhookID, "type", d.Type)
-	wh, err := n.st.GetWebhook(ctx, d.WebhookID)
+	loadCtx, cancel := context.WithTimeout(ctx, storeTimeout)
+	wh, err := n.st.GetWebhook(loadCtx, d.WebhookID)
+	cancel()
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// The subscription was removed after the event: nobody to tell.
 		d.Status = store.DeliveryFailed
 		d.LastError = "webhook deleted"
-		return n.record(ctx, log, d)
+		n.record(ctx, log, d)
+		return
 	case err != nil:
 		if ctx.Err() == nil {
-			log.Error("load webhook", "error", err)
+			log.Error("load webhook; will retry after the lease", "error", err, "lease", n.lease)
 		}
-		return n.cfg.PollInterval * 10
+		return
 	}
 
 	out := n.send(ctx, wh, d)
 	if out.status == 0 && ctx.Err() != nil {
-		// Cancelled by shutdown, not failed: leave it pending, untouched.
-		log.Info("attempt abandoned at shutdown; will retry")
-		return 0
+		// Cancelled by shutdown, not failed: release the claim so the next
+		// Run, here or on another node, retries at once, uncounted.
+		log.Info("attempt abandoned at shutdown; released for retry")
+		d.NextAttemptAt = n.cfg.Now()
+		n.record(ctx, log, d)
+		return
 	}
 	now := n.cfg.Now()
 	d.Attempts++
@@ -211,23 +189,23 @@ func (n *Notifier) attempt(ctx context.Context, d *store.Delivery) (hold time.Du
 		log.Info("attempt failed; will retry", "attempts", d.Attempts, "status", out.status,
 			"error", out.err, "retry_in", wait.Round(time.Millisecond))
 	}
-	return n.record(ctx, log, d)
+	n.record(ctx, log, d)
 }
 
 // record stores d's new state. It runs even if ctx was cancelled after the
-// response came back: the receiver saw the attempt, so it must count.
-func (n *Notifier) record(ctx context.Context, log *slog.Logger, d *store.Delivery) time.Duration {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+// response came back: the receiver saw the attempt, so it must count. If
+// it fails, the delivery stays as claimed and is attempted again after the
+// lease (the receiver may then see it twice, with the same webhook-id).
+func (n *Notifier) record(ctx context.Context, log *slog.Logger, d *store.Delivery) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	err := n.st.UpdateDelivery(ctx, d)
-	if errors.Is(err, store.ErrNotFound) {
-		return 0 // its webhook was deleted meanwhile, and its deliveries with it
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Its webhook was deleted meanwhile, and its deliveries with it.
+	case err != nil:
+		log.Error("record delivery outcome; will retry after the lease", "error", err, "lease", n.lease)
 	}
-	if err != nil {
-		log.Error("record delivery outcome", "error", err)
-		return max(n.cfg.Backoff(max(d.Attempts, 1)), n.cfg.PollInterval)
-	}
-	return 0
 }
 
 // send makes one signed POST of the delivery's payload.

@@ -325,6 +325,10 @@ func TestRunStopsPromptly(t *testing.T) {
 	if len(ds) != 1 || ds[0].Status != store.DeliveryPending || ds[0].Attempts != 0 {
 		t.Errorf("after shutdown: %+v", ds)
 	}
+	// Released, not left claimed: due at once for the next Run or node.
+	if len(ds) == 1 && ds[0].NextAttemptAt.After(time.Now()) {
+		t.Errorf("after shutdown the delivery is still claimed until %v", ds[0].NextAttemptAt)
+	}
 }
 
 func TestRunOnce(t *testing.T) {

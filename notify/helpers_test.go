@@ -150,10 +150,11 @@ func deliveries(t *testing.T, st store.Store, webhookID string) []store.Delivery
 	return ds
 }
 
-// waitFor polls cond until it holds or 5 s pass.
+// waitFor polls cond until it holds or 15 s pass (generous: with
+// synchronous=FULL every SQLite commit is an fsync, slow on a busy disk).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -12,17 +12,19 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"vitrine/store"
 )
 
-// Event types. The data of campaign.* events is the campaign (store.Campaign
-// JSON: the stream key is never included), of order.created the order, and
-// of reminder.created the reminder (campaign_id, phone, opt_in), for the
-// seller's SMS provider.
+// Event types. The data of campaign.* events is a payload.Campaign,
+// whichever package sends them (the stream key is never included), of
+// order.created the order, and of reminder.created the reminder
+// (campaign_id, phone, opt_in), for the seller's SMS provider.
 const (
 	EventCampaignCreated      = "campaign.created"
 	EventCampaignPublished    = "campaign.published"
@@ -70,6 +72,19 @@ type Config struct {
 	// DrainTimeout bounds how long Run waits, once its context is done,
 	// for attempts in flight before cancelling them. Default 5 s.
 	DrainTimeout time.Duration
+	// Lease is how long a delivery this notifier claimed stays reserved
+	// for its attempt: other dispatchers on the same store (other nodes)
+	// leave it alone that long, and if this node dies mid-attempt, they
+	// retry it once the lease has run out. Default twice the HTTP timeout;
+	// never less than the HTTP timeout plus the time allowed to load the
+	// webhook and record the outcome (so that a live attempt is never
+	// taken over).
+	Lease time.Duration
+	// PublicURL is where viewers reach this server (the API's public URL,
+	// e.g. https://live.example.com), for the watch, calendar and image URLs
+	// in campaign.starting_soon, which no request triggers. Empty: those
+	// URLs are root-relative paths (/watch/{id}).
+	PublicURL string
 	// AllowPrivate lets deliveries reach loopback, private and link-local
 	// addresses: for tests and installations whose receivers are internal.
 	AllowPrivate bool
@@ -91,6 +106,8 @@ type Notifier struct {
 	cfg    Config
 	st     store.Store
 	client *http.Client
+	lease  time.Duration
+	base   string // PublicURL without a trailing slash
 	log    *slog.Logger
 	// wake nudges Run after Publish so a new delivery leaves at once
 	// rather than at the next poll; one pending nudge is enough.
@@ -138,10 +155,24 @@ func New(cfg Config) (*Notifier, error) {
 	// A redirect is a failed attempt: following it would bypass the URL the
 	// seller registered (and, to a private address, the guard's intent).
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	lease := cfg.Lease
+	if lease <= 0 {
+		lease = 2 * client.Timeout
+	}
+	lease = max(lease, client.Timeout+2*storeTimeout)
+	base := strings.TrimRight(cfg.PublicURL, "/")
+	if base != "" {
+		u, err := url.Parse(base)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("notify: public URL %q must be an absolute http(s) URL without query", cfg.PublicURL)
+		}
+	}
 	return &Notifier{
 		cfg:    cfg,
 		st:     cfg.Store,
 		client: &client,
+		lease:  lease,
+		base:   base,
 		log:    cfg.Logger.With("component", "notify"),
 		wake:   make(chan struct{}, 1),
 	}, nil

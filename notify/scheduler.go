@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"vitrine/notify/payload"
 	"vitrine/store"
 )
 
@@ -14,12 +15,8 @@ import (
 func (n *Notifier) runScheduler(ctx context.Context) {
 	t := time.NewTicker(n.cfg.PollInterval)
 	defer t.Stop()
-	// published holds campaigns whose notice is in the outbox but not yet
-	// marked on the campaign, so a failed mark is retried without
-	// publishing the notice again.
-	published := make(map[string]bool)
 	for {
-		if err := n.sendStartingSoon(ctx, published); err != nil && ctx.Err() == nil {
+		if err := n.sendStartingSoon(ctx); err != nil && ctx.Err() == nil {
 			n.log.Error("starting-soon notifications", "error", err)
 		}
 		select {
@@ -44,7 +41,7 @@ func startingSoonDue(c *store.Campaign, now time.Time) bool {
 // sendStartingSoon makes one pass over the upcoming published campaigns.
 // It filters in Go because the store has no query for "due" campaigns; the
 // list is small (upcoming and published only).
-func (n *Notifier) sendStartingSoon(ctx context.Context, published map[string]bool) error {
+func (n *Notifier) sendStartingSoon(ctx context.Context) error {
 	now := n.cfg.Now()
 	f := store.CampaignFilter{
 		Status:        store.StatusUpcoming,
@@ -53,7 +50,6 @@ func (n *Notifier) sendStartingSoon(ctx context.Context, published map[string]bo
 		Page:          store.Page{Limit: 200},
 	}
 	var errs []error
-	due := make(map[string]bool)
 	for {
 		cs, next, err := n.st.ListCampaigns(ctx, f)
 		if err != nil {
@@ -61,50 +57,96 @@ func (n *Notifier) sendStartingSoon(ctx context.Context, published map[string]bo
 		}
 		for i := range cs {
 			if startingSoonDue(&cs[i], now) {
-				due[cs[i].ID] = true
-				if err := n.notifyStartingSoon(ctx, cs[i].ID, now, published); err != nil {
+				if err := n.notifyStartingSoon(ctx, cs[i].ID, now); err != nil {
 					errs = append(errs, err)
 				}
 			}
 		}
 		if next == "" {
-			for id := range published {
-				if !due[id] {
-					delete(published, id) // marked, or out of its window
-				}
-			}
 			return errors.Join(errs...)
 		}
 		f.Cursor = next
 	}
 }
 
-// notifyStartingSoon publishes first and marks the campaign second: a crash
-// in between sends the notice twice, which beats never sending it.
-func (n *Notifier) notifyStartingSoon(ctx context.Context, id string, now time.Time, published map[string]bool) error {
-	// Re-read right before writing: UpdateCampaign rewrites the whole
-	// campaign, and the listed copy may predate an edit from the API.
-	c, err := n.st.GetCampaign(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // deleted meanwhile
-	}
-	if err != nil {
-		return fmt.Errorf("notify: load campaign %s: %w", id, err)
-	}
-	if !startingSoonDue(c, now) {
-		return nil
-	}
-	if !published[id] {
-		if err := n.Publish(ctx, EventCampaignStartingSoon, c); err != nil {
-			return err
+// markAttempts bounds how many times one pass re-reads a campaign whose
+// marking lost a race with another write (store.ErrStale); past it, the
+// next pass tries again.
+const markAttempts = 3
+
+// notifyStartingSoon marks the campaign notified, then publishes the
+// notice.
+//
+// The mark is an optimistic write (store.UpdateCampaign checks the version
+// read), which makes it an election when several nodes run a scheduler
+// on one store: they all see the notice due, one mark succeeds, the others
+// get store.ErrStale, read the campaign again, find it marked and send
+// nothing. So the notice goes out once, not once per node. The same check
+// keeps the mark from overwriting an edit or a go-live made meanwhile: on
+// ErrStale the campaign is read again and, if the notice is still due,
+// marked on the fresh copy.
+//
+// Marking first makes the notice at most once: if the outbox write then
+// fails, the mark is undone so that the next pass retries; only a crash
+// between the two writes loses it.
+func (n *Notifier) notifyStartingSoon(ctx context.Context, id string, now time.Time) error {
+	var c *store.Campaign
+	for attempt := 1; ; attempt++ {
+		var err error
+		c, err = n.st.GetCampaign(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // deleted meanwhile
 		}
-		published[id] = true
-	}
-	c.NotifiedBeforeStart = true
-	if err := n.st.UpdateCampaign(ctx, c); err != nil {
+		if err != nil {
+			return fmt.Errorf("notify: load campaign %s: %w", id, err)
+		}
+		if !startingSoonDue(c, now) {
+			return nil // marked by another node, or unpublished, moved, started
+		}
+		c.NotifiedBeforeStart = true
+		err = n.st.UpdateCampaign(ctx, c)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, store.ErrStale) && attempt < markAttempts {
+			continue
+		}
 		return fmt.Errorf("notify: mark campaign %s notified: %w", id, err)
 	}
-	delete(published, id)
+	if err := n.Publish(ctx, EventCampaignStartingSoon, payload.NewCampaign(c, now, n.base)); err != nil {
+		n.unmark(ctx, c)
+		return err
+	}
 	n.log.Info("starting-soon notification sent", "campaign", id, "starts_at", c.StartsAt)
 	return nil
+}
+
+// unmark clears the "notified" mark that notifyStartingSoon set on c when
+// the notice could not be recorded, unless the campaign was changed in a
+// way that settles it anyway (its window moved, which re-arms the notice).
+func (n *Notifier) unmark(ctx context.Context, marked *store.Campaign) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	for range markAttempts {
+		c, err := n.st.GetCampaign(ctx, marked.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return
+		}
+		if err == nil {
+			if !c.NotifiedBeforeStart || !c.StartsAt.Equal(marked.StartsAt) || c.NotifyBeforeStart != marked.NotifyBeforeStart {
+				return
+			}
+			c.NotifiedBeforeStart = false
+			if err = n.st.UpdateCampaign(ctx, c); err == nil {
+				return
+			}
+		}
+		if !errors.Is(err, store.ErrStale) {
+			n.log.Error("starting-soon notice not recorded, and the campaign stays marked: it will not be sent",
+				"campaign", marked.ID, "error", err)
+			return
+		}
+	}
+	n.log.Error("starting-soon notice not recorded, and the campaign stays marked: it will not be sent",
+		"campaign", marked.ID, "error", "the campaign kept changing")
 }

@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -22,7 +23,35 @@ var (
 	// ErrInvalidFilter: a filter value the store cannot apply, such as an
 	// unknown CampaignFilter.Status.
 	ErrInvalidFilter = errors.New("invalid filter")
+	// ErrStale: an optimistic write lost a race. The row changed since the
+	// caller read it (its Version moved on), so the write was refused
+	// rather than overwriting the other change. Read again, re-apply the
+	// change, write again.
+	ErrStale = errors.New("changed since read")
 )
+
+// MissingError is the store.ErrNotFound of a lookup by several ids
+// (GetProducts, GetVouchers, a campaign's product and voucher lists): it
+// matches ErrNotFound with errors.Is, its message names the first missing
+// id, and IDs lists every missing id once, in the order they were asked
+// for, so that a caller can point at each of them.
+type MissingError struct {
+	What string   // "product", "voucher"
+	IDs  []string // may be empty when the store cannot tell which
+}
+
+func (e *MissingError) Error() string {
+	switch len(e.IDs) {
+	case 0:
+		return fmt.Sprintf("a %s: %v", e.What, ErrNotFound)
+	case 1:
+		return fmt.Sprintf("%s %q: %v", e.What, e.IDs[0], ErrNotFound)
+	}
+	return fmt.Sprintf("%s %q (and %d more): %v", e.What, e.IDs[0], len(e.IDs)-1, ErrNotFound)
+}
+
+// Unwrap makes errors.Is(err, ErrNotFound) hold.
+func (e *MissingError) Unwrap() error { return ErrNotFound }
 
 // Store is everything Vitrine keeps. Every method is safe for concurrent use.
 // Times are stored and returned in UTC with microsecond precision.
@@ -31,22 +60,33 @@ type Store interface {
 
 	CreateProduct(ctx context.Context, p *Product) error // sets ID, CreatedAt, UpdatedAt
 	GetProduct(ctx context.Context, id string) (*Product, error)
+	// GetProducts returns the products with those ids, in the order asked
+	// (a repeated id is repeated). If any is missing it returns a
+	// *MissingError (ErrNotFound) naming them and no products.
+	GetProducts(ctx context.Context, ids []string) ([]Product, error)
 	UpdateProduct(ctx context.Context, p *Product) error // sets UpdatedAt
-	DeleteProduct(ctx context.Context, id string) error  // also detaches it from campaigns
+	DeleteProduct(ctx context.Context, id string) error  // also detaches it from campaigns (their Version moves on)
 	ListProducts(ctx context.Context, f ProductFilter) ([]Product, string, error)
 
 	CreateVoucher(ctx context.Context, v *Voucher) error
 	GetVoucher(ctx context.Context, id string) (*Voucher, error)
+	// GetVouchers is GetProducts for vouchers.
+	GetVouchers(ctx context.Context, ids []string) ([]Voucher, error)
 	UpdateVoucher(ctx context.Context, v *Voucher) error
-	DeleteVoucher(ctx context.Context, id string) error
+	DeleteVoucher(ctx context.Context, id string) error // like DeleteProduct
 	ListVouchers(ctx context.Context, f VoucherFilter) ([]Voucher, string, error)
 
 	// CreateCampaign and UpdateCampaign write the campaign and its product
 	// and voucher lists in one transaction; unknown product or voucher ids
-	// fail with ErrNotFound and change nothing.
-	CreateCampaign(ctx context.Context, c *Campaign) error
+	// fail with a *MissingError (ErrNotFound) and change nothing.
+	CreateCampaign(ctx context.Context, c *Campaign) error // sets ID, Version 1, CreatedAt, UpdatedAt
 	GetCampaign(ctx context.Context, id string) (*Campaign, error)
 	GetCampaignByStreamKey(ctx context.Context, key string) (*Campaign, error)
+	// UpdateCampaign is optimistic: it writes only if the stored campaign
+	// still has c.Version, the version c was read at, and then sets
+	// c.Version to the next one. If another write came first it changes
+	// nothing and fails with ErrStale (wrapped): read the campaign again,
+	// re-apply the change and retry. A missing campaign is ErrNotFound.
 	UpdateCampaign(ctx context.Context, c *Campaign) error
 	DeleteCampaign(ctx context.Context, id string) error // with its links, orders and reminders
 	ListCampaigns(ctx context.Context, f CampaignFilter) ([]Campaign, string, error)
@@ -65,15 +105,22 @@ type Store interface {
 
 	// Deliveries are the durable outbox of webhook notifications.
 	CreateDelivery(ctx context.Context, d *Delivery) error
-	// DueDeliveries returns pending deliveries whose NextAttemptAt <= now,
-	// oldest first (by NextAttemptAt, then CreatedAt). It only reads.
-	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
+	// ClaimDueDeliveries atomically takes up to limit (clamped like a page)
+	// pending deliveries due at now (NextAttemptAt <= now), the
+	// longest-waiting first, and moves their NextAttemptAt to now+lease,
+	// which it returns them with. A delivery is therefore claimed by one
+	// caller only, across processes and nodes sharing the store, until the
+	// lease runs out: the claimer records the outcome (UpdateDelivery)
+	// before then, or, if it died, the delivery is due again and another
+	// claimer retries it. The result is sorted by CreatedAt, then ID.
+	ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
 	UpdateDelivery(ctx context.Context, d *Delivery) error
 	ListDeliveries(ctx context.Context, webhookID string, p Page) ([]Delivery, string, error)
 
 	// CreateReminder is idempotent on (CampaignID, Phone): a repeat updates
-	// the opt-in flag.
-	CreateReminder(ctx context.Context, r *Reminder) error
+	// the opt-in flag, keeps the first ID and CreatedAt (r is filled with
+	// them) and returns created == false.
+	CreateReminder(ctx context.Context, r *Reminder) (created bool, err error)
 	ListReminders(ctx context.Context, campaignID string, p Page) ([]Reminder, string, error)
 }
 
@@ -157,6 +204,13 @@ type Campaign struct {
 	LiveEndedAt         *time.Time `json:"live_ended_at"`   // last end, if after LiveStartedAt
 	CreatedAt           time.Time  `json:"created_at"`
 	UpdatedAt           time.Time  `json:"updated_at"`
+	// Version counts the writes of the campaign: 1 when created, one more
+	// on every UpdateCampaign, and one more when deleting a product or
+	// voucher detaches it from the campaign (its lists change). It is what
+	// UpdateCampaign's optimistic check compares: an integer rather than
+	// UpdatedAt, because two nodes' clocks can give two writes the same
+	// (or a backwards) time, never the same version.
+	Version int64 `json:"version"`
 }
 
 // Campaign statuses, derived from the campaign's times and now.

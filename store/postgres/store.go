@@ -41,6 +41,7 @@ var Dialect = sqlstore.Dialect{
 	// The lock is transaction-scoped: it cannot outlive a failed start.
 	MigrationLock: `SELECT pg_advisory_xact_lock(hashtextextended('vitrine.migrate.' || current_schema(), 0))`,
 	Classify:      classify,
+	SkipLocked:    " FOR UPDATE SKIP LOCKED",
 }
 
 func classify(err error) sqlstore.Violation {

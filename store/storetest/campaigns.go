@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -38,6 +39,7 @@ func testCampaignCRUD(t *testing.T, s store.Store) {
 	}
 	equal(t, "StartsAt, normalised", c.StartsAt, norm(base))
 	equal(t, "LiveStartedAt, normalised", *c.LiveStartedAt, norm(started))
+	equal(t, "Version after create", c.Version, int64(1))
 	equal(t, "NotifyBeforeStart, to the microsecond", c.NotifyBeforeStart, 15*time.Minute+time.Microsecond)
 
 	got, err := s.GetCampaign(ctx, c.ID)
@@ -57,6 +59,7 @@ func testCampaignCRUD(t *testing.T, s store.Store) {
 	c.Title, c.Images, c.ProductIDs, c.VoucherIDs = "Winter drop II", nil, []string{ps[1], ps[2]}, nil
 	c.LiveEndedAt, c.NotifiedBeforeStart, c.StreamKey, c.CreatedAt = &ended, true, "", time.Time{}
 	must(t, s.UpdateCampaign(ctx, c))
+	equal(t, "Version after update", c.Version, int64(2))
 	equal(t, "stream key kept", c.StreamKey, key)
 	equal(t, "CreatedAt filled", c.CreatedAt, created)
 	equal(t, "Images normalised", c.Images, []string{})
@@ -67,6 +70,7 @@ func testCampaignCRUD(t *testing.T, s store.Store) {
 	// Rotating the key: the old one no longer finds the campaign.
 	c.StreamKey = "sk_rotated_0123456789"
 	must(t, s.UpdateCampaign(ctx, c))
+	equal(t, "Version after rotation", c.Version, int64(3))
 	_, err = s.GetCampaignByStreamKey(ctx, key)
 	isErr(t, err, store.ErrNotFound)
 	got, err = s.GetCampaignByStreamKey(ctx, "sk_rotated_0123456789")
@@ -152,7 +156,8 @@ func testCampaignDeleteCascade(t *testing.T, s store.Store) {
 		_, err := s.CreateOrder(ctx, &store.Order{CampaignID: c.ID, IdempotencyKey: "k1", Code: "A-1",
 			Items: []store.OrderItem{{ProductID: ps[0], Quantity: 1}}, CustomerName: "Ana", Total: "10.00", Currency: "EUR"})
 		must(t, err)
-		must(t, s.CreateReminder(ctx, &store.Reminder{CampaignID: c.ID, Phone: "+33600000000", OptIn: true}))
+		_, err = s.CreateReminder(ctx, &store.Reminder{CampaignID: c.ID, Phone: "+33600000000", OptIn: true})
+		must(t, err)
 	}
 	must(t, s.DeleteCampaign(ctx, cs[0].ID))
 	_, err := s.GetCampaign(ctx, cs[0].ID)
@@ -194,9 +199,23 @@ func testCampaignDetachOnDelete(t *testing.T, s store.Store) {
 	must(t, err)
 	equal(t, "products after delete", got.ProductIDs, []string{ps[2], ps[0]})
 	equal(t, "vouchers after delete", got.VoucherIDs, []string{vs[0]})
+	// Each detach changed the campaign: a copy read before is stale.
+	equal(t, "Version after two detaches", got.Version, int64(3))
+	isErr(t, s.UpdateCampaign(ctx, c), store.ErrStale)
 	// The deleted product cannot be attached again.
-	c.ProductIDs = []string{ps[1]}
-	isErr(t, s.UpdateCampaign(ctx, c), store.ErrNotFound, ps[1])
+	got.ProductIDs = []string{ps[1]}
+	isErr(t, s.UpdateCampaign(ctx, got), store.ErrNotFound, ps[1])
+	var missing *store.MissingError
+	if !errors.As(s.UpdateCampaign(ctx, got), &missing) || missing.What != "product" || !slices.Equal(missing.IDs, []string{ps[1]}) {
+		t.Fatalf("unknown product: want a MissingError naming %s, got %+v", ps[1], missing)
+	}
+	// Deleting an item no campaign uses changes no campaign.
+	unused := newProduct("SKU-unused", "Unused", "misc")
+	must(t, s.CreateProduct(ctx, unused))
+	must(t, s.DeleteProduct(ctx, unused.ID))
+	again, err := s.GetCampaign(ctx, c.ID)
+	must(t, err)
+	equal(t, "Version after an unrelated delete", again.Version, int64(3))
 }
 
 // testCampaignStatusFilter checks that the SQL status filter and

@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"testing"
 	"time"
@@ -197,4 +199,56 @@ func testVoucherList(t *testing.T, s store.Store) {
 	equal(t, "all", list(""), []string{"BLACK", "SHIP_FREE", "SHIPXFREE", "WELCOME"})
 	equal(t, "welcome", list("Welcome"), []string{"BLACK", "WELCOME"})
 	equal(t, "p_f", list("p_f"), []string{"SHIP_FREE"})
+}
+
+// testBatchGet: GetProducts and GetVouchers return what was asked, in the
+// order asked, or name every missing id.
+func testBatchGet(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ps, vs := createProducts(t, s, 3), createVouchers(t, s, 2)
+	get := func(id string) store.Product {
+		p, err := s.GetProduct(ctx, id)
+		must(t, err)
+		return *p
+	}
+	got, err := s.GetProducts(ctx, []string{ps[2], ps[0], ps[2], ps[1]})
+	must(t, err)
+	equal(t, "products in the order asked", got, []store.Product{get(ps[2]), get(ps[0]), get(ps[2]), get(ps[1])})
+	got, err = s.GetProducts(ctx, nil)
+	must(t, err)
+	equal(t, "no ids", got, []store.Product{})
+
+	gotV, err := s.GetVouchers(ctx, []string{vs[1], vs[0]})
+	must(t, err)
+	equal(t, "voucher ids", ids(gotV, voucherID), []string{vs[1], vs[0]})
+	v0, err := s.GetVoucher(ctx, vs[0])
+	must(t, err)
+	equal(t, "voucher read back", gotV[1], *v0)
+
+	// Missing ids: ErrNotFound naming the first, every one listed once.
+	_, err = s.GetProducts(ctx, []string{ps[0], "prd_gone", ps[1], "prd_lost", "prd_gone"})
+	isErr(t, err, store.ErrNotFound, `"prd_gone"`)
+	var me *store.MissingError
+	if !errors.As(err, &me) || me.What != "product" || !reflect.DeepEqual(me.IDs, []string{"prd_gone", "prd_lost"}) {
+		t.Fatalf("missing products: %#v", err)
+	}
+	_, err = s.GetVouchers(ctx, []string{"vch_gone", vs[0]})
+	isErr(t, err, store.ErrNotFound, `voucher "vch_gone"`)
+
+	// More ids than one query takes: asked in batches, still in order.
+	many := make([]string, 0, 1203)
+	for i := range 1200 {
+		many = append(many, fmt.Sprintf("prd_missing%04d", i))
+	}
+	_, err = s.GetProducts(ctx, append(many, ps...))
+	if !errors.As(err, &me) || !reflect.DeepEqual(me.IDs, many) {
+		t.Fatalf("1200 missing: %v", err)
+	}
+	long := make([]string, 0, 1200)
+	for i := range 1200 {
+		long = append(long, ps[i%3])
+	}
+	got, err = s.GetProducts(ctx, long)
+	must(t, err)
+	equal(t, "1200 ids", ids(got, productID), long)
 }

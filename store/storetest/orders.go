@@ -127,23 +127,67 @@ func testReminders(t *testing.T, s store.Store) {
 	c := createCampaign(t, s, newCampaign("Show", base, base.Add(time.Hour)))
 	r := &store.Reminder{CampaignID: c.ID, Phone: "+33612345678", OptIn: false}
 	before := time.Now()
-	must(t, s.CreateReminder(ctx, r))
+	created, err := s.CreateReminder(ctx, r)
+	must(t, err)
+	if !created {
+		t.Fatal("first reminder not reported created")
+	}
 	checkID(t, r.ID, "rem_")
 	checkStamp(t, "CreatedAt", r.CreatedAt, before, time.Now())
 
-	// The same phone again updates the opt-in, keeping id and date.
+	// The same phone again updates the opt-in, keeping id and date, and
+	// says it is a repeat.
 	again := &store.Reminder{CampaignID: c.ID, Phone: "+33612345678", OptIn: true}
-	must(t, s.CreateReminder(ctx, again))
+	created, err = s.CreateReminder(ctx, again)
+	must(t, err)
+	if created {
+		t.Fatal("a repeat was reported created")
+	}
 	want := *r
 	want.OptIn = true
 	equal(t, "upserted reminder", again, &want)
 
 	other := &store.Reminder{CampaignID: c.ID, Phone: "+33700000000", OptIn: true}
-	must(t, s.CreateReminder(ctx, other))
+	created, err = s.CreateReminder(ctx, other)
+	must(t, err)
+	if !created {
+		t.Fatal("another phone was taken for a repeat")
+	}
 	got := walk(t, 1, func(r store.Reminder) string { return r.ID }, func(p store.Page) ([]store.Reminder, string, error) {
 		return s.ListReminders(ctx, c.ID, p)
 	})
 	equal(t, "reminders", got, []store.Reminder{want, *other})
 
-	isErr(t, s.CreateReminder(ctx, &store.Reminder{CampaignID: "cmp_missing", Phone: "+1"}), store.ErrNotFound, "cmp_missing")
+	_, err = s.CreateReminder(ctx, &store.Reminder{CampaignID: "cmp_missing", Phone: "+1"})
+	isErr(t, err, store.ErrNotFound, "cmp_missing")
+}
+
+// testRemindersConcurrent: one phone sent from ten goroutines at once is
+// created once; the nine others are repeats.
+func testRemindersConcurrent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	c := createCampaign(t, s, newCampaign("Show", base, base.Add(time.Hour)))
+	const n = 10
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	created := make([]bool, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			created[i], errs[i] = s.CreateReminder(ctx, &store.Reminder{CampaignID: c.ID, Phone: "+33612345678"})
+		})
+	}
+	close(start)
+	wg.Wait()
+	count := 0
+	for i := range n {
+		must(t, errs[i])
+		if created[i] {
+			count++
+		}
+	}
+	if count != 1 {
+		t.Fatalf("%d reminders reported created, want 1", count)
+	}
 }

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ProductList", testProductList},
 		{"VoucherCRUD", testVoucherCRUD},
 		{"VoucherList", testVoucherList},
+		{"BatchGet", testBatchGet},
 		{"CampaignCRUD", testCampaignCRUD},
 		{"CampaignUnknownRefs", testCampaignUnknownRefs},
 		{"CampaignStreamKeyConflict", testCampaignStreamKeyConflict},
@@ -37,13 +38,18 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CampaignStatusFilter", testCampaignStatusFilter},
 		{"CampaignFilters", testCampaignFilters},
 		{"CampaignSort", testCampaignSort},
+		{"CampaignStale", testCampaignStale},
+		{"CampaignEditRacesGoLive", testCampaignEditRacesGoLive},
+		{"CampaignConcurrentUpdates", testCampaignConcurrentUpdates},
 		{"Cursors", testCursors},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Orders", testOrders},
 		{"OrdersConcurrentIdempotent", testOrdersConcurrentIdempotent},
 		{"Reminders", testReminders},
+		{"RemindersConcurrent", testRemindersConcurrent},
 		{"Webhooks", testWebhooks},
 		{"Deliveries", testDeliveries},
+		{"DeliveriesConcurrentClaims", testDeliveriesConcurrentClaims},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

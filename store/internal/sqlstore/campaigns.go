@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,7 +13,7 @@ import (
 
 const campaignCols = `id, title, description, images, starts_at, ends_at, visibility,
 	notify_at_creation, notify_before_start_us, notified_before_start, published, stream_key,
-	live_started_at, live_ended_at, created_at, updated_at`
+	live_started_at, live_ended_at, created_at, updated_at, version`
 
 // microsScanner reads a duration stored as integer microseconds.
 type microsScanner struct{ d *time.Duration }
@@ -30,7 +31,7 @@ func scanCampaign(r rowScanner, c *store.Campaign) error {
 	return r.Scan(&c.ID, &c.Title, &c.Description, jsonScanner{&c.Images}, scanTime(&c.StartsAt),
 		scanTime(&c.EndsAt), &c.Visibility, &c.NotifyAtCreation, microsScanner{&c.NotifyBeforeStart},
 		&c.NotifiedBeforeStart, &c.Published, &c.StreamKey, scanNullTime(&c.LiveStartedAt),
-		scanNullTime(&c.LiveEndedAt), scanTime(&c.CreatedAt), scanTime(&c.UpdatedAt))
+		scanNullTime(&c.LiveEndedAt), scanTime(&c.CreatedAt), scanTime(&c.UpdatedAt), &c.Version)
 }
 
 // normCampaign puts c in the form it reads back in: times in UTC to the
@@ -56,7 +57,7 @@ func (db *DB) campaignArgs(c *store.Campaign) ([]any, error) {
 }
 
 // CreateCampaign inserts c with its product and voucher lists in one
-// transaction and sets ID, CreatedAt and UpdatedAt. A campaign without a
+// transaction and sets ID, Version (1), CreatedAt and UpdatedAt. A campaign without a
 // stream key gets a fresh secret one, so that two campaigns never share "".
 func (db *DB) CreateCampaign(ctx context.Context, c *store.Campaign) error {
 	normCampaign(c)
@@ -77,7 +78,7 @@ func (db *DB) CreateCampaign(ctx context.Context, c *store.Campaign) error {
 		}
 		args = append([]any{id}, append(args, db.timeArg(t))...)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO campaigns (`+campaignCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)`, args...); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, 1)`, args...); err != nil {
 			return db.fail(err, "create campaign", keyTaken, "")
 		}
 		return db.writeLinks(ctx, tx, id, c)
@@ -85,15 +86,23 @@ func (db *DB) CreateCampaign(ctx context.Context, c *store.Campaign) error {
 	if err != nil {
 		return err
 	}
-	c.ID, c.CreatedAt, c.UpdatedAt = id, t, t
+	c.ID, c.CreatedAt, c.UpdatedAt, c.Version = id, t, t, 1
 	return nil
 }
 
 // UpdateCampaign writes every field of c but ID and CreatedAt, replaces its
-// product and voucher lists, and sets UpdatedAt, in one transaction. An
-// empty StreamKey keeps the stored one (the key is never part of an API
-// body, so a campaign decoded from one must not lose it); c is filled with
-// the stored key and CreatedAt.
+// product and voucher lists, and sets UpdatedAt and the next Version, in
+// one transaction, provided the stored campaign is still at c.Version;
+// otherwise it writes nothing and fails with store.ErrStale. An empty
+// StreamKey keeps the stored one (the key is never part of an API body, so
+// a campaign decoded from one must not lose it); c is filled with the
+// stored key and CreatedAt.
+//
+// The check is the UPDATE's own WHERE clause, so it holds across
+// connections and nodes: on PostgreSQL a concurrent writer of the row
+// waits for the first to commit and then finds the version moved on
+// (READ COMMITTED re-checks the WHERE clause on the new row); on SQLite
+// writes are serialised anyway.
 func (db *DB) UpdateCampaign(ctx context.Context, c *store.Campaign) error {
 	normCampaign(c)
 	if err := checkDistinct(c); err != nil {
@@ -106,14 +115,19 @@ func (db *DB) UpdateCampaign(ctx context.Context, c *store.Campaign) error {
 	}
 	var key string
 	var created time.Time
+	var version int64
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		args = append([]any{c.ID}, append(args, db.timeArg(t))...)
+		args = append([]any{c.ID}, append(args, db.timeArg(t), c.Version)...)
 		err := tx.QueryRowContext(ctx, `UPDATE campaigns SET title = $2, description = $3, images = $4,
 			starts_at = $5, ends_at = $6, visibility = $7, notify_at_creation = $8,
 			notify_before_start_us = $9, notified_before_start = $10, published = $11,
 			stream_key = COALESCE(NULLIF($12, ''), stream_key), live_started_at = $13,
-			live_ended_at = $14, updated_at = $15
-			WHERE id = $1 RETURNING stream_key, created_at`, args...).Scan(&key, scanTime(&created))
+			live_ended_at = $14, updated_at = $15, version = version + 1
+			WHERE id = $1 AND version = $16 RETURNING stream_key, created_at, version`, args...).
+			Scan(&key, scanTime(&created), &version)
+		if errors.Is(err, sql.ErrNoRows) {
+			return db.staleOrMissing(ctx, tx, c)
+		}
 		if err != nil {
 			return db.fail(err, "update campaign", keyTaken, fmt.Sprintf("campaign %q", c.ID))
 		}
@@ -130,8 +144,20 @@ func (db *DB) UpdateCampaign(ctx context.Context, c *store.Campaign) error {
 	if err != nil {
 		return err
 	}
-	c.StreamKey, c.CreatedAt, c.UpdatedAt = key, created, t
+	c.StreamKey, c.CreatedAt, c.UpdatedAt, c.Version = key, created, t, version
 	return nil
+}
+
+// staleOrMissing explains why the UPDATE of c matched no row: the campaign
+// is gone (store.ErrNotFound) or at another version (store.ErrStale).
+func (db *DB) staleOrMissing(ctx context.Context, tx *sql.Tx, c *store.Campaign) error {
+	var current int64
+	err := tx.QueryRowContext(ctx, `SELECT version FROM campaigns WHERE id = $1`, c.ID).Scan(&current)
+	if err != nil {
+		return db.fail(err, "update campaign", "", fmt.Sprintf("campaign %q", c.ID))
+	}
+	return fmt.Errorf("campaign %q was read at version %d and is now at version %d: %w",
+		c.ID, c.Version, current, store.ErrStale)
 }
 
 // checkDistinct refuses a list naming the same product or voucher twice:
@@ -150,40 +176,29 @@ func checkDistinct(c *store.Campaign) error {
 	return nil
 }
 
-// checkRefs fails with store.ErrNotFound, naming the first unknown id, if
-// a product or voucher of c does not exist. The foreign keys would refuse
-// the links too, but could not say which id was wrong; they remain the
-// guard against a concurrent delete.
+// checkRefs fails with a *store.MissingError (store.ErrNotFound), naming
+// the unknown ids, if a product or voucher of c does not exist. The
+// foreign keys would refuse the links too, but could not say which id was
+// wrong; they remain the guard against a concurrent delete.
 func (db *DB) checkRefs(ctx context.Context, tx *sql.Tx, c *store.Campaign) error {
 	for _, ref := range []struct {
 		table, what string
 		ids         []string
 	}{{"products", "product", c.ProductIDs}, {"vouchers", "voucher", c.VoucherIDs}} {
-		if len(ref.ids) == 0 {
-			continue
-		}
-		var s sel
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM `+ref.table+` WHERE id IN (`+s.placeholders(ref.ids)+`)`, s.args...)
-		if err != nil {
-			return db.fail(err, "check "+ref.table, "", "")
-		}
 		found := make(map[string]bool, len(ref.ids))
-		for rows.Next() {
+		err := db.byIDs(ctx, tx, "id", ref.table, ref.ids, func(r rowScanner) error {
 			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return db.fail(err, "check "+ref.table, "", "")
+			if err := r.Scan(&id); err != nil {
+				return err
 			}
 			found[id] = true
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return db.fail(err, "check "+ref.table, "", "")
-		}
-		for _, id := range ref.ids {
-			if !found[id] {
-				return fmt.Errorf("%s %q: %w", ref.what, id, store.ErrNotFound)
-			}
+		if err := missing(ref.what, ref.ids, found); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -207,7 +222,11 @@ func (db *DB) writeLinks(ctx context.Context, tx *sql.Tx, id string, c *store.Ca
 		}
 		q := fmt.Sprintf("INSERT INTO %s (campaign_id, %s, position) VALUES %s", l.table, l.col, strings.Join(values, ", "))
 		if _, err := tx.ExecContext(ctx, q, s.args...); err != nil {
-			return db.fail(err, "write "+l.table, "", "a product or voucher of the campaign")
+			if db.d.Classify(err) == ForeignKeyViolation {
+				// Deleted after checkRefs, by a concurrent transaction.
+				return &store.MissingError{What: "product or voucher of the campaign"}
+			}
+			return db.fail(err, "write "+l.table, "", "")
 		}
 	}
 	return nil

@@ -57,6 +57,13 @@ type Dialect struct {
 	MigrationLock string
 	// Classify tells which constraint, if any, an error reports.
 	Classify func(error) Violation
+	// SkipLocked ends the SELECT that picks rows to claim (webhook
+	// deliveries): PostgreSQL's " FOR UPDATE SKIP LOCKED" lets concurrent
+	// claimers on other connections pass over each other's rows instead of
+	// taking them too or queueing behind them. SQLite needs none: the claim
+	// runs in an IMMEDIATE transaction on the single writer connection, so
+	// claims never overlap.
+	SkipLocked string
 }
 
 // DB implements store.Store over database/sql.

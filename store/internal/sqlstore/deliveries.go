@@ -1,8 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"vitrine/store"
@@ -42,33 +46,53 @@ func (db *DB) CreateDelivery(ctx context.Context, d *store.Delivery) error {
 	return nil
 }
 
-// DueDeliveries returns up to limit (clamped like a page) pending
-// deliveries due at now: the longest-waiting first, by NextAttemptAt, then
-// CreatedAt, then ID.
-//
-// It only reads: two nodes polling at once may both get a delivery. The
-// receiver deduplicates on the webhook-id header (the delivery ID), which
-// Standard Webhooks asks of it anyway.
-func (db *DB) DueDeliveries(ctx context.Context, at time.Time, limit int) ([]store.Delivery, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+deliveryCols+` FROM deliveries
-		WHERE status = 'pending' AND next_attempt_at <= $1
-		ORDER BY next_attempt_at, created_at, id LIMIT $2`,
-		db.timeArg(at), limitOf(limit)) // 'pending' literal: it selects the partial index
-	if err != nil {
-		return nil, db.fail(err, "due deliveries", "", "")
+// ClaimDueDeliveries takes up to limit (clamped like a page) pending
+// deliveries due at now, the longest-waiting first (by NextAttemptAt, then
+// CreatedAt, then ID), and moves their NextAttemptAt to now+lease, in one
+// statement of one write transaction: the claimed rows are no longer due
+// for anyone until the lease runs out. On PostgreSQL the pick skips rows
+// another transaction is claiming (FOR UPDATE SKIP LOCKED), and a row
+// claimed and committed meanwhile fails the re-checked WHERE clause; on
+// SQLite the IMMEDIATE transaction of the single writer excludes every
+// other claim. The CTE is MATERIALIZED so that the LIMIT is evaluated once
+// (a subquery can be re-run by the planner, and with SKIP LOCKED a re-run
+// may pick other rows). The result is sorted by CreatedAt, then ID.
+func (db *DB) ClaimDueDeliveries(ctx context.Context, at time.Time, lease time.Duration, limit int) ([]store.Delivery, error) {
+	if lease <= 0 {
+		return nil, fmt.Errorf("%s: claim deliveries: lease %v is not positive", db.d.Name, lease)
 	}
-	defer rows.Close()
-	out := []store.Delivery{}
-	for rows.Next() {
-		var d store.Delivery
-		if err := scanDelivery(rows, &d); err != nil {
-			return nil, db.fail(err, "scan delivery", "", "")
+	var out []store.Delivery
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		out = []store.Delivery{}
+		// 'pending' is a literal: it selects the partial index.
+		rows, err := tx.QueryContext(ctx, `WITH due AS MATERIALIZED (
+				SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1
+				ORDER BY next_attempt_at, created_at, id LIMIT $2`+db.d.SkipLocked+`)
+			UPDATE deliveries SET next_attempt_at = $3 WHERE id IN (SELECT id FROM due)
+			RETURNING `+deliveryCols,
+			db.timeArg(at), limitOf(limit), db.timeArg(at.Add(lease)))
+		if err != nil {
+			return db.fail(err, "claim deliveries", "", "")
 		}
-		out = append(out, d)
+		defer rows.Close()
+		for rows.Next() {
+			var d store.Delivery
+			if err := scanDelivery(rows, &d); err != nil {
+				return db.fail(err, "scan delivery", "", "")
+			}
+			out = append(out, d)
+		}
+		if err := rows.Err(); err != nil {
+			return db.fail(err, "claim deliveries", "", "")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	if err := rows.Err(); err != nil {
-		return nil, db.fail(err, "due deliveries", "", "")
-	}
+	slices.SortFunc(out, func(a, b store.Delivery) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
 	return out, nil
 }
 

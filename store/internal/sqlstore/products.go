@@ -60,9 +60,14 @@ func (db *DB) UpdateProduct(ctx context.Context, p *store.Product) error {
 
 // DeleteProduct removes the product and detaches it from every campaign in
 // one transaction. The foreign key would cascade too; the explicit delete
-// keeps the rule visible here and independent of the SQLite pragma.
+// keeps the rule visible here and independent of the SQLite pragma. The
+// campaigns it is detached from move to their next Version: their lists
+// changed, so a copy read before must not be written back.
 func (db *DB) DeleteProduct(ctx context.Context, id string) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.bumpLinked(ctx, tx, "campaign_products", "product_id", id); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM campaign_products WHERE product_id = $1`, id); err != nil {
 			return db.fail(err, "detach product", "", "")
 		}
@@ -91,4 +96,15 @@ func (db *DB) ListProducts(ctx context.Context, f store.ProductFilter) ([]store.
 		scan:  scanProduct,
 		keyOf: func(p *store.Product) (any, string) { return p.Name, p.ID },
 	}, &s, f.Page)
+}
+
+// bumpLinked moves every campaign linked to item (through table's col) to
+// its next Version.
+func (db *DB) bumpLinked(ctx context.Context, tx *sql.Tx, table, col, item string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE campaigns SET version = version + 1
+		WHERE id IN (SELECT campaign_id FROM `+table+` WHERE `+col+` = $1)`, item)
+	if err != nil {
+		return db.fail(err, "detach from campaigns", "", "")
+	}
+	return nil
 }

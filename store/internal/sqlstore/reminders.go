@@ -15,17 +15,20 @@ func scanReminder(r rowScanner, m *store.Reminder) error {
 
 // CreateReminder records r, or updates the opt-in flag of the reminder the
 // same phone already has for the campaign; either way r is filled with the
-// stored ID and CreatedAt (those of the first request).
-func (db *DB) CreateReminder(ctx context.Context, r *store.Reminder) error {
+// stored ID and CreatedAt (those of the first request). It was created
+// when the stored ID is the one this call generated: a repeat keeps the
+// first ID, so the two can only be equal for a new row.
+func (db *DB) CreateReminder(ctx context.Context, r *store.Reminder) (bool, error) {
+	id := newID("rem_")
 	err := db.w.QueryRowContext(ctx, `INSERT INTO reminders (`+reminderCols+`) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (campaign_id, phone) DO UPDATE SET opt_in = excluded.opt_in
 		RETURNING id, created_at`,
-		newID("rem_"), r.CampaignID, r.Phone, r.OptIn, db.timeArg(now()),
+		id, r.CampaignID, r.Phone, r.OptIn, db.timeArg(now()),
 	).Scan(&r.ID, scanTime(&r.CreatedAt))
 	if err != nil {
-		return db.fail(err, "create reminder", "", fmt.Sprintf("campaign %q", r.CampaignID))
+		return false, db.fail(err, "create reminder", "", fmt.Sprintf("campaign %q", r.CampaignID))
 	}
-	return nil
+	return r.ID == id, nil
 }
 
 // ListReminders returns a campaign's reminders oldest first.

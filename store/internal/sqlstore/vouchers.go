@@ -67,6 +67,9 @@ func (db *DB) UpdateVoucher(ctx context.Context, v *store.Voucher) error {
 // like DeleteProduct.
 func (db *DB) DeleteVoucher(ctx context.Context, id string) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.bumpLinked(ctx, tx, "campaign_vouchers", "voucher_id", id); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM campaign_vouchers WHERE voucher_id = $1`, id); err != nil {
 			return db.fail(err, "detach voucher", "", "")
 		}
