@@ -27,6 +27,7 @@ import (
 	"vitrine/protocols/hls"
 	"vitrine/protocols/rtmp"
 	"vitrine/protocols/rtsp"
+	"vitrine/protocols/webrtc"
 	"vitrine/server/stream"
 	"vitrine/store"
 )
@@ -46,6 +47,7 @@ type Server struct {
 	api      *api.API
 	rtmp     *rtmp.Server
 	rtsp     *rtsp.Server
+	webrtc   *webrtc.Server
 	hls      *hls.Server
 
 	// background owns the goroutines of components with a Run loop.
@@ -93,7 +95,9 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.log.Info("store open", "store", where)
-	s.notifier, err = notify.New(notify.Config{Store: s.store, Logger: log, AllowPrivate: cfg.Webhooks.AllowPrivate})
+	s.notifier, err = notify.New(notify.Config{
+		Store: s.store, Logger: log, AllowPrivate: cfg.Webhooks.AllowPrivate, PublicURL: cfg.HTTP.PublicURL,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +124,23 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 	}
+	if cfg.WebRTC.Enabled {
+		var ice []webrtc.ICEServer
+		for _, u := range cfg.WebRTC.ICEServers {
+			p, err := configs.ParseICEServer(u) // validated with the config
+			if err != nil {
+				return nil, err
+			}
+			ice = append(ice, webrtc.ICEServer{URLs: []string{p.URL}, Username: p.Username, Credential: p.Credential})
+		}
+		s.webrtc, err = webrtc.New(webrtc.Config{
+			Hub: s.hub, Auth: s.publishAuth(), ICEListen: cfg.WebRTC.ICEListen, PublicIPs: cfg.WebRTC.PublicIPs,
+			ICEServers: ice, AllowOrigins: cfg.HTTP.AllowOrigins, Logger: log,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	rtmpPort, rtspPort := 0, 0
 	if cfg.RTMP.Enabled {
 		rtmpPort = portNumber(cfg.RTMP.Listen)
@@ -129,7 +150,7 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 	}
 	s.api, err = api.New(api.Config{
 		Store: s.store, Hub: s.hub, Notifier: s.notifier, AdminToken: token, DataDir: cfg.Data.Dir,
-		PublicURL: cfg.HTTP.PublicURL, RTMPPort: rtmpPort, RTSPPort: rtspPort, Logger: log,
+		PublicURL: cfg.HTTP.PublicURL, TrustProxy: cfg.HTTP.TrustProxy, RTMPPort: rtmpPort, RTSPPort: rtspPort, Logger: log,
 	})
 	if err != nil {
 		return nil, err
@@ -177,6 +198,9 @@ func portNumber(addr string) int {
 func (s *Server) routes(metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	s.api.Register(mux)
+	if s.webrtc != nil {
+		s.webrtc.Register(mux)
+	}
 	mux.Handle("/live/", s.hls)
 	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -226,6 +250,11 @@ func (s *Server) Start() (err error) {
 			return fmt.Errorf("rtsp: %w", err)
 		}
 	}
+	if s.webrtc != nil {
+		if err := s.webrtc.Start(); err != nil {
+			return fmt.Errorf("webrtc: %w", err)
+		}
+	}
 	// The bound ports, which differ from the configured ones with ":0".
 	s.api.SetIngestPorts(portNumber(addrString(s.RTMPAddr())), portNumber(addrString(s.RTSPAddr())))
 	s.logReady()
@@ -241,6 +270,9 @@ func (s *Server) logReady() {
 	}
 	if s.rtsp != nil {
 		attrs = append(attrs, "rtsp", s.rtsp.Addr().String())
+	}
+	if s.webrtc != nil {
+		attrs = append(attrs, "webrtc_ice", s.webrtc.ICEAddr().String())
 	}
 	s.log.Info("vitrine ready", attrs...)
 	for _, st := range s.cfg.Streams {
@@ -312,6 +344,9 @@ func (s *Server) Close() {
 		}
 		if s.rtsp != nil {
 			s.rtsp.Close()
+		}
+		if s.webrtc != nil {
+			s.webrtc.Close()
 		}
 		s.hls.Close()
 		if s.httpLn != nil {

@@ -1,0 +1,296 @@
+package webrtc
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"weak"
+
+	"vitrine/server/stream"
+)
+
+// feed is the WHEP side of one live stream: a single hub reader whose units
+// are packetized once, into packets every viewer of the stream shares. It
+// lives while the stream has viewers.
+//
+// Fan-out cost per viewer and packet is a pointer pushed on the viewer's
+// queue; the viewer's own goroutine stamps its SSRC and payload type on a
+// header copy and hands the shared payload to pion, which encrypts it with
+// the viewer's SRTP keys. A slow viewer fills its own queue and loses its
+// own packets (viewer.go); it never delays the feed.
+type feed struct {
+	srv    *Server
+	id     string
+	stream *stream.Stream
+	log    *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	closing  bool
+	members  map[*viewer]struct{} // every viewer of the stream, from POST on
+	attached []*viewer            // viewers receiving packets (connected)
+	out      [numKinds]*outTrack
+	byIndex  []*outTrack // hub track index -> its packetizer, nil: not carried
+	bframes  bool
+
+	scratch []*packet // feed goroutine only
+	gop     []*packet // under mu
+}
+
+func newFeed(s *Server, st *stream.Stream) *feed {
+	f := &feed{
+		srv:     s,
+		id:      st.ID(),
+		stream:  st,
+		log:     s.log.With("stream", st.ID()),
+		members: map[*viewer]struct{}{},
+	}
+	f.ctx, f.cancel = context.WithCancel(s.ctx)
+	return f
+}
+
+// joinFeed adds v to the feed of stream st, starting the feed if needed.
+func (s *Server) joinFeed(st *stream.Stream, v *viewer) (*feed, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errServerClosed
+	}
+	if f := s.feeds[st.ID()]; f != nil && f.stream == st && f.join(v) {
+		return f, nil
+	}
+	// No feed, a feed of an older stream of the same id (it ends by
+	// itself), or one that is stopping: a new one.
+	f := newFeed(s, st)
+	f.join(v)
+	s.feeds[st.ID()] = f
+	s.wg.Add(1)
+	go f.run()
+	return f, nil
+}
+
+func (s *Server) dropFeed(f *feed) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.feeds[f.id] == f {
+		delete(s.feeds, f.id)
+	}
+}
+
+// run reads the stream until it ends or the last viewer leaves. When the
+// publisher comes back with other codec parameters, the hub ends the reader
+// and a new one continues on the same packetizers: viewers keep their
+// sequence numbers and get the new parameter sets with the next keyframe.
+func (f *feed) run() {
+	defer f.srv.wg.Done()
+	err := f.read()
+	f.finish(err)
+}
+
+func (f *feed) read() error {
+	for {
+		r, err := f.stream.AddReader("whep")
+		if err != nil {
+			return err
+		}
+		f.setTracks(f.stream.Tracks())
+		err = r.Run(f.ctx, f.onUnit)
+		if !errors.Is(err, stream.ErrTracksChanged) {
+			return err
+		}
+		f.log.Info("whep: stream tracks changed; viewers continue with the new ones")
+	}
+}
+
+func (f *feed) setTracks(tracks []*stream.Track) {
+	sel := selectTracks(tracks)
+	if sel.index[kindAudio] < 0 {
+		f.srv.noteOnce(f.stream, "whep viewers get no audio", "reason", sel.why[kindAudio])
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.byIndex = make([]*outTrack, len(tracks))
+	for k := range numKinds {
+		if sel.index[k] < 0 {
+			continue
+		}
+		if f.out[k] == nil {
+			f.out[k] = newOutTrack(k)
+		}
+		f.out[k].hist.reset()
+		f.byIndex[sel.index[k]] = f.out[k]
+	}
+}
+
+// onUnit packetizes one unit and queues its packets to every viewer.
+func (f *feed) onUnit(u *stream.Unit) error {
+	if u.Track < 0 || u.Track >= len(f.byIndex) {
+		return nil
+	}
+	ot := f.byIndex[u.Track]
+	if ot == nil {
+		return nil
+	}
+	pkts := f.scratch[:0]
+	if ot.kind == kindVideo {
+		if isBFrame(u.Payload) {
+			if !f.bframes {
+				f.mu.Lock()
+				f.bframes = true
+				f.mu.Unlock()
+				f.log.Warn("whep: the source sends B-frames, which browsers cannot decode over WebRTC: " +
+					"viewers get its I and P frames only; configure the encoder without B-frames (bframes=0)")
+			}
+			return nil
+		}
+		pkts = ot.packetizeH264(u, pkts)
+	} else {
+		pkts = ot.packetizeOpus(u, pkts)
+	}
+	f.mu.Lock()
+	for _, p := range pkts {
+		ot.hist.add(p)
+	}
+	for _, v := range f.attached {
+		v.enqueue(pkts, false)
+	}
+	f.mu.Unlock()
+	clear(pkts)
+	f.scratch = pkts[:0]
+	return nil
+}
+
+// join adds a viewer; false when the feed is stopping.
+func (f *feed) join(v *viewer) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closing {
+		return false
+	}
+	f.members[v] = struct{}{}
+	return true
+}
+
+// attach starts sending to a connected viewer. Video starts on a keyframe:
+// the packets since the last one are replayed at once, then the live ones
+// follow (the viewer decodes at once; its timestamps are the stream's own).
+// Without a replayable keyframe the viewer waits for the next one, and a
+// WHIP publisher is asked for it.
+func (f *feed) attach(v *viewer) {
+	f.mu.Lock()
+	if f.closing {
+		f.mu.Unlock()
+		return
+	}
+	replayed := 0
+	if ot := f.out[kindVideo]; ot != nil && v.tracks[kindVideo] != nil && !f.srv.cfg.NoGOPReplay {
+		f.gop = ot.hist.gop(f.gop[:0])
+		replayed = len(f.gop)
+		v.enqueue(f.gop, false)
+		clear(f.gop)
+	}
+	f.attached = append(f.attached, v)
+	f.mu.Unlock()
+
+	if v.tracks[kindVideo] != nil {
+		if replayed == 0 {
+			asked := f.srv.requestKeyframe(f.id)
+			v.ss.log.Debug("whep viewer waits for a keyframe", "asked_publisher", asked)
+		} else {
+			v.ss.log.Debug("whep viewer starts on the cached keyframe", "packets", replayed)
+		}
+	}
+}
+
+// leave removes a viewer; the last one stops the feed.
+func (f *feed) leave(v *viewer) {
+	f.mu.Lock()
+	delete(f.members, v)
+	if i := slices.Index(f.attached, v); i >= 0 {
+		f.attached = slices.Delete(f.attached, i, i+1)
+	}
+	last := len(f.members) == 0 && !f.closing
+	if last {
+		f.closing = true
+	}
+	f.mu.Unlock()
+	if last {
+		f.cancel()
+		f.srv.dropFeed(f)
+	}
+}
+
+// retransmit returns the packets of kind still held with these sequence
+// numbers, for a NACK.
+func (f *feed) retransmit(kind trackKind, seqs []uint16, dst []*packet) []*packet {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ot := f.out[kind]
+	if ot == nil {
+		return dst
+	}
+	for _, s := range seqs {
+		if p := ot.hist.get(s); p != nil {
+			dst = append(dst, p)
+		}
+	}
+	return dst
+}
+
+// finish ends the viewers when the stream ended (or the feed failed).
+func (f *feed) finish(err error) {
+	f.mu.Lock()
+	f.closing = true
+	members := make([]*viewer, 0, len(f.members))
+	for v := range f.members {
+		members = append(members, v)
+	}
+	f.attached = nil
+	f.mu.Unlock()
+	f.cancel()
+	f.srv.dropFeed(f)
+
+	cause := errStreamEnded
+	switch {
+	case errors.Is(err, context.Canceled):
+		cause = context.Cause(f.ctx)
+	case err != nil && !errors.Is(err, stream.ErrStreamClosed):
+		f.log.Warn("whep feed stopped", "error", err)
+	}
+	for _, v := range members {
+		v.ss.close(cause)
+	}
+}
+
+func (f *feed) stop() { f.cancel() }
+
+// notes lists what degrades playback, for StreamInfo.
+func (f *feed) notes() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.bframes {
+		return []string{"the source sends B-frames: WebRTC viewers get its I and P frames only (a lower frame rate); encode without B-frames"}
+	}
+	return nil
+}
+
+// noteOnce logs a playback limitation once per stream (not per viewer).
+func (s *Server) noteOnce(st *stream.Stream, msg string, attrs ...any) {
+	s.mu.Lock()
+	seen := s.noted[st.ID()].Value() == st
+	s.noted[st.ID()] = weak.Make(st)
+	s.mu.Unlock()
+	if !seen {
+		s.log.Info(msg, append([]any{"stream", st.ID()}, attrs...)...)
+	}
+}
+
+// attachedSnapshot lists the viewers receiving packets.
+func (f *feed) attachedSnapshot() []*viewer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.attached)
+}
