@@ -336,6 +336,11 @@ func (s *Server) Run(ctx context.Context) error {
 // in-flight HTTP requests get a bounded time to finish.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
+		// WebRTC first: its sessions hold the hub's streams and readers,
+		// and closing them is what lets the hub end cleanly.
+		if s.webrtc != nil {
+			s.webrtc.Close()
+		}
 		s.hub.Close()
 		if s.rtmp != nil {
 			if err := s.rtmp.Close(); err != nil {
@@ -344,9 +349,6 @@ func (s *Server) Close() {
 		}
 		if s.rtsp != nil {
 			s.rtsp.Close()
-		}
-		if s.webrtc != nil {
-			s.webrtc.Close()
 		}
 		s.hls.Close()
 		if s.httpLn != nil {
