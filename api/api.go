@@ -66,8 +66,11 @@ type Config struct {
 	// RTMPPort and RTSPPort go into ingest URLs; 0 leaves that URL out
 	// (the protocol is disabled).
 	RTMPPort, RTSPPort int
-	Logger             *slog.Logger
-	Now                func() time.Time // default time.Now; also the rate limits' clock
+	// WebRTCInfo, when set, describes a stream's WebRTC playback for the
+	// campaign view (the media side owns that knowledge).
+	WebRTCInfo func(streamID string) *WebRTCView
+	Logger     *slog.Logger
+	Now        func() time.Time // default time.Now; also the rate limits' clock
 }
 
 // MinTokenLength is the shortest admin token New accepts.
@@ -87,6 +90,7 @@ type API struct {
 	trustProxy bool
 	rtmpPort   atomic.Int32
 	rtspPort   atomic.Int32
+	webrtcInfo func(streamID string) *WebRTCView
 
 	routes  []*route
 	locks   keyedMutex
@@ -134,6 +138,7 @@ func New(cfg Config) (*API, error) {
 		tokenHash:  sha256.Sum256([]byte(cfg.AdminToken)),
 		imageDir:   filepath.Join(cfg.DataDir, "images"),
 		trustProxy: cfg.TrustProxy,
+		webrtcInfo: cfg.WebRTCInfo,
 	}
 	a.reminderLimit = newLimiter(cfg.ReminderLimit, DefaultReminderLimit, cfg.Now)
 	a.authLimit = newLimiter(cfg.AuthFailureLimit, DefaultAuthFailureLimit, cfg.Now)

@@ -61,6 +61,16 @@ type streamView struct {
 	Bitrate      int64          `json:"bitrate" doc:"measured ingest rate over the last seconds, bits/s"`
 	Readers      map[string]int `json:"readers" doc:"readers by kind (hls, whep, recorder)"`
 	DroppedUnits uint64         `json:"dropped_units" doc:"units slow readers lost"`
+	WebRTC       *WebRTCView    `json:"webrtc,omitempty" doc:"how the stream plays over WebRTC (WHEP), when WebRTC is enabled"`
+}
+
+// WebRTCView says what WHEP viewers of a stream get, so that a source WebRTC
+// cannot fully carry (AAC audio, B-frames) is visible, not silent.
+type WebRTCView struct {
+	Video   string   `json:"video" doc:"H264, or none: and the reason" example:"H264"`
+	Audio   string   `json:"audio" doc:"Opus, or none: and the reason (AAC sources)" example:"none: AAC source (not playable over WebRTC)"`
+	Viewers int      `json:"viewers" doc:"WHEP sessions watching"`
+	Notes   []string `json:"notes,omitempty" doc:"other limits, e.g. B-frames dropped for WebRTC viewers"`
 }
 
 type trackView struct {
@@ -101,6 +111,9 @@ func (a *API) campaignOut(l links, c *store.Campaign, now time.Time) campaignVie
 	}
 	if s, ok := a.hub.Get(c.ID); ok {
 		v.Stream = streamOut(s.Stats())
+		if a.webrtcInfo != nil {
+			v.Stream.WebRTC = a.webrtcInfo(c.ID)
+		}
 	}
 	return v
 }

@@ -206,6 +206,20 @@ func TestCampaignLifecycle(t *testing.T) {
 	if !pre.PublisherConnected || len(pre.Tracks) != 2 || pre.Tracks[0].Width != 640 || len(pre.Products) != 1 {
 		t.Fatalf("preflight: %+v", pre)
 	}
+	// The campaign view says what WebRTC viewers get of an RTMP source.
+	var live struct {
+		Stream struct {
+			Online bool `json:"online"`
+			WebRTC struct {
+				Video string `json:"video"`
+				Audio string `json:"audio"`
+			} `json:"webrtc"`
+		} `json:"stream"`
+	}
+	admin.must(200, "GET", "/api/v1/campaigns/"+c.ID, nil, &live)
+	if !live.Stream.Online || live.Stream.WebRTC.Video != "H264" || !strings.Contains(live.Stream.WebRTC.Audio, "AAC") {
+		t.Fatalf("stream view: %+v", live.Stream)
+	}
 
 	// An order reported by the shop, twice with one idempotency key.
 	order := map[string]any{"code": "A-1001", "items": []map[string]any{{"product_id": product.ID, "quantity": 2}},

@@ -151,6 +151,7 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 	s.api, err = api.New(api.Config{
 		Store: s.store, Hub: s.hub, Notifier: s.notifier, AdminToken: token, DataDir: cfg.Data.Dir,
 		PublicURL: cfg.HTTP.PublicURL, TrustProxy: cfg.HTTP.TrustProxy, RTMPPort: rtmpPort, RTSPPort: rtspPort, Logger: log,
+		WebRTCInfo: s.webrtcInfo,
 	})
 	if err != nil {
 		return nil, err
@@ -181,6 +182,15 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// webrtcInfo describes a stream's WHEP playback for the API's campaign view.
+func (s *Server) webrtcInfo(id string) *api.WebRTCView {
+	if s.webrtc == nil {
+		return nil
+	}
+	i := s.webrtc.StreamInfo(id)
+	return &api.WebRTCView{Video: i.WHEPVideo, Audio: i.WHEPAudio, Viewers: i.WHEPViewers, Notes: i.Notes}
 }
 
 // publishAuth accepts the key of a live campaign, or of a stream declared
