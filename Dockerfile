@@ -1,5 +1,6 @@
 # Build: docker build -t vitrine .
-# Run:   docker run --rm -p 8080:8080 -p 1935:1935 -p 8554:8554 -p 8189:8189/udp -p 8189:8189 -v vitrine-data:/data vitrine
+# Run:   docker run --rm -p 8080:8080 -p 1935:1935 -p 8554:8554 -p 8000-8001:8000-8001/udp -p 8189:8189/udp -p 8189:8189 -v vitrine-data:/data vitrine
+# Behind NAT (most hosts), tell WebRTC clients the public address: -e VITRINE_WEBRTC_PUBLIC_IPS=203.0.113.10
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -16,6 +17,6 @@ COPY --from=build /out/vitrine /usr/local/bin/vitrine
 USER vitrine
 WORKDIR /data
 ENV VITRINE_DATA_DIR=/data
-EXPOSE 8080 1935 8554 8189/udp 8189/tcp
+EXPOSE 8080 1935 8554 8000/udp 8001/udp 8189/udp 8189/tcp
 VOLUME /data
 ENTRYPOINT ["/usr/local/bin/vitrine"]
