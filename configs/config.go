@@ -35,6 +35,10 @@ type Config struct {
 	Admin    Admin       `yaml:"admin"`
 	Webhooks Webhooks    `yaml:"webhooks"`
 	Streams  []StreamKey `yaml:"streams"`
+
+	// IgnoredEnv lists VITRINE_ variables that name no section: not
+	// settings, but worth a warning in case of a typo.
+	IgnoredEnv []string `yaml:"-"`
 }
 
 // Store selects the database: empty URL means SQLite in the data directory.

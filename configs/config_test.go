@@ -33,13 +33,16 @@ func TestFileThenEnv(t *testing.T) {
 	c, err := Load(file, []string{
 		"VITRINE_HTTP_LISTEN=:18080", "VITRINE_DATA_DIR=/tmp/x", "VITRINE_RTMP_ENABLED=false",
 		"VITRINE_STREAM_RECONNECT_WINDOW=5s", "VITRINE_HTTP_ALLOW_ORIGINS=https://a.example, https://b.example",
-		"PATH=/bin",
+		"PATH=/bin", "VITRINE_ARTIFACTS=/tmp/a",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.HTTP.Listen != ":18080" || c.Data.Dir != "/tmp/x" || c.RTMP.Enabled {
 		t.Fatalf("env not applied: %+v", c)
+	}
+	if len(c.IgnoredEnv) != 1 || c.IgnoredEnv[0] != "VITRINE_ARTIFACTS" {
+		t.Fatalf("ignored variables %q, want VITRINE_ARTIFACTS", c.IgnoredEnv)
 	}
 	if c.HLS.PartMinDuration.Std() != 300*time.Millisecond || c.Stream.ReconnectWindow.Std() != 5*time.Second {
 		t.Fatalf("durations: %+v", c)

@@ -12,8 +12,10 @@ import (
 const envPrefix = "VITRINE_"
 
 // applyEnv overlays VITRINE_<SECTION>_<KEY> variables on c. Lists are
-// comma-separated; VITRINE_STREAMS is "id:key,id2:key2". A VITRINE_ variable
-// that names no key is an error, so a typo does not go unnoticed.
+// comma-separated; VITRINE_STREAMS is "id:key,id2:key2". A variable naming a
+// known section but no key of it is an error, so a typo does not go
+// unnoticed; other VITRINE_ variables (tools', tests') are set aside in
+// c.IgnoredEnv for a warning.
 func applyEnv(c *Config, environ []string) error {
 	fields := envFields(c)
 	for _, kv := range environ {
@@ -31,6 +33,11 @@ func applyEnv(c *Config, environ []string) error {
 		}
 		f, ok := fields[name]
 		if !ok {
+			section, _, _ := strings.Cut(strings.TrimPrefix(name, envPrefix), "_")
+			if !sections[strings.ToLower(section)] {
+				c.IgnoredEnv = append(c.IgnoredEnv, name)
+				continue
+			}
 			return fmt.Errorf("%s is not a Vitrine setting (known: %s)", name, strings.Join(envNames(fields), ", "))
 		}
 		if err := setValue(f, value); err != nil {
@@ -39,6 +46,18 @@ func applyEnv(c *Config, environ []string) error {
 	}
 	return nil
 }
+
+// sections are the names of the config's sections, as in YAML.
+var sections = func() map[string]bool {
+	out := map[string]bool{}
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		if name := yamlName(t.Field(i)); name != "" && name != "-" {
+			out[name] = true
+		}
+	}
+	return out
+}()
 
 // envFields maps every settable leaf of c to its variable name.
 func envFields(c *Config) map[string]reflect.Value {

@@ -70,6 +70,9 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log.With("component", "server"), httpErr: make(chan error, 1)}
+	for _, name := range cfg.IgnoredEnv {
+		s.log.Warn("environment variable ignored: it names no configuration section", "variable", name)
+	}
 
 	ok := false
 	defer func() {
