@@ -35,15 +35,15 @@ var (
 
 // ServeHTTP serves /live/{id}/index.m3u8 and every file it references.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.cors.apply(w.Header(), r)
+	s.cors.Apply(w.Header(), r)
 	switch r.Method {
 	case http.MethodOptions:
-		s.cors.preflight(w.Header())
+		s.cors.Preflight(w.Header())
 		w.WriteHeader(http.StatusNoContent)
 		return
 	case http.MethodGet, http.MethodHead:
 	default:
-		w.Header().Set("Allow", allowMethods)
+		w.Header().Set("Allow", corsPolicy.Methods)
 		httperr.Write(w, http.StatusMethodNotAllowed, "method_not_allowed",
 			"LL-HLS answers GET, HEAD and OPTIONS only")
 		return

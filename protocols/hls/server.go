@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"vitrine/internal/cors"
 	"vitrine/server/stream"
 )
 
@@ -55,7 +56,7 @@ var errReplaced = errors.New("replaced by a new muxer")
 type Server struct {
 	cfg  Config
 	log  *slog.Logger
-	cors cors
+	cors cors.CORS
 	// maxBlock is defaultMaxBlock; tests shorten it.
 	maxBlock time.Duration
 
@@ -105,7 +106,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("hls: segment duration (%v) must be longer than part duration (%v)",
 			cfg.SegmentMinDuration, cfg.PartMinDuration)
 	}
-	c, err := newCORS(cfg.AllowOrigins)
+	c, err := cors.New(cfg.AllowOrigins, corsPolicy)
 	if err != nil {
 		return nil, fmt.Errorf("hls: %w", err)
 	}

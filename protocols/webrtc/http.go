@@ -55,7 +55,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 func pathEscape(id string) string { return url.PathEscape(id) }
 
 func (s *Server) handleWHIP(w http.ResponseWriter, r *http.Request) {
-	s.cors.apply(w.Header(), r)
+	s.cors.Apply(w.Header(), r)
 	id := r.PathValue("id")
 	if !validID(id) {
 		httperr.Write(w, http.StatusBadRequest, "invalid_path", "malformed stream id")
@@ -105,7 +105,7 @@ func (s *Server) handleWHIP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleWHEP(w http.ResponseWriter, r *http.Request) {
-	s.cors.apply(w.Header(), r)
+	s.cors.Apply(w.Header(), r)
 	id := r.PathValue("id")
 	if !validID(id) {
 		httperr.Write(w, http.StatusBadRequest, "invalid_path", "malformed stream id")
@@ -141,7 +141,7 @@ func (s *Server) writeCreated(w http.ResponseWriter, ss *session, answer string)
 // supports trickle only.
 func (s *Server) handlePatch(kind sessionKind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.cors.apply(w.Header(), r)
+		s.cors.Apply(w.Header(), r)
 		ss := s.lookup(kind, r.PathValue("id"), r.PathValue("sid"))
 		if ss == nil {
 			sessionNotFound(w)
@@ -178,7 +178,7 @@ func (s *Server) handlePatch(kind sessionKind) http.HandlerFunc {
 
 func (s *Server) handleDelete(kind sessionKind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.cors.apply(w.Header(), r)
+		s.cors.Apply(w.Header(), r)
 		ss := s.lookup(kind, r.PathValue("id"), r.PathValue("sid"))
 		if ss == nil {
 			sessionNotFound(w)
@@ -203,8 +203,8 @@ func (s *Server) handleDelete(kind sessionKind) http.HandlerFunc {
 func (s *Server) handleOptions(kind sessionKind, sessionURL bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		s.cors.apply(h, r)
-		s.cors.preflight(h)
+		s.cors.Apply(h, r)
+		s.cors.Preflight(h)
 		if sessionURL {
 			h.Set("Allow", "PATCH, DELETE, OPTIONS")
 			h.Set("Accept-Patch", contentTrickle)
@@ -221,7 +221,7 @@ func (s *Server) handleOptions(kind sessionKind, sessionURL bool) http.HandlerFu
 
 func (s *Server) notAllowed(allow string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.cors.apply(w.Header(), r)
+		s.cors.Apply(w.Header(), r)
 		w.Header().Set("Allow", allow)
 		httperr.Write(w, http.StatusMethodNotAllowed, "method_not_allowed", "this resource answers "+allow)
 	}

@@ -147,8 +147,8 @@ func TestOptionsAndCreatedHeaders(t *testing.T) {
 	}
 	for h, v := range map[string]string{
 		"Access-Control-Allow-Origin":  "*",
-		"Access-Control-Allow-Methods": allowMethods,
-		"Access-Control-Allow-Headers": allowHeaders,
+		"Access-Control-Allow-Methods": corsPolicy.Methods,
+		"Access-Control-Allow-Headers": corsPolicy.AllowHeaders,
 	} {
 		if got := resp.Header.Get(h); got != v {
 			t.Errorf("%s = %q, want %q", h, got, v)

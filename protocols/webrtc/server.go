@@ -21,6 +21,7 @@ import (
 	"github.com/pion/interceptor"
 	pion "github.com/pion/webrtc/v4"
 
+	"vitrine/internal/cors"
 	"vitrine/server/stream"
 )
 
@@ -110,7 +111,7 @@ type Info struct {
 type Server struct {
 	cfg   Config
 	log   *slog.Logger
-	cors  cors
+	cors  cors.CORS
 	links []string // Link header values of the ICE servers
 
 	// ctx ends with Close; it bounds sessions and feeds.
@@ -175,7 +176,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AllowOrigins == nil {
 		cfg.AllowOrigins = []string{"*"}
 	}
-	c, err := newCORS(cfg.AllowOrigins)
+	c, err := cors.New(cfg.AllowOrigins, corsPolicy)
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: %w", err)
 	}
