@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"vitrine/overlay"
 	"vitrine/server/stream"
 	"vitrine/store"
 )
@@ -71,6 +72,9 @@ type Config struct {
 	WebRTCInfo func(streamID string) *WebRTCView
 	Logger     *slog.Logger
 	Now        func() time.Time // default time.Now; also the rate limits' clock
+	// Overlay is the shopping data channel the pin routes publish to;
+	// nil: they answer 503 overlay_unavailable.
+	Overlay *overlay.Hub
 }
 
 // MinTokenLength is the shortest admin token New accepts.
@@ -98,6 +102,8 @@ type API struct {
 
 	reminderLimit *limiter // nil: no limit
 	authLimit     *limiter // nil: no limit
+
+	overlay *overlay.Hub // nil: pins answer 503
 }
 
 // New validates cfg, creates the image directory and builds the route
@@ -138,6 +144,7 @@ func New(cfg Config) (*API, error) {
 		tokenHash:  sha256.Sum256([]byte(cfg.AdminToken)),
 		imageDir:   filepath.Join(cfg.DataDir, "images"),
 		trustProxy: cfg.TrustProxy,
+		overlay:    cfg.Overlay,
 		webrtcInfo: cfg.WebRTCInfo,
 	}
 	a.reminderLimit = newLimiter(cfg.ReminderLimit, DefaultReminderLimit, cfg.Now)

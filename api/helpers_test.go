@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"vitrine/overlay"
 	"vitrine/server/stream"
 	"vitrine/store"
 	"vitrine/store/sqlite"
@@ -98,15 +99,17 @@ func (r *recorder) reset() {
 
 // env is an API on a real SQLite store and a real hub, behind httptest.
 type env struct {
-	t     testing.TB
-	api   *API
-	mux   *http.ServeMux
-	srv   *httptest.Server
-	hub   *stream.Hub
-	st    store.Store
-	clock *fakeClock
-	notes *recorder
-	dir   string
+	t   testing.TB
+	api *API
+	mux *http.ServeMux
+	srv *httptest.Server
+	hub *stream.Hub
+	st  store.Store
+	// overlay is the shopping data channel of the pin routes.
+	overlay *overlay.Hub
+	clock   *fakeClock
+	notes   *recorder
+	dir     string
 }
 
 // newEnv makes an API on a fresh store. Rate limits are off (the tests
@@ -135,9 +138,16 @@ func newEnvOn(t testing.TB, st store.Store, opts ...func(*Config)) *env {
 	cfg := Config{Store: st, Hub: hub, Notifier: e.notes, AdminToken: testToken, DataDir: dir,
 		RTMPPort: 1935, RTSPPort: 8554, Logger: quiet, Now: e.clock.Now,
 		ReminderLimit: RateLimit{Burst: -1}, AuthFailureLimit: RateLimit{Burst: -1}}
+	ov, err := overlay.NewHub(overlay.Config{Log: st, SyncInterval: -1, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ov.Close() })
+	cfg.Overlay = ov
 	for _, o := range opts {
 		o(&cfg)
 	}
+	e.overlay = cfg.Overlay
 	e.api, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"vitrine/overlay"
 	"vitrine/store"
 )
 
@@ -53,6 +54,7 @@ func (a *API) goLive(w http.ResponseWriter, r *http.Request) error {
 	if wrote {
 		a.log.InfoContext(ctx, "campaign live", "campaign", c.ID, "request_id", requestIDFrom(ctx))
 		a.notifyCampaign(ctx, l, EventCampaignLive, c, now)
+		a.tellViewers(ctx, c.ID, overlay.TypeStreamLive)
 	}
 	return writeJSON(w, http.StatusOK, a.campaignOut(l, c, now))
 }
@@ -80,7 +82,24 @@ func (a *API) endLive(w http.ResponseWriter, r *http.Request) error {
 		"request_id", requestIDFrom(ctx))
 	l := a.links(r)
 	a.notifyCampaign(ctx, l, EventCampaignEnded, c, now)
+	a.tellViewers(ctx, c.ID, overlay.TypeStreamEnded)
 	return writeJSON(w, http.StatusOK, a.campaignOut(l, c, now))
+}
+
+// tellViewers puts a stream event on the campaign's data channel. The
+// campaign's change is already stored and stands; a failure here is logged,
+// and viewers still see the media start or stop.
+func (a *API) tellViewers(ctx context.Context, campaignID, eventType string) {
+	if a.overlay == nil {
+		return
+	}
+	room, err := a.overlay.Room(ctx, campaignID)
+	if err == nil {
+		_, err = room.Publish(ctx, eventType, struct{}{})
+	}
+	if err != nil {
+		a.log.WarnContext(ctx, "viewers not told", "campaign", campaignID, "event", eventType, "error", err)
+	}
 }
 
 type preflightView struct {

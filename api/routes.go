@@ -245,6 +245,7 @@ func (a *API) routeTable() []*route {
 		a.imageRoutes(),
 		a.campaignRoutes(),
 		a.liveRoutes(),
+		a.pinRoutes(),
 		a.orderRoutes(),
 		a.webhookRoutes(),
 		a.calendarRoutes(),

@@ -34,6 +34,7 @@ type Config struct {
 	Store    Store       `yaml:"store"`
 	Admin    Admin       `yaml:"admin"`
 	Webhooks Webhooks    `yaml:"webhooks"`
+	Cluster  Cluster     `yaml:"cluster"`
 	Streams  []StreamKey `yaml:"streams"`
 
 	// IgnoredEnv lists VITRINE_ variables that name no section: not
@@ -50,6 +51,12 @@ type Store struct {
 // start and kept in the data directory.
 type Admin struct {
 	Token string `yaml:"token"`
+}
+
+// Cluster joins several Vitrine nodes: the shopping data channel's events
+// travel between them through Redis (and the store must be PostgreSQL).
+type Cluster struct {
+	RedisURL string `yaml:"redis_url"`
 }
 
 // Webhooks tunes notification delivery.
@@ -288,6 +295,15 @@ func (c *Config) Validate() error {
 		u, err := url.Parse(c.Store.URL)
 		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 			bad("store.url", "must be a postgres:// URL (empty for the embedded SQLite)")
+		}
+	}
+	if c.Cluster.RedisURL != "" {
+		u, err := url.Parse(c.Cluster.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			bad("cluster.redis_url", "must be a redis:// or rediss:// URL")
+		}
+		if c.Store.URL == "" {
+			bad("cluster.redis_url", "several nodes need a shared store: set store.url to PostgreSQL")
 		}
 	}
 	if t := c.Admin.Token; t != "" && len(t) < 16 {

@@ -2,7 +2,9 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +14,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 
 	"vitrine/configs"
 	"vitrine/internal/testenv"
@@ -181,6 +186,9 @@ func TestCampaignLifecycle(t *testing.T) {
 		t.Fatal("publishing before go-live was accepted")
 	}
 
+	// A viewer on the data channel from before the live.
+	events := watchEvents(t, s, c.ID)
+
 	admin.must(200, "POST", "/api/v1/campaigns/"+c.ID+"/live", nil, &c)
 	if c.Status != "ongoing" {
 		t.Fatalf("after go live: %s", c.Status)
@@ -251,6 +259,9 @@ func TestCampaignLifecycle(t *testing.T) {
 		t.Fatalf("orders: %+v", orders)
 	}
 
+	// The host pins the product: viewers get it on the data channel.
+	admin.must(201, "POST", "/api/v1/campaigns/"+c.ID+"/pins", map[string]any{"kind": "product", "id": product.ID}, nil)
+
 	// End: the encoder is cut and the status is ended.
 	admin.must(200, "POST", "/api/v1/campaigns/"+c.ID+"/end", nil, &c)
 	if c.Status != "ended" {
@@ -260,6 +271,7 @@ func TestCampaignLifecycle(t *testing.T) {
 		t.Fatal("the publisher was not disconnected by end")
 	}
 	admin.must(409, "POST", "/api/v1/campaigns/"+c.ID+"/end", nil, nil)
+	events.expect(t, "stream.live", "product.pinned", "stream.ended")
 
 	// Ended campaigns can be edited, cloned and deleted.
 	admin.must(200, "PATCH", "/api/v1/campaigns/"+c.ID, map[string]any{"title": "Autumn bags (replay)"}, &c)
@@ -314,6 +326,83 @@ func TestCampaignLifecycle(t *testing.T) {
 	}
 	if receiver.bad != 0 {
 		t.Fatalf("%d notifications failed signature verification", receiver.bad)
+	}
+}
+
+// eventWatcher is a viewer of a campaign's data channel over WebSocket.
+type eventWatcher struct {
+	mu   sync.Mutex
+	msgs []struct {
+		Seq  int64  `json:"seq"`
+		Type string `json:"type"`
+	}
+}
+
+func watchEvents(t *testing.T, s *Server, id string) *eventWatcher {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	conn, _, err := websocket.Dial(ctx, "ws://"+s.HTTPAddr().String()+"/live/"+id+"/events", nil)
+	if err != nil {
+		cancel()
+		t.Fatalf("events socket: %v", err)
+	}
+	w := &eventWatcher{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			var m struct {
+				Seq  int64  `json:"seq"`
+				Type string `json:"type"`
+			}
+			if err := wsjson.Read(ctx, conn, &m); err != nil {
+				return
+			}
+			w.mu.Lock()
+			w.msgs = append(w.msgs, m)
+			w.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		_ = conn.CloseNow()
+		<-done
+	})
+	return w
+}
+
+// expect waits for the event types in order, with increasing sequence
+// numbers (other events may come between).
+func (w *eventWatcher) expect(t *testing.T, types ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w.mu.Lock()
+		i, last := 0, int64(0)
+		ordered := true
+		for _, m := range w.msgs {
+			if m.Seq != 0 && m.Seq <= last {
+				ordered = false
+			}
+			if m.Seq != 0 {
+				last = m.Seq
+			}
+			if i < len(types) && m.Type == types[i] {
+				i++
+			}
+		}
+		got := fmt.Sprint(w.msgs)
+		w.mu.Unlock()
+		if !ordered {
+			t.Fatalf("events out of order: %s", got)
+		}
+		if i == len(types) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events %v not received in order; got %s", types, got)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"vitrine/configs"
 	"vitrine/internal/httperr"
 	"vitrine/notify"
+	"vitrine/overlay"
 	"vitrine/protocols/hls"
 	"vitrine/protocols/rtmp"
 	"vitrine/protocols/rtsp"
@@ -44,6 +45,9 @@ type Server struct {
 	keys     *staticKeys
 	store    store.Store
 	notifier *notify.Notifier
+	bus      *overlay.RedisBus // nil: in-process
+	overlay  *overlay.Hub
+	events   *overlay.Handler
 	api      *api.API
 	rtmp     *rtmp.Server
 	rtsp     *rtsp.Server
@@ -76,7 +80,16 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 
 	ok := false
 	defer func() {
-		if !ok && s.store != nil {
+		if ok {
+			return
+		}
+		if s.overlay != nil {
+			_ = s.overlay.Close()
+		}
+		if s.bus != nil {
+			_ = s.bus.Close()
+		}
+		if s.store != nil {
 			_ = s.store.Close()
 		}
 	}()
@@ -101,6 +114,22 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 	s.notifier, err = notify.New(notify.Config{
 		Store: s.store, Logger: log, AllowPrivate: cfg.Webhooks.AllowPrivate, PublicURL: cfg.HTTP.PublicURL,
 	})
+	if err != nil {
+		return nil, err
+	}
+	var bus overlay.Bus // nil: in-process
+	if cfg.Cluster.RedisURL != "" {
+		s.bus, err = overlay.NewRedisBus(context.Background(), cfg.Cluster.RedisURL, log)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		bus = s.bus
+	}
+	s.overlay, err = overlay.NewHub(overlay.Config{Log: s.store, Bus: bus, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	s.events, err = overlay.NewHandler(overlay.HandlerConfig{Hub: s.overlay, Campaigns: s.store, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +183,7 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 	s.api, err = api.New(api.Config{
 		Store: s.store, Hub: s.hub, Notifier: s.notifier, AdminToken: token, DataDir: cfg.Data.Dir,
 		PublicURL: cfg.HTTP.PublicURL, TrustProxy: cfg.HTTP.TrustProxy, RTMPPort: rtmpPort, RTSPPort: rtspPort, Logger: log,
-		WebRTCInfo: s.webrtcInfo,
+		WebRTCInfo: s.webrtcInfo, Overlay: s.overlay,
 	})
 	if err != nil {
 		return nil, err
@@ -211,6 +240,8 @@ func portNumber(addr string) int {
 func (s *Server) routes(metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	s.api.Register(mux)
+	// More specific than the LL-HLS "/live/" prefix.
+	mux.Handle("GET /live/{id}/events", s.events)
 	if s.webrtc != nil {
 		s.webrtc.Register(mux)
 	}
@@ -364,6 +395,11 @@ func (s *Server) Close() {
 			s.rtsp.Close()
 		}
 		s.hls.Close()
+		// WebSockets are hijacked: http.Server.Shutdown does not end them.
+		// The overlay ends them with "reconnect with since".
+		if err := s.overlay.Close(); err != nil {
+			s.log.Warn("overlay close", "error", err)
+		}
 		if s.httpLn != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 			defer cancel()
@@ -375,6 +411,11 @@ func (s *Server) Close() {
 			s.stopBackground()
 		}
 		s.background.Wait()
+		if s.bus != nil {
+			if err := s.bus.Close(); err != nil {
+				s.log.Warn("redis bus close", "error", err)
+			}
+		}
 		if err := s.store.Close(); err != nil {
 			s.log.Warn("store close", "error", err)
 		}

@@ -5,6 +5,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -122,6 +123,34 @@ type Store interface {
 	// them) and returns created == false.
 	CreateReminder(ctx context.Context, r *Reminder) (created bool, err error)
 	ListReminders(ctx context.Context, campaignID string, p Page) ([]Reminder, string, error)
+
+	// AppendEvent appends an overlay event to the campaign's durable log
+	// and returns its sequence number: 1 for the campaign's first event,
+	// then one more per event, without gaps or repeats even when several
+	// nodes append at once (the number is assigned in the transaction that
+	// writes the event). at is kept like every time (UTC, microseconds);
+	// data must be valid JSON and is returned byte for byte. An unknown
+	// campaign is ErrNotFound. Deleting the campaign deletes its log.
+	AppendEvent(ctx context.Context, campaignID, eventType string, at time.Time, data []byte) (seq int64, err error)
+	// ListEvents returns the campaign's events with Seq > afterSeq in
+	// order, at most limit (<= 0 or more than MaxEventPage: MaxEventPage).
+	// Fewer than limit means the end of the log was reached. An unknown
+	// campaign has no events.
+	ListEvents(ctx context.Context, campaignID string, afterSeq int64, limit int) ([]Event, error)
+	// LastEventSeq is the Seq of the campaign's last event, 0 if none.
+	LastEventSeq(ctx context.Context, campaignID string) (int64, error)
+}
+
+// MaxEventPage is the most events one ListEvents call returns.
+const MaxEventPage = 1000
+
+// Event is one entry of a campaign's overlay event log.
+type Event struct {
+	CampaignID string          `json:"campaign_id"`
+	Seq        int64           `json:"seq"`
+	Type       string          `json:"type"`
+	At         time.Time       `json:"at"`
+	Data       json.RawMessage `json:"data"`
 }
 
 // Page selects a page of a list. Limit 0 means the default (50); at most 200

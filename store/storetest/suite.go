@@ -50,6 +50,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Webhooks", testWebhooks},
 		{"Deliveries", testDeliveries},
 		{"DeliveriesConcurrentClaims", testDeliveriesConcurrentClaims},
+		{"Events", testEvents},
+		{"EventsConcurrent", testEventsConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

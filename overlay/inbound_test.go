@@ -1,0 +1,84 @@
+package overlay
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestDecodeInbound(t *testing.T) {
+	ok := map[string]Inbound{
+		`{"type":"like"}`:           {Type: InLike},
+		`{"type":"like","data":{}}`: {Type: InLike},
+		` {"type":"chat.send","data":{"text":" hi ","name":"Ann"}} `:       {Type: InChatSend, Text: "hi", Name: "Ann"},
+		`{"type":"chat.send","data":{"text":"<b>x</b>\nok","name":"A&B"}}`: {Type: InChatSend, Text: "<b>x</b>\nok", Name: "A&B"},
+	}
+	for in, want := range ok {
+		got, err := DecodeInbound([]byte(in))
+		if err != nil || got != want {
+			t.Errorf("%s: %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	bad := []string{
+		``, `null`, `[]`, `"like"`, `{}`, `{"type":"like"} {}`, `{"type":"like","x":1}`, `{"type":"LIKE"}`,
+		`{"type":"like","data":{"n":5}}`, `{"type":"chat.send"}`, `{"type":"chat.send","data":null}`,
+		`{"type":"chat.send","data":{"text":"","name":"A"}}`, `{"type":"chat.send","data":{"text":"hi"}}`,
+		`{"type":"chat.send","data":{"text":"hi","name":"A","html":"<i>"}}`,
+		`{"type":"chat.send","data":{"text":"a\u0000b","name":"A"}}`,
+		`{"type":"chat.send","data":{"text":"ok","name":"A\nB"}}`,
+		`{"type":"chat.send","data":{"text":"` + strings.Repeat("é", MaxChatRunes+1) + `","name":"A"}}`,
+		`{"type":"chat.send","data":{"text":"ok","name":"` + strings.Repeat("n", MaxNameRunes+1) + `"}}`,
+		`{"type":"like","pad":"` + strings.Repeat("x", MaxInboundBytes) + `"}`,
+		"{\"type\":\"like\xff\"}",
+		`{"type":"chat.send","data":{"text":"\u202eevil","name":"A"}}`,
+	}
+	for _, in := range bad {
+		if got, err := DecodeInbound([]byte(in)); !errors.Is(err, ErrBadInbound) {
+			t.Errorf("%.80s: accepted as %+v (%v)", in, got, err)
+		}
+	}
+}
+
+func FuzzDecodeInbound(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"like"}`, `{"type":"chat.send","data":{"text":"hi","name":"Ann"}}`,
+		`{"type":"chat.send","data":{"text":"\u00e9\n","name":"x"}}`, `{"type":"like","data":{}}`, `{`, `null`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		in, err := DecodeInbound(b)
+		if err != nil {
+			if !errors.Is(err, ErrBadInbound) {
+				t.Fatalf("error not ErrBadInbound: %v", err)
+			}
+			return
+		}
+		switch in.Type {
+		case InLike:
+			if in.Text != "" || in.Name != "" {
+				t.Fatalf("like with text: %+v", in)
+			}
+		case InChatSend:
+			for _, s := range []string{in.Text, in.Name} {
+				if s == "" || !utf8.ValidString(s) || strings.TrimSpace(s) != s {
+					t.Fatalf("bad text accepted: %q", s)
+				}
+			}
+			if utf8.RuneCountInString(in.Text) > MaxChatRunes || utf8.RuneCountInString(in.Name) > MaxNameRunes ||
+				strings.ContainsAny(in.Name, "\n\r\x00") {
+				t.Fatalf("limits not applied: %+v", in)
+			}
+			// What was accepted survives a round trip unchanged.
+			data, _ := json.Marshal(map[string]any{"type": InChatSend, "data": map[string]string{"text": in.Text, "name": in.Name}})
+			again, err := DecodeInbound(data)
+			if len(data) <= MaxInboundBytes && (err != nil || again != in) {
+				t.Fatalf("round trip: %+v -> %+v, %v", in, again, err)
+			}
+		default:
+			t.Fatalf("unknown type accepted: %+v", in)
+		}
+	})
+}

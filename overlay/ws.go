@@ -1,0 +1,315 @@
+package overlay
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
+
+	"vitrine/internal/httperr"
+	"vitrine/store"
+)
+
+// TypeError is a message the server sends one viewer about what it sent
+// (rate limited, refused): {"v":1,"seq":0,"at":...,"type":"error",
+// "data":{"code":"...","message":"..."}}. It is not an event of the log.
+const TypeError = "error"
+
+// Campaigns tells the handler whether a campaign exists (store.Store fits).
+type Campaigns interface {
+	GetCampaign(ctx context.Context, id string) (*store.Campaign, error)
+}
+
+// HandlerConfig configures the WebSocket transport.
+type HandlerConfig struct {
+	Hub       *Hub      // required
+	Campaigns Campaigns // required
+	// OriginPatterns are the origins (host patterns, path.Match) allowed
+	// besides the server's own, for the player embedded in a seller's
+	// shop. nil: any origin; the events socket is public and needs no
+	// cookie, so a cross-site page gains nothing a viewer does not have.
+	OriginPatterns []string
+	// PingInterval is the keepalive: a ping every interval (0: 20 s); a
+	// viewer that does not answer within PongTimeout (0: 10 s) is
+	// disconnected.
+	PingInterval time.Duration
+	PongTimeout  time.Duration
+	// WriteTimeout bounds one send (0: 10 s).
+	WriteTimeout time.Duration
+	// ChatRate and ChatBurst limit each connection's chat messages (0:
+	// one a second, bursts of 5); past them the viewer gets an error
+	// message and the chat is dropped.
+	ChatRate  float64
+	ChatBurst int
+	// LikeRate and LikeBurst limit each connection's likes (0: 10 a
+	// second, bursts of 20); taps past them are not counted.
+	LikeRate  float64
+	LikeBurst int
+	Logger    *slog.Logger
+}
+
+// Handler serves GET /live/{id}/events.
+type Handler struct {
+	cfg HandlerConfig
+	log *slog.Logger
+}
+
+// NewHandler returns the WebSocket handler.
+func NewHandler(cfg HandlerConfig) (*Handler, error) {
+	if cfg.Hub == nil || cfg.Campaigns == nil {
+		return nil, errors.New("overlay: the handler needs a hub and campaigns")
+	}
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = 20 * time.Second
+	}
+	if cfg.PongTimeout <= 0 {
+		cfg.PongTimeout = 10 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.ChatRate <= 0 {
+		cfg.ChatRate = 1
+	}
+	if cfg.ChatBurst <= 0 {
+		cfg.ChatBurst = 5
+	}
+	if cfg.LikeRate <= 0 {
+		cfg.LikeRate = 10
+	}
+	if cfg.LikeBurst <= 0 {
+		cfg.LikeBurst = 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Handler{cfg: cfg, log: cfg.Logger.With("component", "overlay.ws")}, nil
+}
+
+// ServeHTTP upgrades GET /live/{id}/events[?since=SEQ] to a WebSocket.
+// Without since the viewer first gets a snapshot; with since (the last
+// seq it saw) every event after it. Then the live tail, one envelope per
+// text message. Errors before the upgrade are JSON (400 for a bad since,
+// 404 for an unknown campaign).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if id == "" || len(id) > 128 || !utf8.ValidString(id) {
+		httperr.Write(w, http.StatusNotFound, "not_found", "no such campaign")
+		return
+	}
+	since := int64(-1)
+	if q := r.URL.Query(); q.Has("since") {
+		v, err := strconv.ParseInt(q.Get("since"), 10, 64)
+		if err != nil || v < 0 {
+			httperr.Write(w, http.StatusBadRequest, "invalid_query", "since must be the seq of the last event received, an integer >= 0")
+			return
+		}
+		since = v
+	}
+	ctx := r.Context()
+	if _, err := h.cfg.Campaigns.GetCampaign(ctx, id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			httperr.Write(w, http.StatusNotFound, "not_found", "no such campaign")
+			return
+		}
+		h.fail(w, r, err)
+		return
+	}
+	room, err := h.cfg.Hub.Room(ctx, id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	sub, err := room.Subscribe(ctx, since)
+	if errors.Is(err, ErrFutureSince) {
+		httperr.Write(w, http.StatusBadRequest, "invalid_query", err.Error())
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	defer sub.Close()
+
+	opts := &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns, InsecureSkipVerify: h.cfg.OriginPatterns == nil}
+	c, err := websocket.Accept(w, r, opts)
+	if err != nil {
+		return // Accept answered the request
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(MaxInboundBytes)
+	(&conn{h: h, c: c, room: room, sub: sub, viewer: newViewerID(),
+		chat: newBucket(h.cfg.ChatRate, h.cfg.ChatBurst), likes: newBucket(h.cfg.LikeRate, h.cfg.LikeBurst),
+	}).run(context.WithoutCancel(ctx))
+}
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	h.log.ErrorContext(r.Context(), "events socket", "path", r.URL.Path, "err", err)
+	httperr.Write(w, http.StatusServiceUnavailable, "unavailable", "the events channel is unavailable; retry")
+}
+
+type conn struct {
+	h      *Handler
+	c      *websocket.Conn
+	room   *Room
+	sub    *Subscription
+	viewer string
+	chat   *bucket
+	likes  *bucket
+
+	closeOnce sync.Once
+}
+
+// close ends the socket with code, once; the other goroutines see their
+// reads and writes fail and return.
+func (k *conn) close(code websocket.StatusCode, reason string) {
+	k.closeOnce.Do(func() {
+		k.sub.Close()
+		_ = k.c.Close(code, reason) // waits for the peer's close, at most 5 s
+	})
+}
+
+func (k *conn) run(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { k.send(ctx); cancel() })
+	wg.Go(func() { k.ping(ctx) })
+	k.receive(ctx)
+	cancel()
+	wg.Wait()
+}
+
+// send writes the subscription's messages until it ends.
+func (k *conn) send(ctx context.Context) {
+	for {
+		m, err := k.sub.Next(ctx)
+		switch {
+		case errors.Is(err, ErrSlow):
+			k.close(websocket.StatusPolicyViolation, fmt.Sprintf("too slow; reconnect with since=%d", k.sub.Last()))
+			return
+		case errors.Is(err, ErrClosed):
+			k.close(websocket.StatusGoingAway, "server shutting down; reconnect with since")
+			return
+		case err != nil:
+			if ctx.Err() == nil {
+				k.h.log.Warn("events socket", "campaign", k.room.ID(), "err", err)
+				k.close(websocket.StatusInternalError, "internal error; reconnect with since")
+			}
+			return
+		}
+		if err := k.write(ctx, m.JSON); err != nil {
+			// A viewer whose socket cannot take a message in time is too slow.
+			k.close(websocket.StatusPolicyViolation, fmt.Sprintf("too slow; reconnect with since=%d", k.sub.Last()-1))
+			return
+		}
+	}
+}
+
+func (k *conn) write(ctx context.Context, b []byte) error {
+	wctx, cancel := context.WithTimeout(ctx, k.h.cfg.WriteTimeout)
+	defer cancel()
+	return k.c.Write(wctx, websocket.MessageText, b)
+}
+
+func (k *conn) ping(ctx context.Context) {
+	t := time.NewTicker(k.h.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, k.h.cfg.PongTimeout)
+		err := k.c.Ping(pctx)
+		cancel()
+		if err != nil {
+			k.close(websocket.StatusGoingAway, "no pong")
+			return
+		}
+	}
+}
+
+// receive reads viewer messages until the socket ends. A frame that is not
+// a valid message closes this socket only (1007, or 1009 when too large).
+func (k *conn) receive(ctx context.Context) {
+	for {
+		typ, b, err := k.c.Read(ctx)
+		if err != nil {
+			k.close(websocket.StatusNormalClosure, "")
+			return
+		}
+		if typ != websocket.MessageText {
+			k.close(websocket.StatusUnsupportedData, "text frames only")
+			return
+		}
+		in, err := DecodeInbound(b)
+		if err != nil {
+			k.close(websocket.StatusInvalidFramePayloadData, truncate(err.Error(), 120))
+			return
+		}
+		switch in.Type {
+		case InLike:
+			if k.likes.take() {
+				k.room.Like(1)
+			}
+		case InChatSend:
+			if !k.chat.take() {
+				k.sendError(ctx, "rate_limited", "too many messages; wait a moment")
+				continue
+			}
+			if _, err := k.room.Chat(ctx, k.viewer, in.Name, in.Text); err != nil {
+				k.h.log.Error("chat not recorded", "campaign", k.room.ID(), "err", err)
+				k.sendError(ctx, "unavailable", "message not sent; retry")
+			}
+		}
+	}
+}
+
+func (k *conn) sendError(ctx context.Context, code, message string) {
+	data, _ := json.Marshal(map[string]string{"code": code, "message": message})
+	m, err := NewMessage(Envelope{V: Version, At: MediaTime(MediaNow()), Type: TypeError, Data: data})
+	if err == nil {
+		_ = k.write(ctx, m.JSON)
+	}
+}
+
+// bucket is a token bucket for one connection (one goroutine uses it).
+type bucket struct {
+	rate   float64
+	burst  float64
+	tokens float64
+	last   time.Time
+}
+
+func newBucket(rate float64, burst int) *bucket {
+	return &bucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: time.Now()}
+}
+
+func (b *bucket) take() bool {
+	now := time.Now()
+	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// newViewerID is an anonymous viewer id for one connection.
+func newViewerID() string {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return "anon_" + idEncoding.EncodeToString(b[:])
+}
