@@ -1,6 +1,8 @@
 // Package overlay is Vitrine's shopping data channel: typed events, one
 // Room per campaign (an ordered, durable log and the current state), the
-// bus that carries events between nodes, and the WebSocket transport.
+// bus that carries events between nodes, and the transports: the WebSocket
+// (Handler.ServeHTTP) and a WHEP session's WebRTC data channel
+// (Handler.ServeDataChannel).
 //
 // # The envelope
 //
@@ -236,7 +238,7 @@ var Schemas = map[string]map[string]any{
 		"live":     map[string]any{"type": "boolean"},
 	}, "products", "voucher", "likes", "viewers", "live"),
 	TypeError: object(props{
-		"code":    map[string]any{"type": "string", "enum": []string{"rate_limited", "unavailable"}},
+		"code":    map[string]any{"type": "string", "enum": []string{"rate_limited", "unavailable", "too_slow", "going_away", "bad_message", "invalid_since", "not_found"}},
 		"message": str("for people"),
 	}, "code", "message"),
 }

@@ -3,13 +3,10 @@ package overlay
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -54,7 +51,10 @@ type HandlerConfig struct {
 	// second, bursts of 20); taps past them are not counted.
 	LikeRate  float64
 	LikeBurst int
-	Logger    *slog.Logger
+	// ResumeWait is how long a data channel waits for the viewer's first
+	// message, a "resume" (0: 500 ms); then it sends the snapshot.
+	ResumeWait time.Duration
+	Logger     *slog.Logger
 }
 
 // Handler serves GET /live/{id}/events.
@@ -88,6 +88,9 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	}
 	if cfg.LikeBurst <= 0 {
 		cfg.LikeBurst = 20
+	}
+	if cfg.ResumeWait <= 0 {
+		cfg.ResumeWait = 500 * time.Millisecond
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -147,9 +150,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer c.CloseNow()
 	c.SetReadLimit(MaxInboundBytes)
-	(&conn{h: h, c: c, room: room, sub: sub, viewer: newViewerID(),
-		chat: newBucket(h.cfg.ChatRate, h.cfg.ChatBurst), likes: newBucket(h.cfg.LikeRate, h.cfg.LikeBurst),
-	}).run(context.WithoutCancel(ctx))
+	t := &wsTransport{c: c}
+	k := h.newConn(room, sub, t)
+	k.run(context.WithoutCancel(ctx), nil, func(ctx context.Context) { t.ping(ctx, k) })
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -157,130 +160,59 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	httperr.Write(w, http.StatusServiceUnavailable, "unavailable", "the events channel is unavailable; retry")
 }
 
-type conn struct {
-	h      *Handler
-	c      *websocket.Conn
-	room   *Room
-	sub    *Subscription
-	viewer string
-	chat   *bucket
-	likes  *bucket
-
-	closeOnce sync.Once
+// wsTransport is a viewerConn's WebSocket.
+type wsTransport struct {
+	c *websocket.Conn
 }
 
-// close ends the socket with code, once; the other goroutines see their
-// reads and writes fail and return.
-func (k *conn) close(code websocket.StatusCode, reason string) {
-	k.closeOnce.Do(func() {
-		k.sub.Close()
-		_ = k.c.Close(code, reason) // waits for the peer's close, at most 5 s
-	})
+// errNotText: the viewer sent a binary frame.
+var errNotText = errors.New("text frames only")
+
+func (t *wsTransport) write(ctx context.Context, b []byte) error {
+	return t.c.Write(ctx, websocket.MessageText, b)
 }
 
-func (k *conn) run(ctx context.Context) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Go(func() { k.send(ctx); cancel() })
-	wg.Go(func() { k.ping(ctx) })
-	k.receive(ctx)
-	cancel()
-	wg.Wait()
-}
-
-// send writes the subscription's messages until it ends.
-func (k *conn) send(ctx context.Context) {
-	for {
-		m, err := k.sub.Next(ctx)
-		switch {
-		case errors.Is(err, ErrSlow):
-			k.close(websocket.StatusPolicyViolation, fmt.Sprintf("too slow; reconnect with since=%d", k.sub.Last()))
-			return
-		case errors.Is(err, ErrClosed):
-			k.close(websocket.StatusGoingAway, "server shutting down; reconnect with since")
-			return
-		case err != nil:
-			if ctx.Err() == nil {
-				k.h.log.Warn("events socket", "campaign", k.room.ID(), "err", err)
-				k.close(websocket.StatusInternalError, "internal error; reconnect with since")
-			}
-			return
-		}
-		if err := k.write(ctx, m.JSON); err != nil {
-			// A viewer whose socket cannot take a message in time is too slow.
-			k.close(websocket.StatusPolicyViolation, fmt.Sprintf("too slow; reconnect with since=%d", k.sub.Last()-1))
-			return
-		}
+func (t *wsTransport) read(ctx context.Context) ([]byte, error) {
+	typ, b, err := t.c.Read(ctx)
+	if err != nil {
+		return nil, err
 	}
+	if typ != websocket.MessageText {
+		return nil, errNotText
+	}
+	return b, nil
 }
 
-func (k *conn) write(ctx context.Context, b []byte) error {
-	wctx, cancel := context.WithTimeout(ctx, k.h.cfg.WriteTimeout)
-	defer cancel()
-	return k.c.Write(wctx, websocket.MessageText, b)
+// wsCodes are the close codes of each reason.
+var wsCodes = [...]websocket.StatusCode{
+	endNormal:     websocket.StatusNormalClosure,
+	endSlow:       websocket.StatusPolicyViolation,
+	endGoingAway:  websocket.StatusGoingAway,
+	endInternal:   websocket.StatusInternalError,
+	endBadMessage: websocket.StatusInvalidFramePayloadData,
+	endNotText:    websocket.StatusUnsupportedData,
 }
 
-func (k *conn) ping(ctx context.Context) {
-	t := time.NewTicker(k.h.cfg.PingInterval)
-	defer t.Stop()
+func (t *wsTransport) close(why endReason, reason string) {
+	_ = t.c.Close(wsCodes[why], reason) // waits for the peer's close, at most 5 s
+}
+
+func (t *wsTransport) ping(ctx context.Context, k *viewerConn) {
+	t0 := time.NewTicker(k.h.cfg.PingInterval)
+	defer t0.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t0.C:
 		}
 		pctx, cancel := context.WithTimeout(ctx, k.h.cfg.PongTimeout)
-		err := k.c.Ping(pctx)
+		err := t.c.Ping(pctx)
 		cancel()
 		if err != nil {
-			k.close(websocket.StatusGoingAway, "no pong")
+			k.close(endGoingAway, "no pong")
 			return
 		}
-	}
-}
-
-// receive reads viewer messages until the socket ends. A frame that is not
-// a valid message closes this socket only (1007, or 1009 when too large).
-func (k *conn) receive(ctx context.Context) {
-	for {
-		typ, b, err := k.c.Read(ctx)
-		if err != nil {
-			k.close(websocket.StatusNormalClosure, "")
-			return
-		}
-		if typ != websocket.MessageText {
-			k.close(websocket.StatusUnsupportedData, "text frames only")
-			return
-		}
-		in, err := DecodeInbound(b)
-		if err != nil {
-			k.close(websocket.StatusInvalidFramePayloadData, truncate(err.Error(), 120))
-			return
-		}
-		switch in.Type {
-		case InLike:
-			if k.likes.take() {
-				k.room.Like(1)
-			}
-		case InChatSend:
-			if !k.chat.take() {
-				k.sendError(ctx, "rate_limited", "too many messages; wait a moment")
-				continue
-			}
-			if _, err := k.room.Chat(ctx, k.viewer, in.Name, in.Text); err != nil {
-				k.h.log.Error("chat not recorded", "campaign", k.room.ID(), "err", err)
-				k.sendError(ctx, "unavailable", "message not sent; retry")
-			}
-		}
-	}
-}
-
-func (k *conn) sendError(ctx context.Context, code, message string) {
-	data, _ := json.Marshal(map[string]string{"code": code, "message": message})
-	m, err := NewMessage(Envelope{V: Version, At: MediaTime(MediaNow()), Type: TypeError, Data: data})
-	if err == nil {
-		_ = k.write(ctx, m.JSON)
 	}
 }
 

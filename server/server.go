@@ -168,6 +168,10 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		s.webrtc, err = webrtc.New(webrtc.Config{
 			Hub: s.hub, Auth: s.publishAuth(), ICEListen: cfg.WebRTC.ICEListen, PublicIPs: cfg.WebRTC.PublicIPs,
 			ICEServers: ice, AllowOrigins: cfg.HTTP.AllowOrigins, Logger: log,
+			// The shopping data channel also rides on WHEP sessions.
+			OnDataChannel: func(ctx context.Context, id string, ch webrtc.DataChannel) {
+				s.events.ServeDataChannel(ctx, id, ch)
+			},
 		})
 		if err != nil {
 			return nil, err

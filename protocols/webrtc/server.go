@@ -86,6 +86,14 @@ type Config struct {
 	// picture at once for every source; waiting avoids the short extra
 	// delay a browser's jitter buffer may keep after a burst of old frames.
 	NoGOPReplay bool
+	// OnDataChannel, when set, serves each data channel a WHEP viewer
+	// opens on its session (a browser calls pc.createDataChannel before
+	// creating its offer; at most 4 per session), on its own goroutine,
+	// once the channel is open. streamID is the WHEP path's id. ctx ends
+	// with the session or the channel; OnDataChannel must return then
+	// (the session's teardown waits for it). The channel is closed after
+	// it returns. nil: data channels are negotiated and left unused.
+	OnDataChannel func(ctx context.Context, streamID string, ch DataChannel)
 }
 
 // ICEServer is a STUN or TURN server for clients.

@@ -56,6 +56,9 @@ func (s *Server) startWHEP(ctx context.Context, streamID string, body []byte) (*
 	if err := ss.newPeer(s.api(m, ir)); err != nil {
 		return fail(err)
 	}
+	if s.cfg.OnDataChannel != nil {
+		ss.serveDataChannels(s.cfg.OnDataChannel)
+	}
 	answer, err := ss.answer(ctx, o, func() error {
 		for k := range numKinds {
 			if v.tracks[k] == nil {

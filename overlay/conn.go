@@ -1,0 +1,163 @@
+package overlay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// endReason is why the server ends a viewer's connection; each transport
+// tells the viewer its own way (a WebSocket close code, an error message
+// on a data channel).
+type endReason int
+
+const (
+	endNormal     endReason = iota // the viewer left or its transport failed
+	endSlow                        // it did not keep up: resume with since
+	endGoingAway                   // the server shuts down, or no pong
+	endInternal                    // the server failed: resume with since
+	endBadMessage                  // the viewer sent a malformed message
+	endNotText                     // the viewer sent a binary WebSocket frame
+)
+
+// transport is what a viewerConn needs of a WebSocket or a data channel.
+// write and close may be called concurrently with read and each other.
+type transport interface {
+	write(ctx context.Context, b []byte) error
+	// read returns the next message; errNotText for a binary frame.
+	read(ctx context.Context) ([]byte, error)
+	// close ends the transport, telling the viewer why.
+	close(why endReason, reason string)
+}
+
+// viewerConn is one viewer's connection to a room, over any transport: a
+// send loop from its subscription and a receive loop of its messages.
+type viewerConn struct {
+	h      *Handler
+	t      transport
+	room   *Room
+	sub    *Subscription
+	viewer string
+	chat   *bucket
+	likes  *bucket
+
+	closeOnce sync.Once
+}
+
+func (h *Handler) newConn(room *Room, sub *Subscription, t transport) *viewerConn {
+	return &viewerConn{h: h, t: t, room: room, sub: sub, viewer: newViewerID(),
+		chat: newBucket(h.cfg.ChatRate, h.cfg.ChatBurst), likes: newBucket(h.cfg.LikeRate, h.cfg.LikeBurst)}
+}
+
+// close ends the subscription and the transport, once; the other
+// goroutines see their reads and writes fail and return.
+func (k *viewerConn) close(why endReason, reason string) {
+	k.closeOnce.Do(func() {
+		k.sub.Close()
+		k.t.close(why, reason)
+	})
+}
+
+// run sends and receives until the connection ends. first, if not nil, is
+// a message the viewer already sent, handled before those read. Each of
+// extra runs on its own goroutine until ctx ends.
+func (k *viewerConn) run(ctx context.Context, first []byte, extra ...func(context.Context)) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { k.send(ctx); cancel() })
+	for _, fn := range extra {
+		wg.Go(func() { fn(ctx) })
+	}
+	k.receive(ctx, first)
+	cancel()
+	wg.Wait()
+}
+
+// send writes the subscription's messages until it ends.
+func (k *viewerConn) send(ctx context.Context) {
+	for {
+		m, err := k.sub.Next(ctx)
+		switch {
+		case errors.Is(err, ErrSlow):
+			k.close(endSlow, fmt.Sprintf("too slow; reconnect with since=%d", k.sub.Last()))
+			return
+		case errors.Is(err, ErrClosed):
+			k.close(endGoingAway, "server shutting down; reconnect with since")
+			return
+		case err != nil:
+			if ctx.Err() == nil {
+				k.h.log.Warn("events connection", "campaign", k.room.ID(), "err", err)
+				k.close(endInternal, "internal error; reconnect with since")
+			}
+			return
+		}
+		if err := k.write(ctx, m.JSON); err != nil {
+			// A viewer whose transport cannot take a message in time is too slow.
+			k.close(endSlow, fmt.Sprintf("too slow; reconnect with since=%d", k.sub.Last()-1))
+			return
+		}
+	}
+}
+
+// write sends one message within WriteTimeout.
+func (k *viewerConn) write(ctx context.Context, b []byte) error {
+	wctx, cancel := context.WithTimeout(ctx, k.h.cfg.WriteTimeout)
+	defer cancel()
+	return k.t.write(wctx, b)
+}
+
+// receive reads viewer messages until the transport ends. A message that
+// is not valid closes this connection only.
+func (k *viewerConn) receive(ctx context.Context, first []byte) {
+	for {
+		b := first
+		first = nil
+		if b == nil {
+			var err error
+			b, err = k.t.read(ctx)
+			if errors.Is(err, errNotText) {
+				k.close(endNotText, "text frames only")
+				return
+			}
+			if err != nil {
+				k.close(endNormal, "")
+				return
+			}
+		}
+		in, err := DecodeInbound(b)
+		if err != nil {
+			k.close(endBadMessage, truncate(err.Error(), 120))
+			return
+		}
+		switch in.Type {
+		case InLike:
+			if k.likes.take() {
+				k.room.Like(1)
+			}
+		case InChatSend:
+			if !k.chat.take() {
+				k.sendError(ctx, "rate_limited", "too many messages; wait a moment")
+				continue
+			}
+			if _, err := k.room.Chat(ctx, k.viewer, in.Name, in.Text); err != nil {
+				k.h.log.Error("chat not recorded", "campaign", k.room.ID(), "err", err)
+				k.sendError(ctx, "unavailable", "message not sent; retry")
+			}
+		}
+	}
+}
+
+func (k *viewerConn) sendError(ctx context.Context, code, message string) {
+	if m, err := errorMessage(code, message); err == nil {
+		_ = k.write(ctx, m.JSON)
+	}
+}
+
+// errorMessage is an "error" message for one viewer.
+func errorMessage(code, message string) (*Message, error) {
+	data, _ := json.Marshal(map[string]string{"code": code, "message": message})
+	return NewMessage(Envelope{V: Version, At: MediaTime(MediaNow()), Type: TypeError, Data: data})
+}

@@ -1,0 +1,180 @@
+package overlay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"vitrine/store"
+)
+
+// DataChannel is a WebRTC data channel as ServeDataChannel uses it;
+// protocols/webrtc.DataChannel fits. Its methods must be safe for
+// concurrent use.
+type DataChannel interface {
+	// Send sends one text message, waiting while the channel's buffer is
+	// full, until ctx ends.
+	Send(ctx context.Context, b []byte) error
+	// Receive returns the next message the viewer sent. When ctx ends
+	// first it returns ctx's error and no message is lost.
+	Receive(ctx context.Context) ([]byte, error)
+	Close() error
+}
+
+// InResume is the message a viewer may send first on a data channel, the
+// channel's ?since:
+//
+//	{"type": "resume", "data": {"since": 41}}
+//
+// since is the seq of the last event the viewer received: it gets every
+// event after it, then the live tail. {"type": "resume"} (no since) asks
+// for the snapshot at once. Anything else first, or nothing within
+// HandlerConfig.ResumeWait, and the viewer gets the snapshot; a message
+// other than resume is then handled as usual. resume is refused anywhere
+// else, and on the WebSocket (use ?since=).
+const InResume = "resume"
+
+type resumeData struct {
+	Since *int64 `json:"since"`
+}
+
+// decodeResume reads a resume message: ok false if b is not one (it is
+// then an ordinary message, or a bad one); since -1 for the snapshot.
+func decodeResume(b []byte) (since int64, ok bool, err error) {
+	if len(b) > MaxInboundBytes {
+		return 0, false, nil
+	}
+	var f inboundFrame
+	if json.Unmarshal(b, &f) != nil || f.Type != InResume {
+		return 0, false, nil
+	}
+	if err := strictJSON(b, &f); err != nil {
+		return 0, true, err
+	}
+	var d resumeData
+	if len(f.Data) > 0 && string(f.Data) != "null" {
+		if err := strictJSON(f.Data, &d); err != nil {
+			return 0, true, err
+		}
+	}
+	if d.Since == nil {
+		return -1, true, nil
+	}
+	if *d.Since < 0 {
+		return 0, true, errors.Join(ErrBadInbound, errors.New("since must be the seq of the last event received, an integer >= 0"))
+	}
+	return *d.Since, true, nil
+}
+
+// ServeDataChannel serves campaign campaignID's events on a WebRTC data
+// channel of a WHEP session, as ServeHTTP does on a WebSocket: the same
+// envelopes (one per text message), the same inbound messages and limits.
+// Since is given by a first "resume" message (see InResume). The server
+// ends the channel where it would close the socket, after an "error"
+// message whose code tells why: too_slow and going_away (reopen and
+// resume), bad_message, invalid_since (resume from a seq the log has not
+// reached: reopen without since), not_found, unavailable. It returns when
+// the channel or ctx ends, and closes ch.
+//
+// Wiring, where the WHEP server is configured:
+//
+//	webrtc.Config{OnDataChannel: func(ctx context.Context, id string, ch webrtc.DataChannel) { events.ServeDataChannel(ctx, id, ch) }}
+func (h *Handler) ServeDataChannel(ctx context.Context, campaignID string, ch DataChannel) {
+	t := &dcTransport{ch: ch, timeout: h.cfg.WriteTimeout}
+	defer ch.Close()
+	refuse := func(code, message string) { t.sendError(ctx, code, message) }
+	if _, err := h.cfg.Campaigns.GetCampaign(ctx, campaignID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			refuse("not_found", "no such campaign")
+			return
+		}
+		h.log.Error("events data channel", "campaign", campaignID, "err", err)
+		refuse("unavailable", "the events channel is unavailable; retry")
+		return
+	}
+
+	since, first := int64(-1), []byte(nil)
+	wctx, cancel := context.WithTimeout(ctx, h.cfg.ResumeWait)
+	b, err := ch.Receive(wctx)
+	cancel()
+	switch {
+	case err == nil:
+		s, ok, err := decodeResume(b)
+		switch {
+		case err != nil:
+			refuse("bad_message", truncate(err.Error(), 120))
+			return
+		case ok:
+			since = s
+		default:
+			if _, err := DecodeInbound(b); err != nil {
+				refuse("bad_message", truncate(err.Error(), 120))
+				return
+			}
+			first = b
+		}
+	case ctx.Err() != nil:
+		return
+	case !errors.Is(err, context.DeadlineExceeded):
+		return // the channel closed
+	}
+
+	room, err := h.cfg.Hub.Room(ctx, campaignID)
+	if err != nil {
+		h.log.Error("events data channel", "campaign", campaignID, "err", err)
+		refuse("unavailable", "the events channel is unavailable; retry")
+		return
+	}
+	sub, err := room.Subscribe(ctx, since)
+	if errors.Is(err, ErrFutureSince) {
+		refuse("invalid_since", err.Error())
+		return
+	}
+	if err != nil {
+		h.log.Error("events data channel", "campaign", campaignID, "err", err)
+		refuse("unavailable", "the events channel is unavailable; retry")
+		return
+	}
+	defer sub.Close()
+	h.newConn(room, sub, t).run(ctx, first)
+}
+
+// dcTransport is a viewerConn's data channel.
+type dcTransport struct {
+	ch      DataChannel
+	timeout time.Duration
+}
+
+func (t *dcTransport) write(ctx context.Context, b []byte) error { return t.ch.Send(ctx, b) }
+
+func (t *dcTransport) read(ctx context.Context) ([]byte, error) { return t.ch.Receive(ctx) }
+
+// dcCodes are the codes of the error message sent before the channel
+// closes; "" sends none.
+var dcCodes = [...]string{
+	endNormal:     "",
+	endSlow:       "too_slow",
+	endGoingAway:  "going_away",
+	endInternal:   "unavailable",
+	endBadMessage: "bad_message",
+	endNotText:    "bad_message",
+}
+
+func (t *dcTransport) close(why endReason, reason string) {
+	if code := dcCodes[why]; code != "" {
+		// Best effort: a viewer too slow may not take it either.
+		t.sendError(context.Background(), code, reason)
+	}
+	_ = t.ch.Close()
+}
+
+func (t *dcTransport) sendError(ctx context.Context, code, message string) {
+	m, err := errorMessage(code, message)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, min(t.timeout, time.Second))
+	defer cancel()
+	_ = t.ch.Send(ctx, m.JSON)
+}
