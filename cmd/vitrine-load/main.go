@@ -7,12 +7,21 @@
 // and audio) and report RTP packets and bytes, video frames (marker bits),
 // packets lost (sequence gaps; "late" counts packets that arrived after a
 // gap, reordered or retransmitted), errors and the time from the offer to
-// the first video packet. Both kinds join evenly over -ramp and can be
-// combined:
+// the first video packet. Events-socket viewers (-ws) hold the campaign's
+// WebSocket (GET /live/{id}/events), read the snapshot and the events and
+// report events/s, errors and disconnects (a viewer resumes a second later
+// with since=). With an admin -token the tool also pins and unpins a
+// product of the campaign (-product, or its first) every -pin-every and
+// reports the broadcast latency: from just before the POST/DELETE to each
+// viewer receiving product.pinned/unpinned, on this machine's clock. The
+// server's RSS growth since before the viewers joined, divided by the
+// viewers connected, estimates its memory per connection. All kinds join
+// evenly over -ramp and can be combined:
 //
 //	vitrine-load -server http://localhost:8080 -stream demo -hls 200 -duration 60s
 //	vitrine-load -server http://localhost:8080 -stream demo -hls 0 -whep 50 -ramp 5s -duration 20s -every 5s
 //	vitrine-load -stream demo -hls 100 -whep 100
+//	vitrine-load -stream cmp_… -hls 0 -ws 10000 -token $(cat data/admin.token) -ramp 20s -duration 30s -every 10s
 //
 // WebRTC viewers need a stream without B-frames (e.g. x264 -bf 0).
 package main
@@ -35,12 +44,30 @@ func main() {
 	whepViewers := flag.Int("whep", 0, "WHEP (WebRTC) viewers")
 	duration := flag.Duration("duration", 60*time.Second, "how long to measure after the ramp")
 	ramp := flag.Duration("ramp", 10*time.Second, "time over which viewers join")
+	wsViewers := flag.Int("ws", 0, "events WebSocket viewers")
+	token := flag.String("token", "", "admin token: pin and unpin a product to measure the broadcast latency")
+	pinEvery := flag.Duration("pin-every", 0, "time between two pin/unpin requests (with -token; default 1s)")
+	product := flag.String("product", "", "product to pin (default: the campaign's first)")
 	every := flag.Duration("every", 5*time.Second, "report interval")
 	flag.Parse()
-	if *hlsViewers < 0 || *whepViewers < 0 || *hlsViewers+*whepViewers < 1 ||
-		*duration <= 0 || *ramp < 0 || *every <= 0 {
-		fmt.Fprintln(os.Stderr, "vitrine-load: -hls and -whep must be >= 0 with at least one > 0, -duration and -every > 0, -ramp >= 0")
+	if *hlsViewers < 0 || *whepViewers < 0 || *wsViewers < 0 || *hlsViewers+*whepViewers+*wsViewers < 1 ||
+		*duration <= 0 || *ramp < 0 || *every <= 0 || *pinEvery < 0 {
+		fmt.Fprintln(os.Stderr, "vitrine-load: -hls, -whep and -ws must be >= 0 with at least one > 0, -duration and -every > 0, -ramp and -pin-every >= 0")
 		os.Exit(2)
+	}
+	if *token == "" && (*pinEvery > 0 || *product != "") {
+		fmt.Fprintln(os.Stderr, "vitrine-load: -pin-every and -product need -token")
+		os.Exit(2)
+	}
+	if *token != "" && *pinEvery == 0 {
+		*pinEvery = time.Second
+	}
+	// Every viewer holds a socket or more (a WHEP one a few); a viewer past
+	// the limit fails with "too many open files".
+	if limit, err := raiseFileLimit(); err != nil {
+		fmt.Fprintln(os.Stderr, "vitrine-load: open-file limit:", err)
+	} else if need := uint64(*hlsViewers+*wsViewers+4**whepViewers) + 64; limit > 0 && limit < need {
+		fmt.Fprintf(os.Stderr, "vitrine-load: the open-file limit is %d, too low for these viewers (about %d): raise the hard limit (ulimit -Hn, LimitNOFILE)\n", limit, need)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -48,13 +75,16 @@ func main() {
 	ctx, cancel := context.WithTimeout(ctx, *ramp+*duration)
 	defer cancel()
 
-	transport := &http.Transport{MaxIdleConnsPerHost: (*hlsViewers + *whepViewers) * 2, MaxConnsPerHost: 0}
+	transport := &http.Transport{MaxIdleConnsPerHost: (*hlsViewers+*whepViewers)*2 + 4, MaxConnsPerHost: 0}
 	httpClient := &http.Client{Transport: transport, Timeout: 30 * time.Second}
 	index := fmt.Sprintf("%s/live/%s/index.m3u8", *server, *streamID)
 	endpoint := whepEndpoint(*server, *streamID)
 	stats := newStats()
 	wstats := &whepStats{}
+	sstats := newWSStats()
+	eventsURL := wsEventsURL(*server, *streamID)
 	probe := &serverProbe{url: *server + "/metrics", http: httpClient}
+	probe.sample() // the baseline, before any viewer joins
 
 	var wg sync.WaitGroup
 	// spawn starts n viewers, joining evenly over the ramp.
@@ -83,6 +113,15 @@ func main() {
 		}
 		spawn(*whepViewers, func() { runWHEPViewer(ctx, api, httpClient, endpoint, wstats) })
 	}
+	spawn(*wsViewers, func() { runWSViewer(ctx, httpClient, eventsURL, sstats) })
+	if *token != "" {
+		p, err := newPinner(ctx, httpClient, *server, *streamID, *token, *product, sstats)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "vitrine-load:", err)
+			os.Exit(1)
+		}
+		wg.Go(func() { p.run(ctx, *pinEvery) })
+	}
 
 	var what string
 	if *hlsViewers > 0 {
@@ -94,8 +133,17 @@ func main() {
 		}
 		what += fmt.Sprintf("%d WHEP viewers on %s", *whepViewers, endpoint)
 	}
+	if *wsViewers > 0 {
+		if what != "" {
+			what += ", "
+		}
+		what += fmt.Sprintf("%d WebSocket viewers on %s", *wsViewers, eventsURL)
+	}
+	if *token != "" {
+		what += fmt.Sprintf(", pin/unpin every %v", *pinEvery)
+	}
 	fmt.Printf("vitrine-load: %s, ramp %v, measure %v\n", what, *ramp, *duration)
-	line := func(r report, w whepReport, over time.Duration) string {
+	line := func(r report, w whepReport, ws wsReport, over time.Duration) string {
 		var s string
 		if *hlsViewers > 0 {
 			s = "HLS " + r.String(over)
@@ -106,15 +154,22 @@ func main() {
 			}
 			s += "WHEP " + w.String(over)
 		}
+		if *wsViewers > 0 || *token != "" {
+			if s != "" {
+				s += " | "
+			}
+			s += "WS " + ws.String(over, *token != "")
+		}
 		return s
 	}
 
 	start := time.Now()
 	ticker := time.NewTicker(*every)
 	defer ticker.Stop()
-	probe.sample()
 	var total report
 	var wtotal whepReport
+	var stotal wsReport
+	lastPerConn := "" // at the last full interval: at the end viewers are leaving
 	var measured time.Duration
 	last := start
 	for done := false; !done; {
@@ -124,16 +179,22 @@ func main() {
 		case <-ticker.C:
 		}
 		now := time.Now()
-		r, w := stats.take(), wstats.take()
+		r, w, ws := stats.take(), wstats.take(), sstats.take()
 		srv := probe.sample()
+		perConn := probe.perConn(r.viewers + w.viewers + ws.viewers)
+		srv += perConn
+		if !done {
+			lastPerConn = perConn
+		}
 		// The end often falls just after a tick: a sliver of an interval
 		// gives meaningless rates, so it only counts in the total.
 		if !done || now.Sub(last) >= *every/10 {
-			fmt.Printf("%6.0fs %s | %s\n", now.Sub(start).Seconds(), line(r, w, now.Sub(last)), srv)
+			fmt.Printf("%6.0fs %s | %s\n", now.Sub(start).Seconds(), line(r, w, ws, now.Sub(last)), srv)
 		}
 		if last.Sub(start) >= *ramp {
 			total.merge(r)
 			wtotal.merge(w)
+			stotal.merge(ws)
 			measured += now.Sub(last)
 		} else {
 			probe.restart()
@@ -141,5 +202,5 @@ func main() {
 		last = now
 	}
 	wg.Wait()
-	fmt.Printf("after the ramp (%v): %s | %s\n", measured.Round(time.Second), line(total, wtotal, measured), probe.summary())
+	fmt.Printf("after the ramp (%v): %s | %s\n", measured.Round(time.Second), line(total, wtotal, stotal, measured), probe.summary()+lastPerConn)
 }

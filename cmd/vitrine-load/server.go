@@ -15,6 +15,7 @@ type serverProbe struct {
 
 	first, last sample
 	maxRSS      float64
+	base        sample // the first reading, before any viewer joined
 }
 
 type sample struct {
@@ -69,12 +70,24 @@ func (p *serverProbe) sample() string {
 	if !p.first.ok {
 		p.first = s
 	}
+	if !p.base.ok {
+		p.base = s
+	}
 	p.maxRSS = max(p.maxRSS, s.rss)
 	if !prev.ok {
 		return ""
 	}
 	return fmt.Sprintf("server CPU %.0f%%, RSS %.0f MiB, goroutines %.0f, dropped units %.0f",
 		(s.cpu-prev.cpu)/s.at.Sub(prev.at).Seconds()*100, s.rss/(1<<20), s.gor, s.dropped-prev.dropped)
+}
+
+// perConn estimates the server's RSS per connected viewer: what it grew
+// by since before the viewers joined, over the viewers connected now.
+func (p *serverProbe) perConn(connected int) string {
+	if !p.base.ok || !p.last.ok || connected <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(", RSS/conn %.1f KiB", (p.last.rss-p.base.rss)/float64(connected)/1024)
 }
 
 // restart makes the summary cover only what follows (the ramp is excluded).
