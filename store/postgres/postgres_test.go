@@ -1,13 +1,10 @@
-package postgres
+package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"io/fs"
 	"net/url"
-	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,100 +14,39 @@ import (
 
 	"vitrine/store"
 	"vitrine/store/internal/sqlstore"
+	"vitrine/store/postgres"
+	"vitrine/store/postgres/pgtest"
 	"vitrine/store/storetest"
 )
 
-const defaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-func serverURL() string {
-	if u := os.Getenv("VITRINE_TEST_POSTGRES_URL"); u != "" {
-		return u
-	}
-	return defaultURL
-}
-
-// admin connects to the test server outside any test schema. An
-// unreachable server fails the test: CI runs one, and a silent skip would
-// pass a suite that never ran.
-func admin(t *testing.T) *pgx.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, serverURL())
-	if err != nil {
-		t.Fatalf("PostgreSQL is unreachable (%v).\n"+
-			"Start the local server with:\n"+
-			"    pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"+
-			"or point VITRINE_TEST_POSTGRES_URL at one (default %s).", err, defaultURL)
-	}
-	return conn
-}
-
-// freshSchema creates an empty schema, dropped when the test ends, and
-// returns the server URL with search_path set to it: each test gets its
-// own database as far as the store can tell.
-func freshSchema(t *testing.T) string {
-	t.Helper()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	name := "vt_" + hex.EncodeToString(b[:])
-	conn := admin(t)
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn := admin(t)
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+name+" CASCADE"); err != nil {
-			t.Errorf("drop %s: %v", name, err)
-		}
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return pgtest.Open(t, pgtest.FreshURL(t))
 	})
-	u, err := url.Parse(serverURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
-// poolURL limits a store's pool: parallel tests each have one, and together
-// they must stay within the server's max_connections.
-func poolURL(t *testing.T, raw string) string {
+// connect opens a plain connection to a store URL from pgtest (its pool
+// settings are for pgxpool, which a single connection refuses).
+func connect(t *testing.T, raw string) *pgx.Conn {
+	t.Helper()
 	u, err := url.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	q := u.Query()
-	q.Set("pool_max_conns", "4")
+	q.Del("pool_max_conns")
 	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-func open(t *testing.T, url string) *Store {
-	t.Helper()
-	s, err := Open(t.Context(), poolURL(t, url))
+	conn, err := pgx.Connect(t.Context(), u.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
-}
-
-func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		return open(t, freshSchema(t))
-	})
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	return conn
 }
 
 func versions(t *testing.T, url string) []int {
 	t.Helper()
-	conn, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := connect(t, url)
 	rows, err := conn.Query(t.Context(), `SELECT version FROM schema_migrations ORDER BY version`)
 	if err != nil {
 		t.Fatal(err)
@@ -124,16 +60,16 @@ func versions(t *testing.T, url string) []int {
 
 // TestConcurrentOpen: nodes starting together migrate once, and all work.
 func TestConcurrentOpen(t *testing.T) {
-	url := freshSchema(t)
+	url := pgtest.FreshURL(t)
 	const nodes = 6
-	stores := make([]*Store, nodes)
+	stores := make([]*postgres.Store, nodes)
 	errs := make([]error, nodes)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range nodes {
 		wg.Go(func() {
 			<-start
-			stores[i], errs[i] = Open(t.Context(), poolURL(t, url))
+			stores[i], errs[i] = postgres.Open(t.Context(), url)
 		})
 	}
 	close(start)
@@ -144,7 +80,10 @@ func TestConcurrentOpen(t *testing.T) {
 		}
 		defer stores[i].Close()
 	}
-	files, _ := fs.Glob(migrations, "migrations/*.sql")
+	files, _ := filepath.Glob("migrations/*.sql") // the embedded ones
+	if len(files) == 0 {
+		t.Fatal("no migrations found")
+	}
 	if vs := versions(t, url); len(vs) != len(files) || vs[len(vs)-1] != len(files) {
 		t.Fatalf("applied %v, want 1..%d once each", vs, len(files))
 	}
@@ -157,24 +96,20 @@ func TestConcurrentOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	// And a restart applies nothing.
-	open(t, url).Close()
+	pgtest.Open(t, url).Close()
 	if vs := versions(t, url); len(vs) != len(files) {
 		t.Fatalf("reopen applied again: %v", vs)
 	}
 }
 
 func TestSchemaTooNew(t *testing.T) {
-	url := freshSchema(t)
-	open(t, url).Close()
-	conn, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	url := pgtest.FreshURL(t)
+	pgtest.Open(t, url).Close()
+	conn := connect(t, url)
 	if _, err := conn.Exec(t.Context(), `INSERT INTO schema_migrations (version, applied_at) VALUES (9999, now())`); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(t.Context(), url)
+	s, err := postgres.Open(t.Context(), url)
 	if err == nil {
 		s.Close()
 		t.Fatal("opened a schema from the future")
@@ -188,7 +123,7 @@ func TestSchemaTooNew(t *testing.T) {
 func TestOpenUnreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	s, err := Open(ctx, "postgres://postgres:secret@127.0.0.1:1/none?sslmode=disable&connect_timeout=2")
+	s, err := postgres.Open(ctx, "postgres://postgres:secret@127.0.0.1:1/none?sslmode=disable&connect_timeout=2")
 	if err == nil {
 		s.Close()
 		t.Fatal("opened a server that does not exist")
