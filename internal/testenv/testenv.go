@@ -3,7 +3,6 @@
 package testenv
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os/exec"
@@ -62,7 +61,7 @@ func (src Source) Args() []string {
 // Process is a running ffmpeg.
 type Process struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *LogBuffer
 	done   chan struct{}
 	err    error
 	once   sync.Once
@@ -73,8 +72,8 @@ func Start(t testing.TB, args ...string) *Process {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, "ffmpeg", args...)
-	p := &Process{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan struct{})}
-	cmd.Stderr = &lockedWriter{buf: p.stderr}
+	p := &Process{cmd: cmd, stderr: &LogBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatalf("start ffmpeg: %v", err)
@@ -114,18 +113,4 @@ func (p *Process) Stop() {
 }
 
 // Stderr returns what ffmpeg printed so far.
-func (p *Process) Stderr() string {
-	mu.Lock()
-	defer mu.Unlock()
-	return p.stderr.String()
-}
-
-var mu sync.Mutex
-
-type lockedWriter struct{ buf *bytes.Buffer }
-
-func (w *lockedWriter) Write(b []byte) (int, error) {
-	mu.Lock()
-	defer mu.Unlock()
-	return w.buf.Write(b)
-}
+func (p *Process) Stderr() string { return p.stderr.String() }

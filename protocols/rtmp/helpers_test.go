@@ -1,7 +1,6 @@
 package rtmp
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -10,19 +9,20 @@ import (
 	"testing"
 	"time"
 
+	"vitrine/internal/testenv"
 	"vitrine/server/stream"
 )
 
 const (
-	testKey    = "k3y-0123456789abcdef-tests"
-	testStream = "s1"
+	testKey    = testenv.TestKey
+	testStream = testenv.TestStream
 )
 
 // env is a hub and an RTMP server on a loopback port, with logs captured.
 type env struct {
 	hub  *stream.Hub
 	srv  *Server
-	logs *logBuffer
+	logs *testenv.LogBuffer
 }
 
 type envOptions struct {
@@ -38,27 +38,13 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if o.setupTimeout == 0 {
 		o.setupTimeout = 3 * time.Second
 	}
-	logs := &logBuffer{}
+	logs := &testenv.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	hub, err := stream.NewHub(stream.Config{ReaderQueue: 1024, ReconnectWindow: o.reconnectWindow, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth := stream.AuthorizerFunc(func(_ context.Context, req stream.PublishRequest) (string, error) {
-		if req.Protocol != "rtmp" || req.Remote == "" {
-			return "", fmt.Errorf("bad request %+v", req)
-		}
-		switch {
-		case req.Key == testKey:
-			return testStream, nil
-		case strings.HasPrefix(req.Key, "ok-"):
-			// Keys of tests that need a stream each: the key is the id.
-			return req.Key, nil
-		case req.Key == "not-live":
-			return "", stream.ErrNotLive
-		}
-		return "", stream.ErrUnauthorized
-	})
+	auth := testenv.Authorizer("rtmp")
 	srv, err := New(Config{Listen: "127.0.0.1:0", Hub: hub, Auth: auth, Logger: logger, SetupTimeout: o.setupTimeout})
 	if err != nil {
 		t.Fatal(err)
@@ -80,23 +66,6 @@ func newEnv(t *testing.T, o envOptions) *env {
 
 func (e *env) url(key string) string {
 	return fmt.Sprintf("rtmp://%s/live/%s", e.srv.Addr(), key)
-}
-
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // got is a unit as a reader received it.

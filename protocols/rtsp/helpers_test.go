@@ -1,7 +1,6 @@
 package rtsp
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -17,12 +16,13 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
+	"vitrine/internal/testenv"
 	"vitrine/server/stream"
 )
 
 const (
-	testKey    = "k3y-0123456789abcdef-tests"
-	testStream = "s1"
+	testKey    = testenv.TestKey
+	testStream = testenv.TestStream
 )
 
 // env is a hub and an RTSP server on loopback ports (TCP and UDP), with its
@@ -30,7 +30,7 @@ const (
 type env struct {
 	hub  *stream.Hub
 	srv  *Server
-	logs *logBuffer
+	logs *testenv.LogBuffer
 }
 
 type envOptions struct {
@@ -42,27 +42,13 @@ type envOptions struct {
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testenv.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	hub, err := stream.NewHub(stream.Config{ReaderQueue: 1024, ReconnectWindow: 2 * time.Second, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth := stream.AuthorizerFunc(func(_ context.Context, req stream.PublishRequest) (string, error) {
-		if req.Protocol != "rtsp" || req.Remote == "" {
-			return "", fmt.Errorf("bad request %+v", req)
-		}
-		switch {
-		case req.Key == testKey:
-			return testStream, nil
-		case strings.HasPrefix(req.Key, "ok-"):
-			// Keys of tests that need a stream each: the key is the id.
-			return req.Key, nil
-		case req.Key == "not-live":
-			return "", stream.ErrNotLive
-		}
-		return "", stream.ErrUnauthorized
-	})
+	auth := testenv.Authorizer("rtsp")
 	cfg := Config{
 		Listen: "127.0.0.1:0", Hub: hub, Auth: auth, Logger: logger,
 		ReadTimeout: o.readTimeout, MaxConns: o.maxConns, MaxSessions: o.maxSessions,
@@ -132,26 +118,9 @@ func freeUDPPair(t *testing.T) int {
 	return 0
 }
 
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // waitLog waits until the logs contain s (a log line may follow the event
 // it reports by a few microseconds).
-func waitLog(t *testing.T, logs *logBuffer, s string, d time.Duration) {
+func waitLog(t *testing.T, logs *testenv.LogBuffer, s string, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !strings.Contains(logs.String(), s) {
