@@ -87,6 +87,7 @@ func (h *handler) OnConnOpen(ctx *gortsplib.ServerHandlerOnConnOpenCtx) {
 }
 
 func (h *handler) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
+	h.s.setups.leave(ctx.Conn)
 	attrs := []any{"remote", ctx.Conn.NetConn().RemoteAddr().String()}
 	var ref *refusal
 	switch {

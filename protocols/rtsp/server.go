@@ -91,6 +91,8 @@ type Server struct {
 	cfg  Config
 	log  *slog.Logger
 	rtsp *gortsplib.Server
+	// setups works around a gortsplib race; see setupGate.
+	setups setupGate
 
 	// ctx is cancelled by Close; it bounds authorisation calls.
 	ctx    context.Context
