@@ -43,22 +43,63 @@ import (
 // Version is the envelope version, the "v" field.
 const Version = 1
 
-// Event types.
+// Event types. Those of HostOnly go to the host's console (the admin
+// events socket) and the log only: never to viewers.
 const (
 	TypeProductPinned   = "product.pinned"
 	TypeProductUnpinned = "product.unpinned"
 	TypeVoucherPinned   = "voucher.pinned"
 	TypeVoucherUnpinned = "voucher.unpinned"
-	TypeChatMessage     = "chat.message"
-	TypeLikeCount       = "like.count"
-	TypeStreamLive      = "stream.live"
-	TypeStreamEnded     = "stream.ended"
-	TypeViewerCount     = "viewer.count"
+
+	TypeChatMessage  = "chat.message"  // a viewer's message
+	TypeChatQuestion = "chat.question" // a viewer's question
+	TypeChatAnswer   = "chat.answer"   // the brand's answer, from the admin API
+	TypeChatDeleted  = "chat.deleted"  // moderation: viewers hide the message
+	// TypeChatDisplayed: the admin shows a message to the host (host only).
+	TypeChatDisplayed = "chat.displayed"
+	TypeViewerBanned  = "viewer.banned"   // host only
+	TypeViewerUnban   = "viewer.unbanned" // host only
+	// TypeRoomSettings: chat open before the live and in replay, slow
+	// mode, maximum length, survey and orders ticker switches.
+	TypeRoomSettings = "room.settings"
+	TypeChatFilter   = "chat.filter" // host only: the blocked words
+
+	TypeLikeCount = "like.count"
+	TypeShare     = "share" // host only: a viewer shared the event
+
+	TypePollOpened  = "poll.opened"
+	TypePollVoted   = "poll.voted" // host only: one viewer's vote
+	TypePollResults = "poll.results"
+	TypePollClosed  = "poll.closed"
+
+	TypeInstantWinOpened  = "instant_win.opened"
+	TypeInstantWinEntered = "instant_win.entered" // host only
+	TypeInstantWinDrawn   = "instant_win.drawn"
+
+	TypeSurveyAnswered = "survey.answered" // host only
+	TypeOrderPlaced    = "order.placed"
+
+	TypeStreamLive  = "stream.live"
+	TypeStreamEnded = "stream.ended"
+	TypeViewerCount = "viewer.count"
 
 	// TypeSnapshot is not logged: the state sent to a client joining
 	// without since.
 	TypeSnapshot = "snapshot"
+	// TypeHello is not logged: sent first to a viewer, its identity
+	// (seq 0).
+	TypeHello = "hello"
 )
+
+// HostOnly are the types viewers never receive: per-viewer actions that
+// count into aggregates (votes, entries, answers, shares), moderation and
+// the word filter. They are in the log, the host's socket, the recorder's
+// timeline and analytics. A viewer's seq therefore skips them: resume
+// with the last seq received, as always.
+var HostOnly = map[string]bool{
+	TypeChatDisplayed: true, TypeViewerBanned: true, TypeViewerUnban: true, TypeChatFilter: true,
+	TypeShare: true, TypePollVoted: true, TypeInstantWinEntered: true, TypeSurveyAnswered: true,
+}
 
 // TimeLayout is how "at" is written: RFC 3339, UTC, milliseconds.
 const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
@@ -130,166 +171,32 @@ func ParseMessage(b []byte) (*Message, error) {
 	return &Message{Envelope: env, JSON: b}, nil
 }
 
-// ProductRef is a pinned product as viewers see it.
-type ProductRef struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Price    string `json:"price"`    // decimal string, "129.00"
-	Currency string `json:"currency"` // ISO 4217
-	ImageURL string `json:"image_url"`
-	URL      string `json:"url"` // the product page on the seller's shop
-}
-
-// VoucherRef is a pinned voucher as viewers see it.
-type VoucherRef struct {
-	ID            string    `json:"id"`
-	Code          string    `json:"code"`
-	Name          string    `json:"name"`
-	DiscountType  string    `json:"discount_type"`  // "percent" or "amount"
-	DiscountValue string    `json:"discount_value"` // "10" (%) or "5.00"
-	Currency      string    `json:"currency"`
-	MinSpend      string    `json:"min_spend"`
-	EndsAt        time.Time `json:"ends_at"`
-}
-
-// ProductPinned is the data of product.pinned: the product now shows on
-// the video, after those already pinned.
-type ProductPinned struct {
-	Product ProductRef `json:"product"`
-}
-
-// ProductUnpinned is the data of product.unpinned.
-type ProductUnpinned struct {
-	ProductID string `json:"product_id"`
-}
-
-// VoucherPinned is the data of voucher.pinned: it replaces the pinned
-// voucher, if any (one voucher shows at a time).
-type VoucherPinned struct {
-	Voucher VoucherRef `json:"voucher"`
-}
-
-// VoucherUnpinned is the data of voucher.unpinned.
-type VoucherUnpinned struct {
-	VoucherID string `json:"voucher_id"`
-}
-
-// ChatMessage is the data of chat.message. Text and Name are plain text.
-type ChatMessage struct {
-	ID       string `json:"id"`
-	ViewerID string `json:"viewer_id"`
-	Name     string `json:"name"`
-	Text     string `json:"text"`
-}
-
-// LikeCount is the data of like.count, published at most a few times a
-// second while viewers tap: Added taps since the previous like.count and
-// Count the campaign's total as the publishing node knew it.
-type LikeCount struct {
-	Count int64 `json:"count"`
-	Added int64 `json:"added"`
-}
-
-// StreamLive is the data of stream.live and StreamEnded of stream.ended.
-type StreamLive struct{}
-
-// StreamEnded is the data of stream.ended.
-type StreamEnded struct{}
-
-// ViewerCount is the data of viewer.count.
-type ViewerCount struct {
-	Count int64 `json:"count"`
-}
-
-// State is the data of a snapshot: what a joining viewer must show.
-type State struct {
-	Products []ProductRef `json:"products"` // pinned, oldest first
-	Voucher  *VoucherRef  `json:"voucher"`  // null: none pinned
-	Likes    int64        `json:"likes"`
-	Viewers  int64        `json:"viewers"`
-	Live     bool         `json:"live"`
-}
-
-// Schemas documents data for each type as JSON Schema (draft 2020-12, the
-// dialect of OpenAPI 3.1), for the OpenAPI document and for clients.
-var Schemas = map[string]map[string]any{
-	TypeProductPinned:   object(props{"product": productSchema}, "product"),
-	TypeProductUnpinned: object(props{"product_id": str("id of the product")}, "product_id"),
-	TypeVoucherPinned:   object(props{"voucher": voucherSchema}, "voucher"),
-	TypeVoucherUnpinned: object(props{"voucher_id": str("id of the voucher")}, "voucher_id"),
-	TypeChatMessage: object(props{
-		"id":        str("id of the message"),
-		"viewer_id": str("id of the viewer who sent it"),
-		"name":      str("display name, plain text"),
-		"text":      str("the message, plain text: escape it when rendering"),
-	}, "id", "viewer_id", "name", "text"),
-	TypeLikeCount: object(props{
-		"count": integer("the campaign's total likes"),
-		"added": integer("likes since the previous like.count"),
-	}, "count", "added"),
-	TypeStreamLive:  object(props{}),
-	TypeStreamEnded: object(props{}),
-	TypeViewerCount: object(props{"count": integer("viewers watching")}, "count"),
-	TypeSnapshot: object(props{
-		"products": map[string]any{"type": "array", "items": productSchema, "description": "pinned products, oldest first"},
-		"voucher":  map[string]any{"oneOf": []any{voucherSchema, map[string]any{"type": "null"}}},
-		"likes":    integer("total likes"),
-		"viewers":  integer("viewers watching"),
-		"live":     map[string]any{"type": "boolean"},
-	}, "products", "voucher", "likes", "viewers", "live"),
-	TypeError: object(props{
-		"code":    map[string]any{"type": "string", "enum": []string{"rate_limited", "unavailable", "too_slow", "going_away", "bad_message", "invalid_since", "not_found"}},
-		"message": str("for people"),
-	}, "code", "message"),
-}
-
-// EnvelopeSchema is the JSON Schema of the envelope.
-var EnvelopeSchema = object(props{
-	"v":    map[string]any{"type": "integer", "const": Version},
-	"seq":  map[string]any{"type": "integer", "minimum": 0, "description": "per campaign, gap-free"},
-	"at":   map[string]any{"type": "string", "format": "date-time", "description": "media clock, UTC, milliseconds"},
-	"type": map[string]any{"type": "string", "enum": typeNames()},
-	"data": map[string]any{"type": "object", "description": "shape given by type"},
-}, "v", "seq", "at", "type", "data")
-
-type props = map[string]any
-
-var productSchema = object(props{
-	"id": str(""), "name": str(""), "price": str("decimal, e.g. 129.00"), "currency": str("ISO 4217"),
-	"image_url": str(""), "url": str("product page"),
-}, "id", "name", "price", "currency", "image_url", "url")
-
-var voucherSchema = object(props{
-	"id": str(""), "code": str(""), "name": str(""),
-	"discount_type":  map[string]any{"type": "string", "enum": []string{"percent", "amount"}},
-	"discount_value": str("decimal"), "currency": str("ISO 4217"), "min_spend": str("decimal"),
-	"ends_at": map[string]any{"type": "string", "format": "date-time"},
-}, "id", "code", "name", "discount_type", "discount_value", "currency", "min_spend", "ends_at")
-
-func object(p props, required ...string) map[string]any {
-	m := map[string]any{"type": "object", "properties": p, "additionalProperties": false}
-	if len(required) > 0 {
-		m["required"] = required
-	}
-	return m
-}
-
-func str(doc string) map[string]any {
-	m := map[string]any{"type": "string"}
-	if doc != "" {
-		m["description"] = doc
-	}
-	return m
-}
-
-func integer(doc string) map[string]any {
-	return map[string]any{"type": "integer", "minimum": 0, "description": doc}
-}
-
-func typeNames() []string {
-	return []string{TypeProductPinned, TypeProductUnpinned, TypeVoucherPinned, TypeVoucherUnpinned,
-		TypeChatMessage, TypeLikeCount, TypeStreamLive, TypeStreamEnded, TypeViewerCount, TypeSnapshot, TypeError}
-}
-
 // idEncoding is the store's id alphabet: lower-case Crockford base32.
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// Data maps each type to its data's Go type (a zero value): the API
+// derives the JSON Schema of every event from it for the OpenAPI
+// document, so the documentation is what the code writes.
+var Data = map[string]any{
+	TypeProductPinned: ProductPinned{}, TypeProductUnpinned: ProductUnpinned{},
+	TypeVoucherPinned: VoucherPinned{}, TypeVoucherUnpinned: VoucherUnpinned{},
+	TypeChatMessage: ChatMessage{}, TypeChatQuestion: ChatMessage{}, TypeChatAnswer: ChatMessage{},
+	TypeChatDeleted: MessageRef{}, TypeChatDisplayed: MessageRef{},
+	TypeViewerBanned: ViewerRef{}, TypeViewerUnban: ViewerRef{},
+	TypeRoomSettings: Settings{}, TypeChatFilter: ChatFilter{},
+	TypeLikeCount: LikeCount{}, TypeShare: Share{},
+	TypePollOpened: PollOpened{}, TypePollVoted: PollVoted{}, TypePollResults: PollResults{}, TypePollClosed: PollResults{},
+	TypeInstantWinOpened: InstantWinOpened{}, TypeInstantWinEntered: InstantWinEntered{}, TypeInstantWinDrawn: InstantWinDrawn{},
+	TypeSurveyAnswered: SurveyAnswered{}, TypeOrderPlaced: OrderPlaced{},
+	TypeStreamLive: StreamLive{}, TypeStreamEnded: StreamEnded{}, TypeViewerCount: ViewerCount{},
+	TypeSnapshot: State{}, TypeHello: Hello{}, TypeError: ErrorData{},
+}
+
+// ErrorData is the data of an "error" message.
+type ErrorData struct {
+	// Code: rate_limited, slow_mode, chat_closed, banned, blocked_word,
+	// too_long, not_found, unavailable, too_slow, going_away,
+	// bad_message, invalid_since, already_done.
+	Code    string `json:"code"`
+	Message string `json:"message"` // for people
+}

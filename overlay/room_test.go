@@ -5,8 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"path/filepath"
 	"reflect"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -386,18 +391,40 @@ func TestHubClose(t *testing.T) {
 	}
 }
 
-func TestSchemasCoverEveryType(t *testing.T) {
-	for _, typ := range typeNames() {
-		s, ok := Schemas[typ]
-		if !ok {
-			t.Errorf("no schema for %s", typ)
+// TestDataCoversEveryType reads the Type constants from the source, so a
+// new type cannot be added without its data type (and so its schema).
+func TestDataCoversEveryType(t *testing.T) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "event.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
 			continue
 		}
-		if _, err := json.Marshal(s); err != nil {
-			t.Errorf("%s: %v", typ, err)
+		for _, spec := range g.Specs {
+			for i, name := range spec.(*ast.ValueSpec).Names {
+				if !strings.HasPrefix(name.Name, "Type") {
+					continue
+				}
+				lit := spec.(*ast.ValueSpec).Values[i].(*ast.BasicLit)
+				typ, _ := strconv.Unquote(lit.Value)
+				n++
+				if _, ok := Data[typ]; !ok {
+					t.Errorf("%s (%q) has no entry in Data", name.Name, typ)
+				}
+			}
 		}
 	}
-	if len(Schemas) != len(typeNames()) {
-		t.Errorf("%d schemas for %d types", len(Schemas), len(typeNames()))
+	for typ := range HostOnly {
+		if _, ok := Data[typ]; !ok {
+			t.Errorf("host-only %q is not a type", typ)
+		}
+	}
+	if n < 20 || len(Data) != n+1 { // + TypeError, declared in ws.go
+		t.Errorf("%d Type constants in event.go, %d entries in Data", n, len(Data))
 	}
 }
