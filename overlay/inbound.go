@@ -11,13 +11,22 @@ import (
 	"unicode/utf8"
 )
 
-// Inbound message types, sent by viewers on the events socket:
+// Inbound message types, sent by viewers on the events socket, the data
+// channel, or POST /live/{id}/actions:
 //
-//	{"type": "chat.send", "data": {"text": "Is it waterproof?", "name": "Ann"}}
+//	{"type": "chat.send", "data": {"text": "Is it waterproof?", "name": "Ann", "question": true}}
 //	{"type": "like"}
+//	{"type": "poll.vote", "data": {"poll_id": "poll_...", "option": 0}}
+//	{"type": "instant_win.enter", "data": {"instant_win_id": "iw_...", "name": "Ann"}}
+//	{"type": "survey.answer", "data": {"rating": 5, "comment": "Great show"}}
+//	{"type": "share", "data": {"network": "whatsapp"}}
 const (
-	InChatSend = "chat.send"
-	InLike     = "like"
+	InChatSend        = "chat.send"
+	InLike            = "like"
+	InPollVote        = "poll.vote"
+	InInstantWinEnter = "instant_win.enter"
+	InSurveyAnswer    = "survey.answer"
+	InShare           = "share"
 )
 
 // Limits of inbound messages.
