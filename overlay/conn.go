@@ -40,14 +40,22 @@ type viewerConn struct {
 	room   *Room
 	sub    *Subscription
 	viewer string
-	chat   *bucket
+	hello  *Message // sent first: the viewer's id and token
+	chat   *bucket  // chat messages and other actions
 	likes  *bucket
 
 	closeOnce sync.Once
 }
 
-func (h *Handler) newConn(room *Room, sub *Subscription, t transport) *viewerConn {
-	return &viewerConn{h: h, t: t, room: room, sub: sub, viewer: newViewerID(),
+// newConn makes a viewer's connection; token is the viewer's token ("":
+// a new viewer id is issued).
+func (h *Handler) newConn(room *Room, sub *Subscription, t transport, viewerID, token string) *viewerConn {
+	if viewerID == "" {
+		viewerID, token = h.cfg.Identity.Issue()
+	}
+	data, _ := json.Marshal(Hello{ViewerID: viewerID, Token: token})
+	hello, _ := NewMessage(Envelope{V: Version, At: MediaTime(MediaNow()), Type: TypeHello, Data: data})
+	return &viewerConn{h: h, t: t, room: room, sub: sub, viewer: viewerID, hello: hello,
 		chat: newBucket(h.cfg.ChatRate, h.cfg.ChatBurst), likes: newBucket(h.cfg.LikeRate, h.cfg.LikeBurst)}
 }
 
@@ -78,6 +86,10 @@ func (k *viewerConn) run(ctx context.Context, first []byte, extra ...func(contex
 
 // send writes the subscription's messages until it ends.
 func (k *viewerConn) send(ctx context.Context) {
+	if err := k.write(ctx, k.hello.JSON); err != nil {
+		k.close(endSlow, "too slow; reconnect")
+		return
+	}
 	for {
 		m, err := k.sub.Next(ctx)
 		switch {
@@ -132,20 +144,22 @@ func (k *viewerConn) receive(ctx context.Context, first []byte) {
 			k.close(endBadMessage, truncate(err.Error(), 120))
 			return
 		}
-		switch in.Type {
-		case InLike:
+		if in.Type == InLike {
 			if k.likes.take() {
-				k.room.Like(1)
+				_ = k.room.Act(ctx, k.viewer, in)
 			}
-		case InChatSend:
-			if !k.chat.take() {
-				k.sendError(ctx, "rate_limited", "too many messages; wait a moment")
-				continue
-			}
-			if _, err := k.room.Chat(ctx, k.viewer, in.Name, in.Text); err != nil {
-				k.h.log.Error("chat not recorded", "campaign", k.room.ID(), "err", err)
-				k.sendError(ctx, "unavailable", "message not sent; retry")
-			}
+			continue
+		}
+		if !k.chat.take() {
+			k.sendError(ctx, "rate_limited", "too many messages; wait a moment")
+			continue
+		}
+		var ref *RefusedError
+		if err := k.room.Act(ctx, k.viewer, in); errors.As(err, &ref) {
+			k.sendError(ctx, ref.Code, ref.Message)
+		} else if err != nil {
+			k.h.log.Error("viewer action not recorded", "campaign", k.room.ID(), "type", in.Type, "err", err)
+			k.sendError(ctx, "unavailable", "not sent; retry")
 		}
 	}
 }

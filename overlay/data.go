@@ -208,7 +208,7 @@ type StreamEnded struct{}
 type ViewerCount struct {
 	Count     int64  `json:"count"`
 	Node      string `json:"node,omitempty"`
-	NodeCount int64  `json:"node_count"`
+	NodeCount int64  `json:"node_count,omitempty"`
 }
 
 // Hello is the data of the first message a viewer receives: who the

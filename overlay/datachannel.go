@@ -36,12 +36,19 @@ type DataChannel interface {
 const InResume = "resume"
 
 type resumeData struct {
-	Since *int64 `json:"since"`
+	Since  *int64 `json:"since"`
+	Viewer string `json:"viewer"` // the token of hello, to keep the viewer id
 }
 
 // decodeResume reads a resume message: ok false if b is not one (it is
 // then an ordinary message, or a bad one); since -1 for the snapshot.
-func decodeResume(b []byte) (since int64, ok bool, err error) {
+func decodeResume(b []byte) (r resumeData, ok bool, err error) {
+	since, ok, err := decodeResumeSince(b, &r)
+	r.Since = &since
+	return r, ok, err
+}
+
+func decodeResumeSince(b []byte, d *resumeData) (since int64, ok bool, err error) {
 	if len(b) > MaxInboundBytes {
 		return 0, false, nil
 	}
@@ -52,9 +59,8 @@ func decodeResume(b []byte) (since int64, ok bool, err error) {
 	if err := strictJSON(b, &f); err != nil {
 		return 0, true, err
 	}
-	var d resumeData
 	if len(f.Data) > 0 && string(f.Data) != "null" {
-		if err := strictJSON(f.Data, &d); err != nil {
+		if err := strictJSON(f.Data, d); err != nil {
 			return 0, true, err
 		}
 	}
@@ -95,18 +101,26 @@ func (h *Handler) ServeDataChannel(ctx context.Context, campaignID string, ch Da
 	}
 
 	since, first := int64(-1), []byte(nil)
+	var viewerID, token string
 	wctx, cancel := context.WithTimeout(ctx, h.cfg.ResumeWait)
 	b, err := ch.Receive(wctx)
 	cancel()
 	switch {
 	case err == nil:
-		s, ok, err := decodeResume(b)
+		res, ok, err := decodeResume(b)
 		switch {
 		case err != nil:
 			refuse("bad_message", truncate(err.Error(), 120))
 			return
 		case ok:
-			since = s
+			since = *res.Since
+			if res.Viewer != "" {
+				if viewerID, err = h.cfg.Identity.Verify(res.Viewer); err != nil {
+					refuse("bad_message", "viewer is not a token this server issued; resume without it for a new one")
+					return
+				}
+				token = res.Viewer
+			}
 		default:
 			if _, err := DecodeInbound(b); err != nil {
 				refuse("bad_message", truncate(err.Error(), 120))
@@ -137,7 +151,7 @@ func (h *Handler) ServeDataChannel(ctx context.Context, campaignID string, ch Da
 		return
 	}
 	defer sub.Close()
-	h.newConn(room, sub, t).run(ctx, first)
+	h.newConn(room, sub, t, viewerID, token).run(ctx, first)
 }
 
 // dcTransport is a viewerConn's data channel.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -38,10 +39,19 @@ const (
 
 // Inbound is a decoded, validated viewer message.
 type Inbound struct {
-	Type string
-	Text string // chat.send: plain text, 1..MaxChatRunes characters
-	Name string // chat.send: plain text, 1..MaxNameRunes characters
+	Type     string
+	Text     string // chat.send: plain text, 1..MaxChatRunes characters
+	Name     string // chat.send, instant_win.enter: plain text, 1..MaxNameRunes characters
+	Question bool   // chat.send: a question
+	ID       string // poll.vote: the poll; instant_win.enter: the instant win
+	Option   int    // poll.vote: the option's index
+	Rating   int    // survey.answer: 1..5
+	Comment  string // survey.answer: plain text, at most MaxChatRunes ("" for none)
+	Network  string // share: one of Networks
 }
+
+// Networks are the values of a share's network.
+var Networks = []string{"link", "facebook", "x", "instagram", "whatsapp", "messenger", "telegram", "email", "sms", "other"}
 
 // ErrBadInbound wraps every reason DecodeInbound refuses a frame.
 var ErrBadInbound = errors.New("bad message")
@@ -52,8 +62,28 @@ type inboundFrame struct {
 }
 
 type chatSend struct {
-	Text string `json:"text"`
-	Name string `json:"name"`
+	Text     string `json:"text"`
+	Name     string `json:"name"`
+	Question bool   `json:"question"`
+}
+
+type pollVote struct {
+	PollID string `json:"poll_id"`
+	Option *int   `json:"option"`
+}
+
+type instantWinEnter struct {
+	InstantWinID string `json:"instant_win_id"`
+	Name         string `json:"name"`
+}
+
+type surveyAnswer struct {
+	Rating  int    `json:"rating"`
+	Comment string `json:"comment"`
+}
+
+type shareData struct {
+	Network string `json:"network"`
 }
 
 // DecodeInbound reads one viewer frame strictly: one JSON object, no
@@ -79,11 +109,8 @@ func DecodeInbound(b []byte) (Inbound, error) {
 		}
 		return Inbound{Type: InLike}, nil
 	case InChatSend:
-		if len(f.Data) == 0 || bytes.Equal(f.Data, []byte("null")) {
-			return Inbound{}, fmt.Errorf("%w: chat.send needs data", ErrBadInbound)
-		}
 		var d chatSend
-		if err := strictJSON(f.Data, &d); err != nil {
+		if err := inboundData(f, &d); err != nil {
 			return Inbound{}, err
 		}
 		text, err := cleanText("text", d.Text, MaxChatRunes, true)
@@ -94,11 +121,83 @@ func DecodeInbound(b []byte) (Inbound, error) {
 		if err != nil {
 			return Inbound{}, err
 		}
-		return Inbound{Type: InChatSend, Text: text, Name: name}, nil
+		return Inbound{Type: InChatSend, Text: text, Name: name, Question: d.Question}, nil
+	case InPollVote:
+		var d pollVote
+		if err := inboundData(f, &d); err != nil {
+			return Inbound{}, err
+		}
+		if err := checkID("poll_id", d.PollID); err != nil {
+			return Inbound{}, err
+		}
+		if d.Option == nil || *d.Option < 0 || *d.Option > 100 {
+			return Inbound{}, fmt.Errorf("%w: option must be the index of an option", ErrBadInbound)
+		}
+		return Inbound{Type: InPollVote, ID: d.PollID, Option: *d.Option}, nil
+	case InInstantWinEnter:
+		var d instantWinEnter
+		if err := inboundData(f, &d); err != nil {
+			return Inbound{}, err
+		}
+		if err := checkID("instant_win_id", d.InstantWinID); err != nil {
+			return Inbound{}, err
+		}
+		name, err := cleanText("name", d.Name, MaxNameRunes, false)
+		if err != nil {
+			return Inbound{}, err
+		}
+		return Inbound{Type: InInstantWinEnter, ID: d.InstantWinID, Name: name}, nil
+	case InSurveyAnswer:
+		var d surveyAnswer
+		if err := inboundData(f, &d); err != nil {
+			return Inbound{}, err
+		}
+		if d.Rating < 1 || d.Rating > 5 {
+			return Inbound{}, fmt.Errorf("%w: rating must be 1 to 5", ErrBadInbound)
+		}
+		var comment string
+		if strings.TrimSpace(d.Comment) != "" {
+			var err error
+			if comment, err = cleanText("comment", d.Comment, MaxChatRunes, true); err != nil {
+				return Inbound{}, err
+			}
+		}
+		return Inbound{Type: InSurveyAnswer, Rating: d.Rating, Comment: comment}, nil
+	case InShare:
+		var d shareData
+		if err := inboundData(f, &d); err != nil {
+			return Inbound{}, err
+		}
+		if !slices.Contains(Networks, d.Network) {
+			return Inbound{}, fmt.Errorf("%w: network must be one of %s", ErrBadInbound, strings.Join(Networks, ", "))
+		}
+		return Inbound{Type: InShare, Network: d.Network}, nil
 	case "":
 		return Inbound{}, fmt.Errorf("%w: no type", ErrBadInbound)
 	}
 	return Inbound{}, fmt.Errorf("%w: unknown type %q", ErrBadInbound, truncate(f.Type, 40))
+}
+
+// inboundData decodes a frame's data strictly; data is required.
+func inboundData(f inboundFrame, v any) error {
+	if len(f.Data) == 0 || bytes.Equal(f.Data, []byte("null")) {
+		return fmt.Errorf("%w: %s needs data", ErrBadInbound, f.Type)
+	}
+	return strictJSON(f.Data, v)
+}
+
+// checkID accepts the ids the server issues: a short run of letters,
+// digits and underscores.
+func checkID(field, id string) error {
+	if id == "" || len(id) > 64 {
+		return fmt.Errorf("%w: %s must be an id", ErrBadInbound, field)
+	}
+	for _, c := range id {
+		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return fmt.Errorf("%w: %s must be an id", ErrBadInbound, field)
+		}
+	}
+	return nil
 }
 
 func strictJSON(b []byte, v any) error {

@@ -86,7 +86,7 @@ func TestTwoNodesRedisPostgres(t *testing.T) {
 	// The host pins on A while viewers chat on both nodes.
 	go func() {
 		for i := range n / 2 {
-			if _, err := a.Chat(context.Background(), "va", "A", fmt.Sprint(i)); err != nil {
+			if _, err := a.Chat(context.Background(), "va", "A", fmt.Sprint(i), false); err != nil {
 				errs <- err
 				return
 			}
@@ -95,7 +95,7 @@ func TestTwoNodesRedisPostgres(t *testing.T) {
 	}()
 	go func() {
 		for i := range n / 2 {
-			if _, err := b.Chat(context.Background(), "vb", "B", fmt.Sprint(i)); err != nil {
+			if _, err := b.Chat(context.Background(), "vb", "B", fmt.Sprint(i), false); err != nil {
 				errs <- err
 				return
 			}

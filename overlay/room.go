@@ -51,7 +51,10 @@ type Config struct {
 	// bus did not bring (a message lost while Redis reconnected). 0: 5 s;
 	// negative: never.
 	SyncInterval time.Duration
-	Logger       *slog.Logger
+	// CountInterval is how often each room's viewer count is checked and,
+	// when it changed, published as viewer.count (0: 5 s; negative: never).
+	CountInterval time.Duration
+	Logger        *slog.Logger
 	// Now is the media clock (default MediaNow); tests set it.
 	Now func() time.Time
 }
@@ -65,8 +68,9 @@ type Hub struct {
 	rooms   map[string]*Room
 	loading map[string]chan struct{}
 	closed  bool
+	node    string // this node in viewer.count
 	stop    chan struct{}
-	done    chan struct{}
+	wg      sync.WaitGroup
 }
 
 // NewHub returns a hub. Close it to release its rooms.
@@ -75,7 +79,7 @@ func NewHub(cfg Config) (*Hub, error) {
 		return nil, errors.New("overlay: a log (the store) is required")
 	}
 	h := &Hub{rooms: map[string]*Room{}, loading: map[string]chan struct{}{},
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), node: newID("node_")}
 	if cfg.Bus == nil {
 		cfg.Bus, h.ownBus = NewLocalBus(), true
 	}
@@ -91,6 +95,9 @@ func NewHub(cfg Config) (*Hub, error) {
 	if cfg.SyncInterval == 0 {
 		cfg.SyncInterval = 5 * time.Second
 	}
+	if cfg.CountInterval == 0 {
+		cfg.CountInterval = 5 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -99,7 +106,12 @@ func NewHub(cfg Config) (*Hub, error) {
 	}
 	h.cfg = cfg
 	h.log = cfg.Logger.With("component", "overlay")
+	h.wg.Add(1)
 	go h.syncLoop()
+	if cfg.CountInterval > 0 {
+		h.wg.Add(1)
+		go h.countLoop(cfg.CountInterval)
+	}
 	return h, nil
 }
 
@@ -147,7 +159,9 @@ func (h *Hub) Room(ctx context.Context, campaignID string) (*Room, error) {
 }
 
 func (h *Hub) open(ctx context.Context, campaignID string) (*Room, error) {
-	r := &Room{id: campaignID, h: h, subs: map[*Subscription]struct{}{}}
+	r := &Room{id: campaignID, h: h, subs: map[*Subscription]struct{}{}, state: newRoomState(), lastChat: map[string]time.Time{}}
+	r.likes = newThrottle(h.cfg.LikeInterval, r.flushLikes)
+	r.results = newThrottle(h.cfg.LikeInterval, r.flushResults)
 	// Subscribe first, then read the log: whatever is published meanwhile
 	// either is in the log read or arrives after it; receive drops repeats.
 	cancel, err := h.cfg.Bus.Subscribe(ctx, campaignID, r.fromBus)
@@ -178,7 +192,7 @@ func (h *Hub) Close() error {
 	h.rooms = map[string]*Room{}
 	h.mu.Unlock()
 	close(h.stop)
-	<-h.done
+	h.wg.Wait()
 	for _, r := range rooms {
 		r.close()
 	}
@@ -189,7 +203,7 @@ func (h *Hub) Close() error {
 }
 
 func (h *Hub) syncLoop() {
-	defer close(h.done)
+	defer h.wg.Done()
 	if h.cfg.SyncInterval < 0 {
 		<-h.stop
 		return
@@ -228,16 +242,19 @@ type Room struct {
 	pinMu     sync.Mutex // serialises this node's check-then-append pin changes
 	deliverMu sync.Mutex // serialises delivery in seq order (and log reads filling gaps)
 
-	mu     sync.Mutex // guards what follows
-	seq    int64      // the last event applied; state reflects 1..seq
-	state  State
-	subs   map[*Subscription]struct{}
-	closed bool
+	mu       sync.Mutex // guards what follows
+	seq      int64      // the last event applied; state reflects 1..seq
+	state    *roomState
+	subs     map[*Subscription]struct{}
+	closed   bool
+	lastChat map[string]time.Time // slow mode: each viewer's last message on this node
+	viewers  int64                // viewer subscriptions on this node
+	counted  countMark            // what this node last published as its viewer.count
 
-	likeMu        sync.Mutex // one like flush at a time
-	pendingLikes  int64
-	likeTimer     *time.Timer
-	lastLikeFlush time.Time
+	likes        *throttle
+	pendingLikes int64 // guarded by mu
+	results      *throttle
+	dirtyPolls   map[string]bool // polls voted since the last poll.results; guarded by mu
 }
 
 // ID is the campaign's id.
@@ -254,7 +271,7 @@ func (r *Room) Seq() int64 {
 func (r *Room) State() State {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.state.clone()
+	return r.state.State.clone()
 }
 
 // Subscribers is the number of subscriptions on this node.
@@ -334,12 +351,6 @@ func (r *Room) UnpinVoucher(ctx context.Context, voucherID string) (*Message, er
 	return r.Publish(ctx, TypeVoucherUnpinned, VoucherUnpinned{VoucherID: voucherID})
 }
 
-// Chat publishes a viewer's message. Validation (length, rate, bans) is
-// the transport's; text is stored as given, plain text.
-func (r *Room) Chat(ctx context.Context, viewerID, name, text string) (*Message, error) {
-	return r.Publish(ctx, TypeChatMessage, ChatMessage{ID: newMessageID(), ViewerID: viewerID, Name: name, Text: text})
-}
-
 // Like counts n taps. They are published together as one like.count at
 // most once per LikeInterval, never one event per tap.
 func (r *Room) Like(n int64) {
@@ -347,46 +358,37 @@ func (r *Room) Like(n int64) {
 		return
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.closed {
+		r.mu.Unlock()
 		return
 	}
 	r.pendingLikes += n
-	r.scheduleLikesLocked()
+	r.mu.Unlock()
+	r.likes.mark()
 }
 
-func (r *Room) scheduleLikesLocked() {
-	if r.likeTimer != nil || r.pendingLikes == 0 {
-		return
-	}
-	wait := max(time.Until(r.lastLikeFlush.Add(r.h.cfg.LikeInterval)), 0)
-	r.likeTimer = time.AfterFunc(wait, func() { r.flushLikes(context.Background()) })
-}
-
-// flushLikes publishes the taps counted since the last like.count.
-func (r *Room) flushLikes(ctx context.Context) {
-	r.likeMu.Lock()
-	defer r.likeMu.Unlock()
+// flushLikes publishes the taps counted since the last like.count; those
+// it cannot record are counted again for the next.
+func (r *Room) flushLikes() {
 	r.mu.Lock()
 	n := r.pendingLikes
 	r.pendingLikes = 0
-	r.likeTimer = nil
-	r.lastLikeFlush = time.Now()
 	total := r.state.Likes + n
 	r.mu.Unlock()
 	if n == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := r.Publish(ctx, TypeLikeCount, LikeCount{Count: total, Added: n}); err != nil {
 		r.h.log.Warn("like count not recorded; retrying", "campaign", r.id, "likes", n, "err", err)
 		r.mu.Lock()
-		if !r.closed {
-			r.pendingLikes += n
-			r.scheduleLikesLocked()
-		}
+		r.pendingLikes += n
+		closed := r.closed
 		r.mu.Unlock()
+		if !closed {
+			r.likes.mark()
+		}
 	}
 }
 
@@ -469,9 +471,13 @@ func (r *Room) apply(msg *Message) {
 	if msg.Seq != r.seq+1 {
 		return
 	}
-	r.state.apply(msg.Type, msg.Data, r.h.cfg.MaxPins)
+	r.state.apply(msg.Type, msg.Time(), msg.Data, r.h.cfg.MaxPins)
 	r.seq = msg.Seq
+	hostOnly := HostOnly[msg.Type]
 	for s := range r.subs {
+		if hostOnly && !s.host {
+			continue
+		}
 		select {
 		case s.ch <- msg:
 		default:
@@ -481,13 +487,8 @@ func (r *Room) apply(msg *Message) {
 }
 
 func (r *Room) close() {
-	r.mu.Lock()
-	if r.likeTimer != nil {
-		r.likeTimer.Stop()
-		r.likeTimer = nil
-	}
-	r.mu.Unlock()
-	r.flushLikes(context.Background()) // taps already counted are not lost
+	r.likes.close() // taps and votes already counted are not lost
+	r.results.close()
 	r.mu.Lock()
 	r.closed = true
 	for s := range r.subs {
@@ -503,6 +504,7 @@ func (r *Room) close() {
 // the missed events, then the live tail, each event once and in order.
 type Subscription struct {
 	r        *Room
+	host     bool // receives the HostOnly types too
 	ch       chan *Message
 	err      error // why ch was closed; guarded by r.mu
 	ended    bool
@@ -516,8 +518,18 @@ type Subscription struct {
 // Subscribe starts a subscription. With since < 0 it first yields a
 // snapshot message (type "snapshot") whose seq is the last event the state
 // reflects; with since >= 0 it first yields every event after since, read
-// from the log. Then the live tail follows, without gap or repeat.
+// from the log. Then the live tail follows, without gap or repeat. A
+// viewer's subscription skips the HostOnly types; see SubscribeHost.
 func (r *Room) Subscribe(ctx context.Context, since int64) (*Subscription, error) {
+	return r.subscribe(ctx, since, false)
+}
+
+// SubscribeHost is Subscribe for the host's console: every type.
+func (r *Room) SubscribeHost(ctx context.Context, since int64) (*Subscription, error) {
+	return r.subscribe(ctx, since, true)
+}
+
+func (r *Room) subscribe(ctx context.Context, since int64, host bool) (*Subscription, error) {
 	if since > r.Seq() {
 		if err := r.CatchUp(ctx); err != nil {
 			return nil, err
@@ -531,9 +543,9 @@ func (r *Room) Subscribe(ctx context.Context, since int64) (*Subscription, error
 	if since > r.seq {
 		return nil, fmt.Errorf("%w: since=%d, last event %d", ErrFutureSince, since, r.seq)
 	}
-	s := &Subscription{r: r, ch: make(chan *Message, r.h.cfg.Buffer), upTo: r.seq, last: since}
+	s := &Subscription{r: r, host: host, ch: make(chan *Message, r.h.cfg.Buffer), upTo: r.seq, last: since}
 	if since < 0 {
-		state := r.state.clone()
+		state := r.state.State.clone()
 		b, err := json.Marshal(state)
 		if err != nil {
 			return nil, err
@@ -546,6 +558,9 @@ func (r *Room) Subscribe(ctx context.Context, since int64) (*Subscription, error
 		s.last = r.seq
 	}
 	r.subs[s] = struct{}{}
+	if !host {
+		r.viewers++
+	}
 	return s, nil
 }
 
@@ -570,6 +585,9 @@ func (s *Subscription) Next(ctx context.Context) (*Message, error) {
 		e := s.page[0]
 		s.page = s.page[1:]
 		s.last = e.Seq
+		if HostOnly[e.Type] && !s.host {
+			continue
+		}
 		return messageOf(e)
 	}
 	s.page = nil
@@ -610,10 +628,14 @@ func (s *Subscription) endLocked(err error) {
 	s.ended, s.err = true, err
 	close(s.ch)
 	delete(s.r.subs, s)
+	if !s.host {
+		s.r.viewers--
+	}
 }
 
-func newMessageID() string {
+// newID is a random id with prefix: msg_, poll_, iw_.
+func newID(prefix string) string {
 	var b [10]byte
 	_, _ = rand.Read(b[:])
-	return "msg_" + idEncoding.EncodeToString(b[:])
+	return prefix + idEncoding.EncodeToString(b[:])
 }

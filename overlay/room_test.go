@@ -184,7 +184,7 @@ func TestResumeAcrossTheSwitch(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		for i := range total {
-			if _, err := r.Chat(context.Background(), "v1", "Ann", fmt.Sprint(i)); err != nil {
+			if _, err := r.Chat(context.Background(), "v1", "Ann", fmt.Sprint(i), false); err != nil {
 				done <- err
 				return
 			}
@@ -249,7 +249,7 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 	sub := subscribe(t, r, 0)
 	fast := subscribe(t, r, 0)
 	for i := range 10 {
-		if _, err := r.Chat(t.Context(), "v", "n", fmt.Sprint(i)); err != nil {
+		if _, err := r.Chat(t.Context(), "v", "n", fmt.Sprint(i), false); err != nil {
 			t.Fatal(err)
 		}
 		next(t, fast)
@@ -329,7 +329,7 @@ func TestTwoNodesLocalBus(t *testing.T) {
 	if _, err := st.AppendEvent(t.Context(), id, TypeChatMessage, MediaNow(), []byte(`{"id":"m","viewer_id":"v","name":"n","text":"lost"}`)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Chat(t.Context(), "v", "n", "after"); err != nil {
+	if _, err := a.Chat(t.Context(), "v", "n", "after", false); err != nil {
 		t.Fatal(err)
 	}
 	for i, typ := range []string{TypeProductPinned, TypeChatMessage, TypeChatMessage} {

@@ -3,18 +3,71 @@ package overlay
 import (
 	"encoding/json"
 	"slices"
+	"time"
 )
 
 // DefaultMaxPins is how many products can be pinned at once by default.
 const DefaultMaxPins = 3
+
+// Phases of a campaign, State.Phase.
+const (
+	PhasePrelive = "prelive"
+	PhaseLive    = "live"
+	PhaseReplay  = "replay"
+)
+
+// nodeCountTTL is how long a node's viewer count stands without being
+// repeated: a node that died stops counting after it.
+const nodeCountTTL = 45 * time.Second
+
+// roomState is everything folded from a campaign's log: State, what
+// viewers see, and what only the room uses (bans, the word filter, who
+// voted and entered).
+type roomState struct {
+	State
+	banned    map[string]bool
+	words     []string
+	polls     map[string]*PollState // every poll, by id
+	pollOrder []string
+	winOrder  []string
+	voted     map[string]map[string]bool
+	wins      map[string]*instantWinState
+	nodes     map[string]nodeCount
+	messages  map[string]ChatMessage // every line by id, for answers' reply_text
+	deleted   map[string]bool
+	shown     map[string]bool // displayed to the host
+	surveyed  map[string]bool
+}
+
+type instantWinState struct {
+	InstantWin
+	entrants []Winner
+	entered  map[string]bool
+	drawn    bool
+	winners  []Winner
+}
+
+type nodeCount struct {
+	count int64
+	at    time.Time
+}
+
+func newRoomState() *roomState {
+	return &roomState{State: State{Products: []ProductRef{}, Phase: PhasePrelive, Settings: DefaultSettings,
+		Chat: []ChatEntry{}, InstantWins: []InstantWin{}},
+		banned: map[string]bool{}, polls: map[string]*PollState{}, voted: map[string]map[string]bool{},
+		wins: map[string]*instantWinState{}, nodes: map[string]nodeCount{}, messages: map[string]ChatMessage{},
+		deleted: map[string]bool{}, shown: map[string]bool{}, surveyed: map[string]bool{}}
+}
 
 // apply folds one logged event into s. It is deterministic, so every node
 // that applies the same log in seq order holds the same state. It never
 // fails: an event it cannot read (a newer type, bad data) changes nothing.
 // Pinning beyond maxPins drops the oldest pin: the API refuses a pin past
 // the maximum, but two nodes can each accept one at the same moment, and
-// the log must still fold to one answer everywhere.
-func (s *State) apply(typ string, data json.RawMessage, maxPins int) {
+// the log must still fold to one answer everywhere. Likewise a second
+// vote of one viewer (cast on two nodes at once) is not counted.
+func (s *roomState) apply(typ string, at time.Time, data json.RawMessage, maxPins int) {
 	switch typ {
 	case TypeProductPinned:
 		var d ProductPinned
@@ -46,26 +99,157 @@ func (s *State) apply(typ string, data json.RawMessage, maxPins int) {
 		if s.Voucher != nil && s.Voucher.ID == d.VoucherID {
 			s.Voucher = nil
 		}
+	case TypeChatMessage, TypeChatQuestion, TypeChatAnswer:
+		var d ChatMessage
+		if json.Unmarshal(data, &d) != nil || d.ID == "" {
+			return
+		}
+		s.messages[d.ID] = d
+		s.Chat = append(s.Chat, ChatEntry{Type: typ, At: MediaTime(at), ChatMessage: d})
+		if over := len(s.Chat) - RecentChat; over > 0 {
+			s.Chat = slices.Delete(s.Chat, 0, over)
+		}
+	case TypeChatDeleted:
+		var d MessageRef
+		if json.Unmarshal(data, &d) != nil {
+			return
+		}
+		s.deleted[d.MessageID] = true
+		s.Chat = slices.DeleteFunc(s.Chat, func(c ChatEntry) bool { return c.ID == d.MessageID })
+	case TypeChatDisplayed:
+		var d MessageRef
+		if json.Unmarshal(data, &d) == nil {
+			s.shown[d.MessageID] = true
+		}
+	case TypeSurveyAnswered:
+		var d SurveyAnswered
+		if json.Unmarshal(data, &d) == nil {
+			s.surveyed[d.ViewerID] = true
+		}
+	case TypeViewerBanned, TypeViewerUnban:
+		var d ViewerRef
+		if json.Unmarshal(data, &d) != nil || d.ViewerID == "" {
+			return
+		}
+		if typ == TypeViewerBanned {
+			s.banned[d.ViewerID] = true
+		} else {
+			delete(s.banned, d.ViewerID)
+		}
+	case TypeRoomSettings:
+		var d Settings
+		if json.Unmarshal(data, &d) != nil {
+			return
+		}
+		if d.MaxLength <= 0 || d.MaxLength > MaxChatRunes {
+			d.MaxLength = MaxChatRunes
+		}
+		s.Settings = d
+	case TypeChatFilter:
+		var d ChatFilter
+		if json.Unmarshal(data, &d) != nil {
+			return
+		}
+		s.words = d.Words
 	case TypeLikeCount:
 		var d LikeCount
 		if json.Unmarshal(data, &d) != nil || d.Added < 0 {
 			return
 		}
 		s.Likes += d.Added // the sum of every node's taps, whatever order they logged in
+	case TypePollOpened:
+		var d PollOpened
+		if json.Unmarshal(data, &d) != nil || d.Poll.ID == "" || s.polls[d.Poll.ID] != nil {
+			return
+		}
+		p := &PollState{Poll: d.Poll, Votes: make([]int64, len(d.Poll.Options))}
+		s.polls[p.ID] = p
+		s.pollOrder = append(s.pollOrder, p.ID)
+		s.voted[p.ID] = map[string]bool{}
+		if s.Poll != nil && !s.Poll.Closed {
+			s.Poll.Closed = true // one poll at a time: a new one closes the last
+		}
+		s.Poll = p
+	case TypePollVoted:
+		var d PollVoted
+		if json.Unmarshal(data, &d) != nil {
+			return
+		}
+		p := s.polls[d.PollID]
+		if p == nil || p.Closed || d.Option < 0 || d.Option >= len(p.Votes) || s.voted[p.ID][d.ViewerID] {
+			return
+		}
+		s.voted[p.ID][d.ViewerID] = true
+		p.Votes[d.Option]++
+		p.Total++
+	case TypePollClosed:
+		var d PollResults
+		if json.Unmarshal(data, &d) != nil {
+			return
+		}
+		if p := s.polls[d.PollID]; p != nil {
+			p.Closed = true
+		}
+	case TypeInstantWinOpened:
+		var d InstantWinOpened
+		if json.Unmarshal(data, &d) != nil || d.InstantWin.ID == "" || s.wins[d.InstantWin.ID] != nil {
+			return
+		}
+		s.wins[d.InstantWin.ID] = &instantWinState{InstantWin: d.InstantWin, entered: map[string]bool{}}
+		s.winOrder = append(s.winOrder, d.InstantWin.ID)
+		s.InstantWins = append(s.InstantWins, d.InstantWin)
+	case TypeInstantWinEntered:
+		var d InstantWinEntered
+		if json.Unmarshal(data, &d) != nil {
+			return
+		}
+		w := s.wins[d.InstantWinID]
+		if w == nil || w.drawn || w.entered[d.ViewerID] {
+			return
+		}
+		w.entered[d.ViewerID] = true
+		w.entrants = append(w.entrants, Winner{ViewerID: d.ViewerID, Name: d.Name})
+	case TypeInstantWinDrawn:
+		var d InstantWinDrawn
+		if json.Unmarshal(data, &d) != nil {
+			return
+		}
+		w := s.wins[d.InstantWinID]
+		if w == nil || w.drawn {
+			return
+		}
+		w.drawn, w.winners = true, d.Winners
+		s.InstantWins = slices.DeleteFunc(s.InstantWins, func(w InstantWin) bool { return w.ID == d.InstantWinID })
+		s.LastDraw = &d
 	case TypeViewerCount:
 		var d ViewerCount
 		if json.Unmarshal(data, &d) != nil {
 			return
 		}
-		s.Viewers = d.Count
+		if d.Node == "" { // a count without a node stands for every node
+			clear(s.nodes)
+			s.nodes[""] = nodeCount{count: d.Count, at: at}
+		} else {
+			s.nodes[d.Node] = nodeCount{count: d.NodeCount, at: at}
+		}
+		s.Viewers = 0
+		for n, c := range s.nodes {
+			if at.Sub(c.at) > nodeCountTTL {
+				delete(s.nodes, n)
+				continue
+			}
+			s.Viewers += c.count
+		}
 	case TypeStreamLive:
 		s.Live = true
+		s.Phase = PhaseLive
 	case TypeStreamEnded:
 		s.Live = false
+		s.Phase = PhaseReplay
 	}
 }
 
-// clone is a deep copy of s, safe to hand out.
+// clone is a deep copy of the viewers' state, safe to hand out.
 func (s *State) clone() State {
 	c := *s
 	c.Products = slices.Clone(s.Products)
@@ -76,9 +260,39 @@ func (s *State) clone() State {
 		v := *s.Voucher
 		c.Voucher = &v
 	}
+	c.Chat = slices.Clone(s.Chat)
+	if c.Chat == nil {
+		c.Chat = []ChatEntry{}
+	}
+	if s.Poll != nil {
+		p := *s.Poll
+		p.Options = slices.Clone(p.Options)
+		p.Votes = slices.Clone(p.Votes)
+		c.Poll = &p
+	}
+	c.InstantWins = slices.Clone(s.InstantWins)
+	if c.InstantWins == nil {
+		c.InstantWins = []InstantWin{}
+	}
+	if s.LastDraw != nil {
+		d := *s.LastDraw
+		d.Winners = slices.Clone(d.Winners)
+		c.LastDraw = &d
+	}
 	return c
 }
 
 func (s *State) pinned(productID string) bool {
 	return slices.ContainsFunc(s.Products, func(p ProductRef) bool { return p.ID == productID })
+}
+
+// chatOpen reports whether viewers may chat now.
+func (s *State) chatOpen() bool {
+	switch s.Phase {
+	case PhasePrelive:
+		return s.Settings.PreliveChat
+	case PhaseReplay:
+		return s.Settings.ReplayChat
+	}
+	return true
 }

@@ -2,7 +2,6 @@ package overlay
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -54,7 +53,10 @@ type HandlerConfig struct {
 	// ResumeWait is how long a data channel waits for the viewer's first
 	// message, a "resume" (0: 500 ms); then it sends the snapshot.
 	ResumeWait time.Duration
-	Logger     *slog.Logger
+	// Identity issues and checks viewer ids (nil: a random key of this
+	// process, so tokens do not survive a restart nor cross nodes).
+	Identity *Identity
+	Logger   *slog.Logger
 }
 
 // Handler serves GET /live/{id}/events.
@@ -95,6 +97,9 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Identity == nil {
+		cfg.Identity, _ = NewIdentity(nil)
+	}
 	return &Handler{cfg: cfg, log: cfg.Logger.With("component", "overlay.ws")}, nil
 }
 
@@ -117,6 +122,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		since = v
+	}
+	var viewerID, token string
+	if token = r.URL.Query().Get("viewer"); token != "" {
+		var err error
+		if viewerID, err = h.cfg.Identity.Verify(token); err != nil {
+			httperr.Write(w, http.StatusBadRequest, "invalid_query", "viewer is not a token this server issued; connect without it for a new one")
+			return
+		}
 	}
 	ctx := r.Context()
 	if _, err := h.cfg.Campaigns.GetCampaign(ctx, id); err != nil {
@@ -151,7 +164,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer c.CloseNow()
 	c.SetReadLimit(MaxInboundBytes)
 	t := &wsTransport{c: c}
-	k := h.newConn(room, sub, t)
+	k := h.newConn(room, sub, t, viewerID, token)
 	k.run(context.WithoutCancel(ctx), nil, func(ctx context.Context) { t.ping(ctx, k) })
 }
 
@@ -237,11 +250,4 @@ func (b *bucket) take() bool {
 	}
 	b.tokens--
 	return true
-}
-
-// newViewerID is an anonymous viewer id for one connection.
-func newViewerID() string {
-	var b [10]byte
-	_, _ = rand.Read(b[:])
-	return "anon_" + idEncoding.EncodeToString(b[:])
 }
