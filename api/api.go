@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -75,6 +76,14 @@ type Config struct {
 	// Overlay is the shopping data channel the pin routes publish to;
 	// nil: they answer 503 overlay_unavailable.
 	Overlay *overlay.Hub
+	// Identity issues and checks viewer ids for the viewer routes.
+	Identity *overlay.Identity
+	// HostEvents serves the host's events socket (overlay.Handler.ServeHost)
+	// once the admin token is checked; nil: 503.
+	HostEvents http.HandlerFunc
+	// ActionLimit bounds viewer ids and actions per client address.
+	// Zero: DefaultActionLimit; a negative Burst disables it.
+	ActionLimit RateLimit
 }
 
 // MinTokenLength is the shortest admin token New accepts.
@@ -103,7 +112,10 @@ type API struct {
 	reminderLimit *limiter // nil: no limit
 	authLimit     *limiter // nil: no limit
 
-	overlay *overlay.Hub // nil: pins answer 503
+	overlay     *overlay.Hub // nil: pins answer 503
+	identity    *overlay.Identity
+	hostEvents  http.HandlerFunc
+	actionLimit *limiter
 }
 
 // New validates cfg, creates the image directory and builds the route
@@ -145,10 +157,13 @@ func New(cfg Config) (*API, error) {
 		imageDir:   filepath.Join(cfg.DataDir, "images"),
 		trustProxy: cfg.TrustProxy,
 		overlay:    cfg.Overlay,
+		identity:   cfg.Identity,
+		hostEvents: cfg.HostEvents,
 		webrtcInfo: cfg.WebRTCInfo,
 	}
 	a.reminderLimit = newLimiter(cfg.ReminderLimit, DefaultReminderLimit, cfg.Now)
 	a.authLimit = newLimiter(cfg.AuthFailureLimit, DefaultAuthFailureLimit, cfg.Now)
+	a.actionLimit = newLimiter(cfg.ActionLimit, DefaultActionLimit, cfg.Now)
 	a.SetIngestPorts(cfg.RTMPPort, cfg.RTSPPort)
 	if isNilInterface(cfg.Notifier) {
 		a.notifier = nil

@@ -110,6 +110,9 @@ func TestBadInput(t *testing.T) {
 			}{"empty", ``, "application/json", 400, "invalid_json"})
 		}
 		for _, tc := range cases {
+			if str == "" && (tc.name == "wrong type" || tc.name == "object for string" || tc.name == "bad utf8") {
+				continue // the body has no string field to put a wrong value in
+			}
 			t.Run(rt.ID+"/"+tc.name, func(t *testing.T) {
 				opts := []reqOpt{idem, withHeader("Content-Type", tc.ct)}
 				if tc.ct == "" {

@@ -144,6 +144,7 @@ func newEnvOn(t testing.TB, st store.Store, opts ...func(*Config)) *env {
 	}
 	t.Cleanup(func() { ov.Close() })
 	cfg.Overlay = ov
+	cfg.Identity, _ = overlay.NewIdentity(nil)
 	for _, o := range opts {
 		o(&cfg)
 	}

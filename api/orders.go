@@ -1,12 +1,15 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
+	"vitrine/overlay"
 	"vitrine/store"
 )
 
@@ -183,6 +186,7 @@ func (a *API) createOrder(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.log.InfoContext(ctx, "order created", "campaign", id, "order", o.ID, "request_id", requestIDFrom(ctx))
 	a.notify(ctx, EventOrderCreated, orderOut(o))
+	a.tellOrder(ctx, o)
 	return writeJSON(w, http.StatusCreated, orderOut(o))
 }
 
@@ -211,4 +215,27 @@ func (a *API) listOrders(w http.ResponseWriter, r *http.Request) error {
 		out[i] = orderOut(&os[i])
 	}
 	return writeJSON(w, http.StatusOK, listResponse{Items: out, NextCursor: next})
+}
+
+// tellOrder puts the order on the campaign's channel (order.placed: the
+// orders ticker, the replay, analytics) with the customer's first name
+// only. The order is durable already: a failure here is logged, not
+// answered.
+func (a *API) tellOrder(ctx context.Context, o *store.Order) {
+	if a.overlay == nil {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	room, err := a.overlay.Room(ctx, o.CampaignID)
+	if err == nil {
+		first, _, _ := strings.Cut(strings.TrimSpace(o.CustomerName), " ")
+		ev := overlay.OrderPlaced{OrderID: o.ID, Name: first, Items: make([]overlay.OrderLine, len(o.Items))}
+		for i, it := range o.Items {
+			ev.Items[i] = overlay.OrderLine{ProductID: it.ProductID, Quantity: it.Quantity}
+		}
+		_, err = room.OrderPlaced(ctx, ev)
+	}
+	if err != nil {
+		a.log.WarnContext(ctx, "order not put on the channel", "campaign", o.CampaignID, "order", o.ID, "err", err)
+	}
 }

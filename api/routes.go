@@ -246,10 +246,14 @@ func (a *API) routeTable() []*route {
 		a.campaignRoutes(),
 		a.liveRoutes(),
 		a.pinRoutes(),
+		a.chatRoutes(),
+		a.interactionRoutes(),
+		a.hostEventRoutes(),
 		a.orderRoutes(),
 		a.webhookRoutes(),
 		a.calendarRoutes(),
 		a.reminderRoutes(),
+		a.actionRoutes(),
 		{a.openAPIRoute()},
 	} {
 		rts = append(rts, group...)

@@ -41,6 +41,7 @@ type viewerConn struct {
 	sub    *Subscription
 	viewer string
 	hello  *Message // sent first: the viewer's id and token
+	host   bool     // the host's read-only console
 	chat   *bucket  // chat messages and other actions
 	likes  *bucket
 
@@ -86,9 +87,11 @@ func (k *viewerConn) run(ctx context.Context, first []byte, extra ...func(contex
 
 // send writes the subscription's messages until it ends.
 func (k *viewerConn) send(ctx context.Context) {
-	if err := k.write(ctx, k.hello.JSON); err != nil {
-		k.close(endSlow, "too slow; reconnect")
-		return
+	if !k.host {
+		if err := k.write(ctx, k.hello.JSON); err != nil {
+			k.close(endSlow, "too slow; reconnect")
+			return
+		}
 	}
 	for {
 		m, err := k.sub.Next(ctx)
@@ -138,6 +141,10 @@ func (k *viewerConn) receive(ctx context.Context, first []byte) {
 				k.close(endNormal, "")
 				return
 			}
+		}
+		if k.host {
+			k.close(endBadMessage, "the host console is read-only: act through the admin API")
+			return
 		}
 		in, err := DecodeInbound(b)
 		if err != nil {

@@ -198,7 +198,7 @@ func (r *Room) InstantWins() []InstantWinStatus {
 	out := make([]InstantWinStatus, 0, len(r.state.winOrder))
 	for _, id := range r.state.winOrder {
 		w := r.state.wins[id]
-		out = append(out, InstantWinStatus{InstantWin: w.InstantWin, Entrants: int64(len(w.entrants)), Drawn: w.drawn, Winners: slices.Clone(w.winners)})
+		out = append(out, InstantWinStatus{InstantWin: w.InstantWin, Entrants: int64(len(w.entrants)), Drawn: w.drawn, DrawnWinners: append([]Winner{}, w.winners...)})
 	}
 	return out
 }
@@ -206,9 +206,9 @@ func (r *Room) InstantWins() []InstantWinStatus {
 // InstantWinStatus is an instant win as the host sees it.
 type InstantWinStatus struct {
 	InstantWin
-	Entrants int64    `json:"entrants"`
-	Drawn    bool     `json:"drawn"`
-	Winners  []Winner `json:"winners"` // empty until drawn
+	Entrants     int64    `json:"entrants"`
+	Drawn        bool     `json:"drawn"`
+	DrawnWinners []Winner `json:"drawn_winners"` // empty until drawn
 }
 
 // OrderPlaced tells viewers of an order (for the orders ticker).

@@ -109,6 +109,18 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 // text message. Errors before the upgrade are JSON (400 for a bad since,
 // 404 for an unknown campaign).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.serve(w, r, false)
+}
+
+// ServeHost serves the host's console: the same socket with every event
+// type, HostOnly ones included (displayed messages, bans, votes...). It is
+// read-only: the host acts through the admin API. The caller
+// authenticates the request; {id} is the campaign.
+func (h *Handler) ServeHost(w http.ResponseWriter, r *http.Request) {
+	h.serve(w, r, true)
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, host bool) {
 	id := r.PathValue("id")
 	if id == "" || len(id) > 128 || !utf8.ValidString(id) {
 		httperr.Write(w, http.StatusNotFound, "not_found", "no such campaign")
@@ -124,7 +136,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		since = v
 	}
 	var viewerID, token string
-	if token = r.URL.Query().Get("viewer"); token != "" {
+	if token = r.URL.Query().Get("viewer"); token != "" && !host {
 		var err error
 		if viewerID, err = h.cfg.Identity.Verify(token); err != nil {
 			httperr.Write(w, http.StatusBadRequest, "invalid_query", "viewer is not a token this server issued; connect without it for a new one")
@@ -145,7 +157,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	sub, err := room.Subscribe(ctx, since)
+	subscribe := room.Subscribe
+	if host {
+		subscribe = room.SubscribeHost
+	}
+	sub, err := subscribe(ctx, since)
 	if errors.Is(err, ErrFutureSince) {
 		httperr.Write(w, http.StatusBadRequest, "invalid_query", err.Error())
 		return
@@ -165,6 +181,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.SetReadLimit(MaxInboundBytes)
 	t := &wsTransport{c: c}
 	k := h.newConn(room, sub, t, viewerID, token)
+	k.host = host
 	k.run(context.WithoutCancel(ctx), nil, func(ctx context.Context) { t.ping(ctx, k) })
 }
 

@@ -129,7 +129,13 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.events, err = overlay.NewHandler(overlay.HandlerConfig{Hub: s.overlay, Campaigns: s.store, Logger: log})
+	// Viewer tokens are signed with a key derived from the admin token,
+	// which every node of a cluster shares: a token holds on any node.
+	identity, err := overlay.NewIdentity([]byte(token))
+	if err != nil {
+		return nil, err
+	}
+	s.events, err = overlay.NewHandler(overlay.HandlerConfig{Hub: s.overlay, Campaigns: s.store, Identity: identity, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +193,7 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 	s.api, err = api.New(api.Config{
 		Store: s.store, Hub: s.hub, Notifier: s.notifier, AdminToken: token, DataDir: cfg.Data.Dir,
 		PublicURL: cfg.HTTP.PublicURL, TrustProxy: cfg.HTTP.TrustProxy, RTMPPort: rtmpPort, RTSPPort: rtspPort, Logger: log,
-		WebRTCInfo: s.webrtcInfo, Overlay: s.overlay,
+		WebRTCInfo: s.webrtcInfo, Overlay: s.overlay, Identity: identity, HostEvents: s.events.ServeHost,
 	})
 	if err != nil {
 		return nil, err
