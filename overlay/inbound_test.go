@@ -3,6 +3,7 @@ package overlay
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -14,6 +15,12 @@ func TestDecodeInbound(t *testing.T) {
 		`{"type":"like","data":{}}`: {Type: InLike},
 		` {"type":"chat.send","data":{"text":" hi ","name":"Ann"}} `:       {Type: InChatSend, Text: "hi", Name: "Ann"},
 		`{"type":"chat.send","data":{"text":"<b>x</b>\nok","name":"A&B"}}`: {Type: InChatSend, Text: "<b>x</b>\nok", Name: "A&B"},
+		`{"type":"chat.send","data":{"text":"Size?","name":"A","question":true}}`: {Type: InChatSend, Text: "Size?", Name: "A", Question: true},
+		`{"type":"poll.vote","data":{"poll_id":"poll_x1","option":0}}`:            {Type: InPollVote, ID: "poll_x1"},
+		`{"type":"instant_win.enter","data":{"instant_win_id":"iw_1","name":"Bo"}}`: {Type: InInstantWinEnter, ID: "iw_1", Name: "Bo"},
+		`{"type":"survey.answer","data":{"rating":4}}`:                            {Type: InSurveyAnswer, Rating: 4},
+		`{"type":"survey.answer","data":{"rating":5,"comment":" Great "}}`:        {Type: InSurveyAnswer, Rating: 5, Comment: "Great"},
+		`{"type":"share","data":{"network":"whatsapp"}}`:                          {Type: InShare, Network: "whatsapp"},
 	}
 	for in, want := range ok {
 		got, err := DecodeInbound([]byte(in))
@@ -33,6 +40,11 @@ func TestDecodeInbound(t *testing.T) {
 		`{"type":"like","pad":"` + strings.Repeat("x", MaxInboundBytes) + `"}`,
 		"{\"type\":\"like\xff\"}",
 		`{"type":"chat.send","data":{"text":"\u202eevil","name":"A"}}`,
+		`{"type":"poll.vote","data":{"poll_id":"poll_x1"}}`, `{"type":"poll.vote","data":{"poll_id":"../x","option":0}}`,
+		`{"type":"poll.vote","data":{"poll_id":"p","option":-1}}`, `{"type":"poll.vote","data":{"poll_id":"p","option":1.5}}`,
+		`{"type":"instant_win.enter","data":{"instant_win_id":"iw_1"}}`,
+		`{"type":"survey.answer","data":{"rating":0}}`, `{"type":"survey.answer","data":{"rating":6}}`,
+		`{"type":"share","data":{"network":"myspace"}}`, `{"type":"share"}`,
 	}
 	for _, in := range bad {
 		if got, err := DecodeInbound([]byte(in)); !errors.Is(err, ErrBadInbound) {
@@ -45,6 +57,8 @@ func FuzzDecodeInbound(f *testing.F) {
 	for _, s := range []string{
 		`{"type":"like"}`, `{"type":"chat.send","data":{"text":"hi","name":"Ann"}}`,
 		`{"type":"chat.send","data":{"text":"\u00e9\n","name":"x"}}`, `{"type":"like","data":{}}`, `{`, `null`,
+		`{"type":"poll.vote","data":{"poll_id":"poll_a","option":1}}`, `{"type":"survey.answer","data":{"rating":3,"comment":"ok"}}`,
+		`{"type":"instant_win.enter","data":{"instant_win_id":"iw_a","name":"x"}}`, `{"type":"share","data":{"network":"x"}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -72,10 +86,22 @@ func FuzzDecodeInbound(f *testing.F) {
 				t.Fatalf("limits not applied: %+v", in)
 			}
 			// What was accepted survives a round trip unchanged.
-			data, _ := json.Marshal(map[string]any{"type": InChatSend, "data": map[string]string{"text": in.Text, "name": in.Name}})
+			data, _ := json.Marshal(map[string]any{"type": InChatSend, "data": map[string]any{"text": in.Text, "name": in.Name, "question": in.Question}})
 			again, err := DecodeInbound(data)
 			if len(data) <= MaxInboundBytes && (err != nil || again != in) {
 				t.Fatalf("round trip: %+v -> %+v, %v", in, again, err)
+			}
+		case InPollVote, InInstantWinEnter:
+			if checkID("id", in.ID) != nil || in.Option < 0 {
+				t.Fatalf("bad id or option accepted: %+v", in)
+			}
+		case InSurveyAnswer:
+			if in.Rating < 1 || in.Rating > 5 || utf8.RuneCountInString(in.Comment) > MaxChatRunes {
+				t.Fatalf("bad survey accepted: %+v", in)
+			}
+		case InShare:
+			if !slices.Contains(Networks, in.Network) {
+				t.Fatalf("bad network accepted: %+v", in)
 			}
 		default:
 			t.Fatalf("unknown type accepted: %+v", in)
