@@ -13,14 +13,14 @@ func TestDecodeInbound(t *testing.T) {
 	ok := map[string]Inbound{
 		`{"type":"like"}`:           {Type: InLike},
 		`{"type":"like","data":{}}`: {Type: InLike},
-		` {"type":"chat.send","data":{"text":" hi ","name":"Ann"}} `:       {Type: InChatSend, Text: "hi", Name: "Ann"},
-		`{"type":"chat.send","data":{"text":"<b>x</b>\nok","name":"A&B"}}`: {Type: InChatSend, Text: "<b>x</b>\nok", Name: "A&B"},
-		`{"type":"chat.send","data":{"text":"Size?","name":"A","question":true}}`: {Type: InChatSend, Text: "Size?", Name: "A", Question: true},
-		`{"type":"poll.vote","data":{"poll_id":"poll_x1","option":0}}`:            {Type: InPollVote, ID: "poll_x1"},
+		` {"type":"chat.send","data":{"text":" hi ","name":"Ann"}} `:                {Type: InChatSend, Text: "hi", Name: "Ann"},
+		`{"type":"chat.send","data":{"text":"<b>x</b>\nok","name":"A&B"}}`:          {Type: InChatSend, Text: "<b>x</b>\nok", Name: "A&B"},
+		`{"type":"chat.send","data":{"text":"Size?","name":"A","question":true}}`:   {Type: InChatSend, Text: "Size?", Name: "A", Question: true},
+		`{"type":"poll.vote","data":{"poll_id":"poll_x1","option":0}}`:              {Type: InPollVote, ID: "poll_x1"},
 		`{"type":"instant_win.enter","data":{"instant_win_id":"iw_1","name":"Bo"}}`: {Type: InInstantWinEnter, ID: "iw_1", Name: "Bo"},
-		`{"type":"survey.answer","data":{"rating":4}}`:                            {Type: InSurveyAnswer, Rating: 4},
-		`{"type":"survey.answer","data":{"rating":5,"comment":" Great "}}`:        {Type: InSurveyAnswer, Rating: 5, Comment: "Great"},
-		`{"type":"share","data":{"network":"whatsapp"}}`:                          {Type: InShare, Network: "whatsapp"},
+		`{"type":"survey.answer","data":{"rating":4}}`:                              {Type: InSurveyAnswer, Rating: 4},
+		`{"type":"survey.answer","data":{"rating":5,"comment":" Great "}}`:          {Type: InSurveyAnswer, Rating: 5, Comment: "Great"},
+		`{"type":"share","data":{"network":"whatsapp"}}`:                            {Type: InShare, Network: "whatsapp"},
 	}
 	for in, want := range ok {
 		got, err := DecodeInbound([]byte(in))

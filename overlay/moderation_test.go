@@ -348,5 +348,3 @@ func TestIdentity(t *testing.T) {
 		t.Error("short secret accepted")
 	}
 }
-
-
