@@ -75,6 +75,9 @@ type Config struct {
 	// Overlay is the shopping data channel the pin routes publish to;
 	// nil: they answer 503 overlay_unavailable.
 	Overlay *overlay.Hub
+	// Recordings serves recordings, sequences, downloads and resets;
+	// nil: their routes answer 404 recording_not_found (reset still works).
+	Recordings Recordings
 }
 
 // MinTokenLength is the shortest admin token New accepts.
@@ -104,6 +107,8 @@ type API struct {
 	authLimit     *limiter // nil: no limit
 
 	overlay *overlay.Hub // nil: pins answer 503
+
+	recordings Recordings // nil: no recorder
 }
 
 // New validates cfg, creates the image directory and builds the route
@@ -146,6 +151,10 @@ func New(cfg Config) (*API, error) {
 		trustProxy: cfg.TrustProxy,
 		overlay:    cfg.Overlay,
 		webrtcInfo: cfg.WebRTCInfo,
+		recordings: cfg.Recordings,
+	}
+	if isNilInterface(cfg.Recordings) {
+		a.recordings = nil
 	}
 	a.reminderLimit = newLimiter(cfg.ReminderLimit, DefaultReminderLimit, cfg.Now)
 	a.authLimit = newLimiter(cfg.AuthFailureLimit, DefaultAuthFailureLimit, cfg.Now)

@@ -247,6 +247,7 @@ func (a *API) routeTable() []*route {
 		a.liveRoutes(),
 		a.pinRoutes(),
 		a.orderRoutes(),
+		a.recordingRoutes(),
 		a.webhookRoutes(),
 		a.calendarRoutes(),
 		a.reminderRoutes(),
