@@ -410,6 +410,10 @@ func (r *Recorder) openSession(ctx context.Context, j *job) (*openedSession, *se
 	if session > 1 {
 		seg.markDiscontinuity()
 	}
+	if n := len(segs); n > 0 {
+		last := segs[n-1]
+		seg.after = last.MediaStart + last.Duration + time.Second
+	}
 	init, err := seg.init()
 	if err != nil {
 		return nil, nil, err

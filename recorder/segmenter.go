@@ -69,6 +69,14 @@ type segmenter struct {
 	fragRef   int64  // ref DTS of the fragment's first ref sample, -1 if none
 	fragMedia uint64 // ref ticks in the fragment
 
+	// after is where the previous session of the recording ended on the
+	// media timeline; a stream that starts before it (a new stream after a
+	// restart starts at 0) is shifted past it, so that the recording's
+	// timestamps never go back.
+	after     time.Duration
+	offset    time.Duration
+	offsetSet bool
+
 	anchorSet     bool
 	anchor        time.Time // NTP - PTS of the last ref unit
 	discontinuity bool      // the next segment starts after a jump
@@ -185,6 +193,18 @@ func (s *segmenter) write(u *stream.Unit) error {
 		return nil
 	}
 	t := s.tracks[u.Track]
+	if !s.offsetSet {
+		s.offsetSet = true
+		if u.DTS < s.after {
+			s.offset = s.after - u.DTS
+		}
+	}
+	if s.offset != 0 {
+		shifted := *u // the unit is shared: shift a copy
+		shifted.DTS += s.offset
+		shifted.PTS += s.offset
+		u = &shifted
+	}
 	dts := ticks(u.DTS, t.timeScale)
 	if t.pending != nil && dts <= t.pendingDTS {
 		return nil // out of order: the muxers would refuse it too
