@@ -84,6 +84,9 @@ type Config struct {
 	// ActionLimit bounds viewer ids and actions per client address.
 	// Zero: DefaultActionLimit; a negative Burst disables it.
 	ActionLimit RateLimit
+	// Recordings serves recordings, sequences, downloads and resets;
+	// nil: their routes answer 404 recording_not_found (reset still works).
+	Recordings Recordings
 }
 
 // MinTokenLength is the shortest admin token New accepts.
@@ -116,6 +119,7 @@ type API struct {
 	identity    *overlay.Identity
 	hostEvents  http.HandlerFunc
 	actionLimit *limiter
+	recordings  Recordings // nil: no recorder
 }
 
 // New validates cfg, creates the image directory and builds the route
@@ -160,6 +164,10 @@ func New(cfg Config) (*API, error) {
 		identity:   cfg.Identity,
 		hostEvents: cfg.HostEvents,
 		webrtcInfo: cfg.WebRTCInfo,
+		recordings: cfg.Recordings,
+	}
+	if isNilInterface(cfg.Recordings) {
+		a.recordings = nil
 	}
 	a.reminderLimit = newLimiter(cfg.ReminderLimit, DefaultReminderLimit, cfg.Now)
 	a.authLimit = newLimiter(cfg.AuthFailureLimit, DefaultAuthFailureLimit, cfg.Now)

@@ -51,6 +51,9 @@ type campaignView struct {
 	Ingest            ingestView   `json:"ingest"`
 	Playback          playbackView `json:"playback"`
 	Stream            *streamView  `json:"stream,omitempty" doc:"present while the media server holds a stream for this campaign"`
+	// Recording is filled in by GET /campaigns/{id} only (a list would
+	// read every campaign's index).
+	Recording *RecordingView `json:"recording,omitempty" doc:"the live's recording, on GET of one campaign; its state says when a write error (disk full...) stopped it"`
 }
 
 type streamView struct {
@@ -539,7 +542,17 @@ func (a *API) getCampaign(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, a.campaignOut(a.links(r), c, a.now()))
+	v := a.campaignOut(a.links(r), c, a.now())
+	if a.recordings != nil {
+		rec, err := a.recordings.Recording(r.Context(), c.ID)
+		switch {
+		case err == nil:
+			v.Recording = rec
+		case !errors.Is(err, ErrNoRecording):
+			return fmt.Errorf("recording of %s: %w", c.ID, err)
+		}
+	}
+	return writeJSON(w, http.StatusOK, v)
 }
 
 // updateCampaign applies a PATCH. The body names the fields to change, so
@@ -596,6 +609,11 @@ func (a *API) deleteCampaign(w http.ResponseWriter, r *http.Request) error {
 	// Nothing should be publishing (not live), but make sure nothing can
 	// linger under a deleted id.
 	a.hub.End(id)
+	if a.recordings != nil {
+		if err := a.recordings.Remove(r.Context(), id); err != nil {
+			a.log.WarnContext(r.Context(), "recording files of a deleted campaign not removed; retention will", "campaign", id, "error", err)
+		}
+	}
 	a.log.InfoContext(r.Context(), "campaign deleted", "campaign", id, "request_id", requestIDFrom(r.Context()))
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -250,6 +250,7 @@ func (a *API) routeTable() []*route {
 		a.interactionRoutes(),
 		a.hostEventRoutes(),
 		a.orderRoutes(),
+		a.recordingRoutes(),
 		a.webhookRoutes(),
 		a.calendarRoutes(),
 		a.reminderRoutes(),

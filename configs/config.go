@@ -23,19 +23,21 @@ var defaultYAML []byte
 
 // Config is the whole configuration.
 type Config struct {
-	Log      Log         `yaml:"log"`
-	Data     Data        `yaml:"data"`
-	HTTP     HTTP        `yaml:"http"`
-	RTMP     RTMP        `yaml:"rtmp"`
-	RTSP     RTSP        `yaml:"rtsp"`
-	WebRTC   WebRTC      `yaml:"webrtc"`
-	HLS      HLS         `yaml:"hls"`
-	Stream   Stream      `yaml:"stream"`
-	Store    Store       `yaml:"store"`
-	Admin    Admin       `yaml:"admin"`
-	Webhooks Webhooks    `yaml:"webhooks"`
-	Cluster  Cluster     `yaml:"cluster"`
-	Streams  []StreamKey `yaml:"streams"`
+	Log      Log      `yaml:"log"`
+	Data     Data     `yaml:"data"`
+	HTTP     HTTP     `yaml:"http"`
+	RTMP     RTMP     `yaml:"rtmp"`
+	RTSP     RTSP     `yaml:"rtsp"`
+	WebRTC   WebRTC   `yaml:"webrtc"`
+	HLS      HLS      `yaml:"hls"`
+	Stream   Stream   `yaml:"stream"`
+	Store    Store    `yaml:"store"`
+	Admin    Admin    `yaml:"admin"`
+	Webhooks Webhooks `yaml:"webhooks"`
+	Cluster  Cluster  `yaml:"cluster"`
+	// Recordings configures the recorder of every live (recorder/).
+	Recordings Recordings  `yaml:"recordings"`
+	Streams    []StreamKey `yaml:"streams"`
 
 	// IgnoredEnv lists VITRINE_ variables that name no section: not
 	// settings, but worth a warning in case of a typo.
@@ -116,6 +118,23 @@ type HLS struct {
 	SegmentMinDuration Duration `yaml:"segment_min_duration"`
 	PartMinDuration    Duration `yaml:"part_min_duration"`
 	EndLinger          Duration `yaml:"end_linger"`
+}
+
+// Recordings configures the recorder: where lives are kept, how they are
+// cut, and for how long.
+type Recordings struct {
+	// Enabled records every live of a campaign.
+	Enabled bool `yaml:"enabled"`
+	// Dir holds the recordings; empty: {data.dir}/recordings.
+	Dir string `yaml:"dir"`
+	// FragmentDuration is how much media is written (and synced) at once:
+	// at most this much is lost in a crash.
+	FragmentDuration Duration `yaml:"fragment_duration"`
+	// SegmentDuration: a segment file ends at the first keyframe after it.
+	SegmentDuration Duration `yaml:"segment_duration"`
+	// DeleteAfter removes a recording's files this long after its live
+	// ended; 0 keeps them for ever.
+	DeleteAfter Duration `yaml:"delete_after"`
 }
 
 type Stream struct {
@@ -284,6 +303,15 @@ func (c *Config) Validate() error {
 	}
 	if c.HLS.EndLinger < 0 {
 		bad("hls.end_linger", "must not be negative")
+	}
+	if d := c.Recordings.FragmentDuration.Std(); d < 100*time.Millisecond || d > 10*time.Second {
+		bad("recordings.fragment_duration", "must be between 100ms and 10s, got %s", d)
+	}
+	if d := c.Recordings.SegmentDuration.Std(); d < c.Recordings.FragmentDuration.Std() || d > time.Minute {
+		bad("recordings.segment_duration", "must be between recordings.fragment_duration and 1m, got %s", d)
+	}
+	if c.Recordings.DeleteAfter < 0 {
+		bad("recordings.delete_after", "must not be negative (0 keeps recordings for ever)")
 	}
 	if c.Stream.ReaderQueue < 16 {
 		bad("stream.reader_queue", "must be at least 16, got %d", c.Stream.ReaderQueue)

@@ -202,6 +202,20 @@ func (h *Hub) Close() error {
 	return nil
 }
 
+// Forget closes the campaign's room on this node, if open: its
+// subscribers end (ErrClosed, so they reconnect) and the next use reads
+// the log afresh. For a log that was reset (the campaign's events deleted
+// and its sequence started over).
+func (h *Hub) Forget(campaignID string) {
+	h.mu.Lock()
+	r := h.rooms[campaignID]
+	delete(h.rooms, campaignID)
+	h.mu.Unlock()
+	if r != nil {
+		r.close()
+	}
+}
+
 func (h *Hub) syncLoop() {
 	defer h.wg.Done()
 	if h.cfg.SyncInterval < 0 {

@@ -29,6 +29,7 @@ import (
 	"vitrine/protocols/rtmp"
 	"vitrine/protocols/rtsp"
 	"vitrine/protocols/webrtc"
+	"vitrine/recorder"
 	"vitrine/server/stream"
 	"vitrine/store"
 )
@@ -53,6 +54,7 @@ type Server struct {
 	rtsp     *rtsp.Server
 	webrtc   *webrtc.Server
 	hls      *hls.Server
+	recorder *recorder.Recorder // nil: recordings disabled
 
 	// background owns the goroutines of components with a Run loop.
 	background     sync.WaitGroup
@@ -183,6 +185,24 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 	}
+	if cfg.Recordings.Enabled {
+		dir := cfg.Recordings.Dir
+		if dir == "" {
+			dir = filepath.Join(cfg.Data.Dir, "recordings")
+		}
+		s.recorder, err = recorder.New(recorder.Config{
+			Hub: s.hub, Store: s.store, Dir: dir,
+			FragmentDuration: cfg.Recordings.FragmentDuration.Std(), SegmentDuration: cfg.Recordings.SegmentDuration.Std(),
+			DeleteAfter: cfg.Recordings.DeleteAfter.Std(), AllowOrigins: cfg.HTTP.AllowOrigins, Logger: log,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	var recs api.Recordings
+	if s.recorder != nil {
+		recs = recordings{s.recorder}
+	}
 	rtmpPort, rtspPort := 0, 0
 	if cfg.RTMP.Enabled {
 		rtmpPort = portNumber(cfg.RTMP.Listen)
@@ -193,7 +213,7 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 	s.api, err = api.New(api.Config{
 		Store: s.store, Hub: s.hub, Notifier: s.notifier, AdminToken: token, DataDir: cfg.Data.Dir,
 		PublicURL: cfg.HTTP.PublicURL, TrustProxy: cfg.HTTP.TrustProxy, RTMPPort: rtmpPort, RTSPPort: rtspPort, Logger: log,
-		WebRTCInfo: s.webrtcInfo, Overlay: s.overlay, Identity: identity, HostEvents: s.events.ServeHost,
+		WebRTCInfo: s.webrtcInfo, Overlay: s.overlay, Identity: identity, HostEvents: s.events.ServeHost, Recordings: recs,
 	})
 	if err != nil {
 		return nil, err
@@ -217,6 +237,9 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "vitrine_hls_muxers", Help: "LL-HLS muxers running (one per live stream).",
 		}, func() float64 { return float64(s.hls.Muxers()) }))
+	if s.recorder != nil {
+		reg.MustRegister(s.recorder.Collector())
+	}
 	s.httpSrv = &http.Server{
 		Handler:           newHTTPMetrics(reg).wrap(s.routes(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -256,6 +279,9 @@ func (s *Server) routes(metrics http.Handler) http.Handler {
 		s.webrtc.Register(mux)
 	}
 	mux.Handle("/live/", s.hls)
+	if s.recorder != nil {
+		s.recorder.Register(mux)
+	}
 	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -276,6 +302,13 @@ func (s *Server) Start() (err error) {
 	}()
 	if err := s.hls.Start(); err != nil {
 		return fmt.Errorf("hls: %w", err)
+	}
+	if s.recorder != nil {
+		// Before the ingest ports open: a publisher's first frames are
+		// recorded, and a crash's leftovers are repaired first.
+		if err := s.recorder.Start(context.Background()); err != nil {
+			return fmt.Errorf("recorder: %w", err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopBackground = cancel
@@ -405,6 +438,10 @@ func (s *Server) Close() {
 			s.rtsp.Close()
 		}
 		s.hls.Close()
+		// Streams are closed: the recorder writes the last fragments.
+		if s.recorder != nil {
+			s.recorder.Close()
+		}
 		// WebSockets are hijacked: http.Server.Shutdown does not end them.
 		// The overlay ends them with "reconnect with since".
 		if err := s.overlay.Close(); err != nil {

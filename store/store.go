@@ -139,6 +139,36 @@ type Store interface {
 	ListEvents(ctx context.Context, campaignID string, afterSeq int64, limit int) ([]Event, error)
 	// LastEventSeq is the Seq of the campaign's last event, 0 if none.
 	LastEventSeq(ctx context.Context, campaignID string) (int64, error)
+
+	// The recorder's index (see Recording). SaveRecording inserts or
+	// updates the campaign's recording row; an unknown campaign is
+	// ErrNotFound. GetRecording of a campaign never recorded is ErrNotFound.
+	SaveRecording(ctx context.Context, r *Recording) error
+	GetRecording(ctx context.Context, campaignID string) (*Recording, error)
+	// ListRecordings returns every recording row, by campaign id.
+	ListRecordings(ctx context.Context) ([]Recording, error)
+	// SaveRecordingSession inserts or updates a session (its recording
+	// must exist: ErrNotFound otherwise).
+	SaveRecordingSession(ctx context.Context, s *RecordingSession) error
+	ListRecordingSessions(ctx context.Context, campaignID string) ([]RecordingSession, error)
+	// SaveRecordingSegment inserts or updates a segment by (campaign, Seq).
+	SaveRecordingSegment(ctx context.Context, s *RecordingSegment) error
+	// ListRecordingSegments returns the campaign's segments by Seq.
+	ListRecordingSegments(ctx context.Context, campaignID string) ([]RecordingSegment, error)
+	// DeleteRecordingSegments deletes the campaign's segments with
+	// Seq >= fromSeq (a tail that lost its file).
+	DeleteRecordingSegments(ctx context.Context, campaignID string, fromSeq int64) error
+	// DeleteRecording deletes the campaign's recording row, sessions and
+	// segments (not the files: the recorder's job). Deleting none is not
+	// an error.
+	DeleteRecording(ctx context.Context, campaignID string) error
+
+	// ResetCampaignLive returns a campaign to its state before its first
+	// live, in one transaction: its event log (and sequence), its orders
+	// and its recording index are deleted, LiveStartedAt and LiveEndedAt
+	// cleared, and Version moves on. Whatever else a live leaves behind
+	// (statistics...) belongs here too. It returns the campaign as reset.
+	ResetCampaignLive(ctx context.Context, campaignID string) (*Campaign, error)
 }
 
 // MaxEventPage is the most events one ListEvents call returns.
@@ -151,6 +181,55 @@ type Event struct {
 	Type       string          `json:"type"`
 	At         time.Time       `json:"at"`
 	Data       json.RawMessage `json:"data"`
+}
+
+// Recording states.
+const (
+	RecordingActive     = "recording"  // a publisher session is being written
+	RecordingFinalising = "finalising" // the live ended; the last fragments are being checked
+	RecordingReady      = "ready"      // complete: replay and downloads available
+	RecordingFailed     = "failed"     // a write error stopped it; what was written before plays
+	RecordingDeleted    = "deleted"    // files removed by retention
+)
+
+// Recording is the recorder's state for one campaign: every live session
+// of the campaign goes into the same recording.
+type Recording struct {
+	CampaignID string     `json:"campaign_id"`
+	State      string     `json:"state"`
+	Error      string     `json:"error"`    // the last write error, "" if none
+	ErrorAt    *time.Time `json:"error_at"` // when it happened
+	StartedAt  time.Time  `json:"started_at"`
+	EndedAt    *time.Time `json:"ended_at"` // when the last session ended
+	UpdatedAt  time.Time  `json:"updated_at"`
+}
+
+// RecordingSession is one publisher session: one init segment, then the
+// segments that use it.
+type RecordingSession struct {
+	CampaignID string     `json:"campaign_id"`
+	Session    int        `json:"session"`   // 1, 2, 3...
+	InitPath   string     `json:"init_path"` // relative to the recordings directory
+	Tracks     string     `json:"tracks"`    // codecs, comma-separated, for people
+	StartedAt  time.Time  `json:"started_at"`
+	EndedAt    *time.Time `json:"ended_at"`
+}
+
+// RecordingSegment is one fMP4 segment file: it starts on a keyframe and
+// holds one or more fragments. Size counts the bytes synced to disk.
+type RecordingSegment struct {
+	CampaignID string        `json:"campaign_id"`
+	Seq        int64         `json:"seq"` // 1, 2, 3... across sessions
+	Session    int           `json:"session"`
+	Path       string        `json:"path"`     // relative to the recordings directory
+	StartAt    time.Time     `json:"start_at"` // media clock of its first frame (PROGRAM-DATE-TIME)
+	MediaStart time.Duration `json:"media_start"`
+	Duration   time.Duration `json:"duration"`
+	Size       int64         `json:"size"`
+	// Discontinuity marks the first segment after a publisher came back
+	// (or of a new session).
+	Discontinuity bool `json:"discontinuity"`
+	Complete      bool `json:"complete"`
 }
 
 // Page selects a page of a list. Limit 0 means the default (50); at most 200

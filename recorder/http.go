@@ -1,0 +1,402 @@
+package recorder
+
+import (
+	"archive/zip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"vitrine/internal/cors"
+	"vitrine/internal/httperr"
+	"vitrine/store"
+)
+
+// corsPolicy lets players on a shop's page read replays.
+var corsPolicy = cors.Policy{
+	Methods: "GET, HEAD, OPTIONS",
+	AllowHeaders: "Range, Accept, Accept-Encoding, Accept-Language, Cache-Control, " +
+		"Content-Type, If-Modified-Since, If-None-Match, If-Range, Origin",
+	ExposeHeaders: "Content-Length, Content-Range, Content-Type, Cache-Control, Date, Age, ETag, Accept-Ranges",
+}
+
+// idPattern is what a campaign (stream) id can look like; anything else
+// is answered 404 without a lookup.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// Register adds the public replay routes to mux:
+//
+//	GET /replay/{id}/index.m3u8                        HLS VOD of the whole replay
+//	GET /replay/{id}/s{n}/init.mp4, s{n}/{seq}.m4s     its files (Range)
+//	GET /replay/{id}/events?from=&to=&limit=&cursor=   the shopping timeline
+//	GET /replay/{id}/sequences/{seq}/index.m3u8        a product sequence as HLS
+func (r *Recorder) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /replay/{id}/index.m3u8", r.servePlaylist)
+	mux.HandleFunc("GET /replay/{id}/events", r.serveEvents)
+	mux.HandleFunc("GET /replay/{id}/sequences/{seq}/index.m3u8", r.serveSequencePlaylist)
+	mux.HandleFunc("GET /replay/{id}/{session}/{file}", r.serveFile)
+	mux.HandleFunc("OPTIONS /replay/", func(w http.ResponseWriter, req *http.Request) {
+		r.cors.Apply(w.Header(), req)
+		r.cors.Preflight(w.Header())
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("/replay/", func(w http.ResponseWriter, req *http.Request) {
+		r.cors.Apply(w.Header(), req)
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+			httperr.Write(w, http.StatusMethodNotAllowed, "method_not_allowed", "replays are read with GET")
+			return
+		}
+		httperr.Write(w, http.StatusNotFound, "not_found", "no such replay resource")
+	})
+}
+
+// replayOf loads the recording named by the request's {id}, answering
+// 404 itself when there is none.
+func (r *Recorder) replayOf(w http.ResponseWriter, req *http.Request) (string, *recording, bool) {
+	r.cors.Apply(w.Header(), req)
+	id := req.PathValue("id")
+	if !idPattern.MatchString(id) {
+		httperr.Write(w, http.StatusNotFound, "recording_not_found", "no recording with that id")
+		return "", nil, false
+	}
+	rc, err := r.load(req.Context(), id)
+	if err != nil {
+		r.httpError(w, req, err)
+		return "", nil, false
+	}
+	return id, rc, true
+}
+
+// httpError answers an error of the replay routes.
+func (r *Recorder) httpError(w http.ResponseWriter, req *http.Request, err error) {
+	var fe *FinalisingError
+	switch {
+	case errors.Is(err, ErrNoRecording):
+		httperr.Write(w, http.StatusNotFound, "recording_not_found", "this campaign has no recording")
+	case errors.Is(err, ErrNoSequence):
+		httperr.Write(w, http.StatusNotFound, "sequence_not_found", "no product sequence with that id")
+	case errors.Is(err, ErrInProgress):
+		httperr.Write(w, http.StatusConflict, "recording_in_progress", "the live is being recorded: download it once it has ended")
+	case errors.As(err, &fe):
+		w.Header().Set("Retry-After", strconv.Itoa(int(fe.RetryAfter.Seconds())))
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusAccepted)
+		_ = json.NewEncoder(w).Encode(map[string]any{"state": store.RecordingFinalising, "progress": fe.Progress,
+			"message": "the video is being prepared; try again shortly"})
+	case errors.Is(err, ErrTooLarge):
+		httperr.Write(w, http.StatusUnprocessableEntity, "too_large", "the video is over 4 GiB, more than one MP4 file holds: download the product sequences")
+	default:
+		r.log.Error("replay request failed", "path", req.URL.Path, "error", err)
+		httperr.Write(w, http.StatusInternalServerError, "internal_error", "internal error")
+	}
+}
+
+func (r *Recorder) servePlaylist(w http.ResponseWriter, req *http.Request) {
+	_, rc, ok := r.replayOf(w, req)
+	if !ok {
+		return
+	}
+	if len(rc.segs) == 0 {
+		httperr.Write(w, http.StatusNotFound, "recording_not_found", "the recording has no segment yet")
+		return
+	}
+	b, err := playlist(rc.segs, !rc.live(), "")
+	if err != nil {
+		r.httpError(w, req, err)
+		return
+	}
+	writePlaylist(w, b, rc.live())
+}
+
+func writePlaylist(w http.ResponseWriter, b []byte, live bool) {
+	h := w.Header()
+	h.Set("Content-Type", "application/vnd.apple.mpegurl")
+	if live {
+		h.Set("Cache-Control", "no-cache")
+	} else {
+		h.Set("Cache-Control", "public, max-age=30")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	_, _ = w.Write(b)
+}
+
+func (r *Recorder) serveSequencePlaylist(w http.ResponseWriter, req *http.Request) {
+	id, rc, ok := r.replayOf(w, req)
+	if !ok {
+		return
+	}
+	seq, err := r.sequence(req.Context(), id, rc, req.PathValue("seq"))
+	if err != nil {
+		r.httpError(w, req, err)
+		return
+	}
+	b, err := playlist(clipSegments(rc.segs, seq.from, seq.to), true, "../../")
+	if err != nil {
+		r.httpError(w, req, err)
+		return
+	}
+	writePlaylist(w, b, false)
+}
+
+var segmentFile = regexp.MustCompile(`^([0-9]{1,12})\.m4s$`)
+
+// serveFile serves an init segment or a segment, found by number in the
+// index (never by the request's path), with Range support.
+func (r *Recorder) serveFile(w http.ResponseWriter, req *http.Request) {
+	_, rc, ok := r.replayOf(w, req)
+	if !ok {
+		return
+	}
+	notFound := func() { httperr.Write(w, http.StatusNotFound, "not_found", "no such file in this recording") }
+	sess := req.PathValue("session")
+	if !strings.HasPrefix(sess, "s") {
+		notFound()
+		return
+	}
+	n, err := strconv.Atoi(sess[1:])
+	if err != nil || n <= 0 || strconv.Itoa(n) != sess[1:] {
+		notFound()
+		return
+	}
+	session, ok := rc.sessions[n]
+	if !ok {
+		notFound()
+		return
+	}
+	file := req.PathValue("file")
+	var rel string
+	var size int64 = -1
+	if file == "init.mp4" {
+		rel = session.InitPath
+	} else {
+		m := segmentFile.FindStringSubmatch(file)
+		if m == nil {
+			notFound()
+			return
+		}
+		seq, _ := strconv.ParseInt(m[1], 10, 64)
+		for _, s := range rc.segs {
+			if s.Seq == seq && s.Session == n {
+				rel, size = s.Path, s.Size
+				break
+			}
+		}
+		if rel == "" {
+			notFound()
+			return
+		}
+	}
+	path, err := r.abs(rel)
+	if err != nil {
+		r.httpError(w, req, err)
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		r.log.Warn("indexed file missing", "file", rel, "error", err)
+		notFound()
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		r.httpError(w, req, err)
+		return
+	}
+	if size < 0 || size > fi.Size() {
+		size = fi.Size()
+	}
+	h := w.Header()
+	h.Set("Content-Type", "video/mp4")
+	h.Set("Cache-Control", "public, max-age=3600")
+	// Only the indexed bytes: a fragment being written is not served.
+	http.ServeContent(w, req, "", fi.ModTime(), io.NewSectionReader(f, 0, size))
+}
+
+// serveEvents answers the replay's shopping timeline. from and to are RFC
+// 3339 times on the media clock, or seconds into the replay.
+func (r *Recorder) serveEvents(w http.ResponseWriter, req *http.Request) {
+	id, rc, ok := r.replayOf(w, req)
+	if !ok {
+		return
+	}
+	q := req.URL.Query()
+	cm := newClockMap(rc.segs)
+	from, err := r.parseBound(q.Get("from"), rc, cm)
+	if err != nil {
+		httperr.Write(w, http.StatusBadRequest, "invalid_parameter", "from: "+err.Error())
+		return
+	}
+	to, err := r.parseBound(q.Get("to"), rc, cm)
+	if err != nil {
+		httperr.Write(w, http.StatusBadRequest, "invalid_parameter", "to: "+err.Error())
+		return
+	}
+	limit := 1000
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 5000 {
+			httperr.Write(w, http.StatusBadRequest, "invalid_parameter", "limit: an integer from 1 to 5000")
+			return
+		}
+		limit = n
+	}
+	var after int64
+	if s := q.Get("cursor"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			httperr.Write(w, http.StatusBadRequest, "invalid_cursor", "the cursor was not issued by this list")
+			return
+		}
+		after = n
+	}
+	evs, err := readEvents(req.Context(), r.st, id)
+	if err != nil {
+		r.httpError(w, req, err)
+		return
+	}
+	list, more := replayEvents(evs, cm, from, to, after, limit)
+	next := ""
+	if more && len(list) > 0 {
+		next = strconv.FormatInt(list[len(list)-1].Seq, 10)
+	}
+	var start *time.Time
+	if len(rc.segs) > 0 {
+		start = &rc.segs[0].StartAt
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	_ = json.NewEncoder(w).Encode(map[string]any{"start": start, "duration": cm.total().Seconds(),
+		"events": list, "next_cursor": next})
+}
+
+// parseBound reads an RFC 3339 time or a replay offset in seconds.
+func (r *Recorder) parseBound(s string, rc *recording, cm clockMap) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	off, err := strconv.ParseFloat(s, 64)
+	if err != nil || off < 0 || off > 1e9 {
+		return time.Time{}, fmt.Errorf("want an RFC 3339 time or seconds into the replay, got %q", s)
+	}
+	d := time.Duration(off * float64(time.Second))
+	for i := len(cm.offsets) - 1; i >= 0; i-- {
+		if cm.offsets[i] <= d {
+			return cm.starts[i].Add(d - cm.offsets[i]), nil
+		}
+	}
+	return time.Time{}, nil
+}
+
+// ServeMP4 answers the whole replay (seqID "") or one product sequence as
+// an MP4 download, with Content-Length and Range. Errors are returned
+// before anything is written.
+func (r *Recorder) ServeMP4(w http.ResponseWriter, req *http.Request, id, seqID string) error {
+	if !idPattern.MatchString(id) {
+		return ErrNoRecording
+	}
+	rc, err := r.downloadable(req.Context(), id)
+	if err != nil {
+		return err
+	}
+	segs, from, to := rc.segs, time.Time{}, time.Time{}
+	name := "replay-" + id + ".mp4"
+	if seqID != "" {
+		seq, err := r.sequence(req.Context(), id, rc, seqID)
+		if err != nil {
+			return err
+		}
+		segs, from, to = clipSegments(rc.segs, seq.from, seq.to), seq.from, seq.to
+		name = sequenceFileName(id, seq)
+	}
+	m, err := r.buildMP4(rc, segs, from, to)
+	if err != nil {
+		return err
+	}
+	rd := m.reader()
+	defer rd.Close()
+	h := w.Header()
+	h.Set("Content-Type", "video/mp4")
+	h.Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	h.Set("Cache-Control", "private, no-cache")
+	h.Set("ETag", fmt.Sprintf(`"%s-%d-%d"`, id, m.size, m.modTime.UnixNano()))
+	http.ServeContent(w, req, "", m.modTime, rd)
+	return nil
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+func sequenceFileName(id string, s *Sequence) string {
+	name := strings.Trim(unsafeName.ReplaceAllString(s.Name, "-"), "-")
+	if len(name) > 60 {
+		name = name[:60]
+	}
+	if name == "" {
+		name = s.ProductID
+	}
+	return fmt.Sprintf("%s-%s-%s.mp4", id, s.ID, name)
+}
+
+// ServeSequencesZIP answers every product sequence as MP4 files in one ZIP
+// (stored, not compressed: video does not compress), streamed.
+func (r *Recorder) ServeSequencesZIP(w http.ResponseWriter, req *http.Request, id string) error {
+	if !idPattern.MatchString(id) {
+		return ErrNoRecording
+	}
+	rc, err := r.downloadable(req.Context(), id)
+	if err != nil {
+		return err
+	}
+	seqs, err := r.sequences(req.Context(), id, rc)
+	if err != nil {
+		return err
+	}
+	if len(seqs) == 0 {
+		return ErrNoSequence
+	}
+	// Lay every file out first: an error now is still an HTTP error.
+	files := make([]*mp4File, len(seqs))
+	for i := range seqs {
+		files[i], err = r.buildMP4(rc, clipSegments(rc.segs, seqs[i].from, seqs[i].to), seqs[i].from, seqs[i].to)
+		if err != nil {
+			return err
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/zip")
+	h.Set("Content-Disposition", `attachment; filename="sequences-`+id+`.zip"`)
+	h.Set("Cache-Control", "private, no-cache")
+	w.WriteHeader(http.StatusOK)
+	if req.Method == http.MethodHead {
+		return nil
+	}
+	zw := zip.NewWriter(w)
+	for i, m := range files {
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: sequenceFileName(id, &seqs[i]), Method: zip.Store,
+			Modified: seqs[i].PinnedAt})
+		if err != nil {
+			return nil // the client went away; nothing more to say
+		}
+		rd := m.reader()
+		_, err = io.Copy(fw, rd)
+		rd.Close()
+		if err != nil {
+			r.log.Warn("sequences ZIP cut short", "campaign", id, "error", err)
+			return nil
+		}
+	}
+	if err := zw.Close(); err != nil {
+		r.log.Warn("sequences ZIP cut short", "campaign", id, "error", err)
+	}
+	return nil
+}
