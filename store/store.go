@@ -139,6 +139,9 @@ type Store interface {
 	ListEvents(ctx context.Context, campaignID string, afterSeq int64, limit int) ([]Event, error)
 	// LastEventSeq is the Seq of the campaign's last event, 0 if none.
 	LastEventSeq(ctx context.Context, campaignID string) (int64, error)
+
+	// Tracked events: analytics (see tracked.go).
+	TrackedStore
 }
 
 // MaxEventPage is the most events one ListEvents call returns.

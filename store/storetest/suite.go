@@ -52,6 +52,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeliveriesConcurrentClaims", testDeliveriesConcurrentClaims},
 		{"Events", testEvents},
 		{"EventsConcurrent", testEventsConcurrent},
+		{"Tracked", testTracked},
+		{"TrackedLargeBatch", testTrackedLargeBatch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
