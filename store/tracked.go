@@ -69,6 +69,8 @@ type TrackedQuery struct {
 	From, To time.Time
 	// Types: only these types; empty: every type.
 	Types []string
+	// Targets: only events with one of these targets; empty: any.
+	Targets []string
 	// GroupBy is "", "target", "product_id", "device" or "source".
 	GroupBy string
 	// Bucket, when > 0, also groups by (At - BucketBase) / Bucket.

@@ -82,6 +82,9 @@ func trackedWhere(s *sel, q store.TrackedQuery) {
 	} else if len(q.Types) > 1 {
 		s.where("type IN (" + s.placeholders(q.Types) + ")")
 	}
+	if len(q.Targets) > 0 {
+		s.where("target IN (" + s.placeholders(q.Targets) + ")")
+	}
 	s.where("at_us >= " + s.arg(from))
 	s.where("at_us < " + s.arg(to))
 }
