@@ -45,6 +45,7 @@ func at(min, sec int) time.Time {
 
 type script struct {
 	t       *testing.T
+	path    string
 	st      *scripted
 	n       int
 	tracked []store.TrackedEvent
@@ -52,7 +53,8 @@ type script struct {
 
 func newScript(t *testing.T) *script {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "a.db"))
+	path := filepath.Join(t.TempDir(), "a.db")
+	db, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +76,7 @@ func newScript(t *testing.T) *script {
 		t.Fatal(err)
 	}
 	c.CreatedAt = base
-	return &script{t: t, st: &scripted{Store: db, c: c}}
+	return &script{t: t, path: path, st: &scripted{Store: db, c: c}}
 }
 
 func (s *script) product(i int) string { return s.st.c.ProductIDs[i] }
