@@ -101,7 +101,7 @@ func TestSourceAndDevice(t *testing.T) {
 	for ua, want := range map[string]string{
 		chromeUA: Desktop,
 		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1": Mobile,
-		"Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1":         Tablet,
+		"Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1":          Tablet,
 		"Lavf/61.7.100": Other,
 	} {
 		if got, _ := DeviceOf(ua); got != want {
