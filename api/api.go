@@ -65,6 +65,9 @@ type Config struct {
 	// DefaultAuthFailureLimit, 20 per minute; a negative Burst disables it.
 	// Both limits are counted in this process only.
 	AuthFailureLimit RateLimit
+	// TrackLimit bounds POST /live/{id}/track per client address. Zero:
+	// DefaultTrackLimit, 600 batches a minute; a negative Burst disables it.
+	TrackLimit RateLimit
 	// RTMPPort and RTSPPort go into ingest URLs; 0 leaves that URL out
 	// (the protocol is disabled).
 	RTMPPort, RTSPPort int
@@ -114,6 +117,7 @@ type API struct {
 
 	reminderLimit *limiter // nil: no limit
 	authLimit     *limiter // nil: no limit
+	trackLimit    *limiter // nil: no limit
 
 	overlay     *overlay.Hub // nil: pins answer 503
 	identity    *overlay.Identity
@@ -172,6 +176,7 @@ func New(cfg Config) (*API, error) {
 	a.reminderLimit = newLimiter(cfg.ReminderLimit, DefaultReminderLimit, cfg.Now)
 	a.authLimit = newLimiter(cfg.AuthFailureLimit, DefaultAuthFailureLimit, cfg.Now)
 	a.actionLimit = newLimiter(cfg.ActionLimit, DefaultActionLimit, cfg.Now)
+	a.trackLimit = newLimiter(cfg.TrackLimit, DefaultTrackLimit, cfg.Now)
 	a.SetIngestPorts(cfg.RTMPPort, cfg.RTSPPort)
 	if isNilInterface(cfg.Notifier) {
 		a.notifier = nil

@@ -255,6 +255,7 @@ func (a *API) routeTable() []*route {
 		a.calendarRoutes(),
 		a.reminderRoutes(),
 		a.actionRoutes(),
+		a.analyticsRoutes(),
 		{a.openAPIRoute()},
 	} {
 		rts = append(rts, group...)

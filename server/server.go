@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"vitrine/analytics"
 	"vitrine/api"
 	"vitrine/configs"
 	"vitrine/internal/httperr"
@@ -55,6 +56,7 @@ type Server struct {
 	webrtc   *webrtc.Server
 	hls      *hls.Server
 	recorder *recorder.Recorder // nil: recordings disabled
+	viewers  *analytics.SessionRecorder
 
 	// background owns the goroutines of components with a Run loop.
 	background     sync.WaitGroup
@@ -141,6 +143,7 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.viewers = analytics.NewSessionRecorder(s.store, log)
 	s.hub, err = stream.NewHub(stream.Config{
 		ReaderQueue:     cfg.Stream.ReaderQueue,
 		ReconnectWindow: cfg.Stream.ReconnectWindow.Std(),
@@ -179,6 +182,10 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 			// The shopping data channel also rides on WHEP sessions.
 			OnDataChannel: func(ctx context.Context, id string, ch webrtc.DataChannel) {
 				s.events.ServeDataChannel(ctx, id, ch)
+			},
+			// Analytics count WHEP viewers and their watching time.
+			OnViewer: func(v webrtc.ViewerInfo) func() {
+				return s.viewers.WHEPStart(v.StreamID, v.SessionID, v.Viewer, hostOf(v.RemoteAddr), v.UserAgent)
 			},
 		})
 		if err != nil {
@@ -278,7 +285,7 @@ func (s *Server) routes(metrics http.Handler) http.Handler {
 	if s.webrtc != nil {
 		s.webrtc.Register(mux)
 	}
-	mux.Handle("/live/", s.hls)
+	mux.Handle("/live/", s.trackHLS(s.hls))
 	if s.recorder != nil {
 		s.recorder.Register(mux)
 	}
@@ -317,6 +324,7 @@ func (s *Server) Start() (err error) {
 			s.log.Error("notifications stopped", "error", err)
 		}
 	})
+	s.background.Go(func() { s.viewers.Run(ctx) })
 	s.httpLn, err = net.Listen("tcp", s.cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)

@@ -169,6 +169,8 @@ type Store interface {
 	// cleared, and Version moves on. Whatever else a live leaves behind
 	// (statistics...) belongs here too. It returns the campaign as reset.
 	ResetCampaignLive(ctx context.Context, campaignID string) (*Campaign, error)
+	// Tracked events: analytics (see tracked.go).
+	TrackedStore
 }
 
 // MaxEventPage is the most events one ListEvents call returns.

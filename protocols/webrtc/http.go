@@ -115,7 +115,8 @@ func (s *Server) handleWHEP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ss, answer, err := s.startWHEP(r.Context(), id, body)
+	info := ViewerInfo{StreamID: id, Viewer: r.URL.Query().Get("viewer"), RemoteAddr: r.RemoteAddr, UserAgent: r.UserAgent()}
+	ss, answer, err := s.startWHEP(r.Context(), id, body, info)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -94,6 +94,21 @@ type Config struct {
 	// (the session's teardown waits for it). The channel is closed after
 	// it returns. nil: data channels are negotiated and left unused.
 	OnDataChannel func(ctx context.Context, streamID string, ch DataChannel)
+	// OnViewer, when set, is told of each WHEP viewer once its peer is
+	// connected, and the func it returns once the session has ended
+	// (analytics count the viewers and their watching time).
+	OnViewer func(v ViewerInfo) (left func())
+}
+
+// ViewerInfo describes a connected WHEP viewer to Config.OnViewer.
+type ViewerInfo struct {
+	StreamID  string
+	SessionID string
+	// Viewer is the WHEP URL's viewer query parameter, as a player that
+	// knows its viewer id appends it ("" when absent).
+	Viewer     string
+	RemoteAddr string
+	UserAgent  string
 }
 
 // ICEServer is a STUN or TURN server for clients.

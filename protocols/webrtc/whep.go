@@ -11,7 +11,7 @@ var errStreamNotFound = errors.New("stream is not live")
 
 // startWHEP builds a viewer's session on the stream's feed and returns its
 // answer.
-func (s *Server) startWHEP(ctx context.Context, streamID string, body []byte) (*session, string, error) {
+func (s *Server) startWHEP(ctx context.Context, streamID string, body []byte, info ViewerInfo) (*session, string, error) {
 	st, ok := s.cfg.Hub.Get(streamID)
 	if !ok || !st.Online() {
 		return nil, "", errStreamNotFound
@@ -78,6 +78,15 @@ func (s *Server) startWHEP(ctx context.Context, streamID string, body []byte) (*
 	ss.onConnected = func() {
 		ss.spawn(v.run)
 		f.attach(v)
+		if s.cfg.OnViewer != nil {
+			info.SessionID = ss.id
+			left := s.cfg.OnViewer(info)
+			leave := ss.teardown
+			ss.teardown = func() {
+				leave()
+				left()
+			}
+		}
 	}
 	if !s.ownSession(ss) {
 		ss.abort(errServerClosed)

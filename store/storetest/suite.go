@@ -54,6 +54,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EventsConcurrent", testEventsConcurrent},
 		{"Recordings", testRecordings},
 		{"ResetCampaignLive", testResetCampaignLive},
+		{"Tracked", testTracked},
+		{"TrackedLargeBatch", testTrackedLargeBatch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,532 @@
+package analytics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"vitrine/overlay"
+	"vitrine/store"
+)
+
+// Options select what Compute reports.
+type Options struct {
+	// Phase is Prelive, Live or Replay; "" for all three.
+	Phase string
+	// From and To narrow prelive and replay (nil: open).
+	From, To *time.Time
+	// Bucket is the evolution series' bucket; 0 picks one (AutoBucket of
+	// the longest phase reported).
+	Bucket time.Duration
+	// Now is the clock (zero: time.Now).
+	Now time.Time
+}
+
+// ErrTooManyPoints: the bucket cuts a phase into more than MaxPoints.
+var ErrTooManyPoints = errors.New("bucket too small for the time range")
+
+// entryTypes are the events whose device and source describe a viewer:
+// the first one the server got from each viewer sets them.
+var entryTypes = []string{TypePageView, TypeSessionStart, TypeWHEPStart, TypeHLSStart, TypeWidgetView}
+
+// sessionTypes are the events that only say a viewer was there; every
+// other type is counted by the aggregate queries.
+var countedTypes = []string{TypePageView, TypeWidgetView, TypeWidgetClick, TypeTeaserWatch, TypeCatalogOpen,
+	TypeProductClick, TypeCartAdd, TypeCartCreate, TypePurchase, TypeShare, TypeLike, TypeAlertOpen,
+	TypeAlertSubscribe, TypeSurveyView}
+
+// campaignData is what every phase reads, loaded once.
+type campaignData struct {
+	c         *store.Campaign
+	tl        Timeline
+	orders    []store.Order
+	reminders []store.Reminder
+	purchases []purchase
+	carts     []store.TrackedEvent
+	attrs     map[string]viewerAttrs
+	currency  string
+	catalog   map[string]catalogEntry
+}
+
+type viewerAttrs struct{ device, source string }
+
+// phaseRaw is what the queries of one phase return.
+type phaseRaw struct {
+	name        string
+	w           Window
+	visits      []visit
+	audience    audienceStats
+	byType      map[string]store.TrackedGroup
+	byTarget    map[string]map[string]store.TrackedGroup
+	clicksByPID map[string]int64
+	clickers    map[string]bool
+	interacting map[string]bool
+	reach       int64
+	alertOpen   int64
+	alertValid  int64
+	clickSeries []store.TrackedGroup
+	calSeries   []store.TrackedGroup
+	fold        *chatFold
+}
+
+// Compute reports the campaign's metrics.
+func Compute(ctx context.Context, st store.Store, campaignID string, opt Options) (*Report, error) {
+	if opt.Now.IsZero() {
+		opt.Now = time.Now()
+	}
+	opt.Now = opt.Now.UTC().Truncate(time.Microsecond)
+	d, err := load(ctx, st, campaignID, opt.Now)
+	if err != nil {
+		return nil, err
+	}
+	phases := Phases
+	if opt.Phase != "" {
+		phases = []string{opt.Phase}
+	}
+	var raws []*phaseRaw
+	longest := time.Duration(0)
+	for _, p := range phases {
+		w, ok := d.tl.Window(p, opt.From, opt.To)
+		if !ok {
+			continue
+		}
+		raws = append(raws, &phaseRaw{name: p, w: w})
+		longest = max(longest, w.Duration())
+	}
+	bucket := opt.Bucket
+	if bucket <= 0 {
+		bucket = AutoBucket(longest)
+	}
+	for _, r := range raws {
+		if r.w.Duration()/bucket > MaxPoints {
+			return nil, fmt.Errorf("%w: %s would have more than %d points", ErrTooManyPoints, r.name, MaxPoints)
+		}
+	}
+	// The log once more, split by phase, a page at a time; the survey's
+	// and the interactions' events are kept for their folds.
+	folds := map[string]*chatFold{Prelive: newChatFold(), Live: newChatFold(), Replay: newChatFold()}
+	shownLive := map[string]bool{}
+	var survey, interactions []store.Event
+	err = EachEvent(ctx, st, campaignID, func(e *store.Event) error {
+		ph := d.tl.PhaseOf(e.At)
+		if w, ok := d.tl.Window(ph, opt.From, opt.To); ok && w.Contains(e.At) {
+			folds[ph].add(e)
+		}
+		switch e.Type {
+		case overlay.TypeProductPinned:
+			if p, ok := decode[overlay.ProductPinned](e); ok && ph == Live {
+				shownLive[p.Product.ID] = true
+			}
+		case overlay.TypeSurveyAnswered:
+			survey = append(survey, *e)
+		case overlay.TypePollOpened, overlay.TypePollVoted, overlay.TypePollResults, overlay.TypePollClosed,
+			overlay.TypeInstantWinOpened, overlay.TypeInstantWinEntered, overlay.TypeInstantWinDrawn:
+			interactions = append(interactions, *e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	productIDs := map[string]bool{}
+	for _, r := range raws {
+		r.fold = folds[r.name]
+		if err := queryPhase(ctx, st, campaignID, r, bucket); err != nil {
+			return nil, err
+		}
+		for id := range r.clicksByPID {
+			productIDs[id] = true
+		}
+	}
+	if err := d.loadCatalog(ctx, st, productIDs, shownLive); err != nil {
+		return nil, err
+	}
+
+	rep := &Report{CampaignID: campaignID, GeneratedAt: opt.Now, Currency: d.currency, From: opt.From, To: opt.To,
+		WentLiveAt: d.tl.WentLive, EndedAt: d.tl.Ended, BucketSeconds: int64(bucket / time.Second),
+		Interactions: interactionsOf(interactions)}
+	for _, r := range raws {
+		b := newBuckets(r.w, bucket)
+		switch r.name {
+		case Prelive:
+			rep.Prelive = d.prelive(r, b)
+		case Live:
+			views, err := st.TrackedViewers(ctx, store.TrackedQuery{CampaignID: campaignID, Types: []string{TypeSurveyView}})
+			if err != nil {
+				return nil, err
+			}
+			rep.Live = d.live(r, b, shownLive, satisfactionOf(survey, views))
+		case Replay:
+			rep.Replay = d.replay(r, b, shownLive)
+		}
+	}
+	return rep, nil
+}
+
+// load reads what every phase needs.
+func load(ctx context.Context, st store.Store, campaignID string, now time.Time) (*campaignData, error) {
+	c, err := st.GetCampaign(ctx, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	d := &campaignData{c: c, attrs: map[string]viewerAttrs{}}
+	if d.tl, err = LoadTimeline(ctx, st, c, now); err != nil {
+		return nil, err
+	}
+	if d.orders, err = listAll(ctx, func(p store.Page) ([]store.Order, string, error) {
+		return st.ListOrders(ctx, campaignID, p)
+	}); err != nil {
+		return nil, fmt.Errorf("analytics: orders: %w", err)
+	}
+	if d.reminders, err = listAll(ctx, func(p store.Page) ([]store.Reminder, string, error) {
+		return st.ListReminders(ctx, campaignID, p)
+	}); err != nil {
+		return nil, fmt.Errorf("analytics: reminders: %w", err)
+	}
+	var tracked []store.TrackedEvent
+	err = st.ScanTrackedEvents(ctx, store.TrackedQuery{CampaignID: campaignID, Types: []string{TypePurchase, TypeCartCreate}},
+		func(e *store.TrackedEvent) error {
+			if e.Type == TypePurchase {
+				tracked = append(tracked, *e)
+			} else {
+				d.carts = append(d.carts, *e)
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("analytics: purchases: %w", err)
+	}
+	d.purchases = purchasesOf(d.orders, tracked)
+	err = st.ScanTrackedEvents(ctx, store.TrackedQuery{CampaignID: campaignID, Types: entryTypes},
+		func(e *store.TrackedEvent) error {
+			if _, ok := d.attrs[e.ViewerID]; !ok && e.ViewerID != "" {
+				d.attrs[e.ViewerID] = viewerAttrs{device: e.Device, source: e.Source}
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("analytics: viewers: %w", err)
+	}
+	return d, nil
+}
+
+// listAll walks every page of a list.
+func listAll[T any](ctx context.Context, list func(store.Page) ([]T, string, error)) ([]T, error) {
+	var out []T
+	p := store.Page{Limit: 200}
+	for {
+		items, next, err := list(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+		if next == "" || ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+		p.Cursor = next
+	}
+}
+
+// loadCatalog reads the products the report names, and picks the
+// report's currency.
+func (d *campaignData) loadCatalog(ctx context.Context, st store.Store, ids, shown map[string]bool) error {
+	for _, id := range d.c.ProductIDs {
+		ids[id] = true
+	}
+	for id := range shown {
+		ids[id] = true
+	}
+	for _, p := range d.purchases {
+		for _, l := range p.lines {
+			ids[l.ProductID] = true
+		}
+	}
+	list := make([]string, 0, len(ids))
+	for id := range ids {
+		list = append(list, id)
+	}
+	sort.Strings(list)
+	d.catalog = map[string]catalogEntry{}
+	for len(list) > 0 {
+		ps, err := st.GetProducts(ctx, list)
+		var missing *store.MissingError
+		if errors.As(err, &missing) && len(missing.IDs) > 0 {
+			gone := map[string]bool{}
+			for _, id := range missing.IDs {
+				gone[id] = true
+			}
+			kept := list[:0]
+			for _, id := range list {
+				if !gone[id] {
+					kept = append(kept, id)
+				}
+			}
+			list = kept
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("analytics: products: %w", err)
+		}
+		for _, p := range ps {
+			price, _ := ParseAmount(p.Price)
+			d.catalog[p.ID] = catalogEntry{name: p.Name, price: price, currency: p.Currency}
+		}
+		break
+	}
+	for _, id := range d.c.ProductIDs {
+		if c, ok := d.catalog[id]; ok && c.currency != "" {
+			d.currency = c.currency
+			return nil
+		}
+	}
+	count := map[string]int{}
+	for _, p := range d.purchases {
+		count[p.currency]++
+	}
+	for cur, n := range count {
+		if d.currency == "" || n > count[d.currency] || (n == count[d.currency] && cur < d.currency) {
+			d.currency = cur
+		}
+	}
+	if d.currency == "" {
+		d.currency = "EUR"
+	}
+	return nil
+}
+
+// queryPhase runs the phase's aggregate queries.
+func queryPhase(ctx context.Context, st store.Store, campaignID string, r *phaseRaw, bucket time.Duration) error {
+	q := func(types ...string) store.TrackedQuery {
+		return store.TrackedQuery{CampaignID: campaignID, From: r.w.From, To: r.w.To, Types: types}
+	}
+	spans, err := st.TrackedSessions(ctx, q())
+	if err != nil {
+		return fmt.Errorf("analytics: sessions: %w", err)
+	}
+	r.visits = visitsOf(spans, r.w)
+	r.audience = audienceOf(r.visits, r.w)
+
+	tq := q(countedTypes...)
+	tq.GroupBy = "target"
+	groups, err := st.AggregateTracked(ctx, tq)
+	if err != nil {
+		return fmt.Errorf("analytics: counts: %w", err)
+	}
+	r.byType, r.byTarget = map[string]store.TrackedGroup{}, map[string]map[string]store.TrackedGroup{}
+	for _, g := range groups {
+		t := r.byType[g.Type]
+		t.Type = g.Type
+		t.Count += g.Count
+		t.Viewers += g.Viewers // exact for types without target
+		t.SumValue += g.SumValue
+		r.byType[g.Type] = t
+		if r.byTarget[g.Type] == nil {
+			r.byTarget[g.Type] = map[string]store.TrackedGroup{}
+		}
+		r.byTarget[g.Type][g.Key] = g
+	}
+
+	pq := q(TypeProductClick)
+	pq.GroupBy = "product_id"
+	groups, err = st.AggregateTracked(ctx, pq)
+	if err != nil {
+		return fmt.Errorf("analytics: product clicks: %w", err)
+	}
+	r.clicksByPID = map[string]int64{}
+	for _, g := range groups {
+		r.clicksByPID[g.Key] += g.Count
+	}
+
+	set := func(qq store.TrackedQuery) (map[string]bool, error) {
+		vs, err := st.TrackedViewers(ctx, qq)
+		m := make(map[string]bool, len(vs))
+		for _, v := range vs {
+			m[v] = true
+		}
+		return m, err
+	}
+	if r.clickers, err = set(q(TypeProductClick)); err != nil {
+		return err
+	}
+	if r.interacting, err = set(q(interactionTypes...)); err != nil {
+		return err
+	}
+	for v := range r.fold.interacting {
+		r.interacting[v] = true
+	}
+	rq := q(TypeWidgetView)
+	rq.Targets = []string{WidgetProduct, WidgetGallery}
+	reach, err := set(rq)
+	if err != nil {
+		return err
+	}
+	r.reach = int64(len(reach))
+
+	sq := q(TypeProductClick)
+	sq.Bucket, sq.BucketBase = bucket, r.w.From
+	if r.clickSeries, err = st.AggregateTracked(ctx, sq); err != nil {
+		return err
+	}
+	if r.name == Prelive {
+		opened, err := set(q(TypeAlertOpen))
+		if err != nil {
+			return err
+		}
+		valid, err := set(q(TypeAlertSubscribe))
+		if err != nil {
+			return err
+		}
+		r.alertOpen, r.alertValid = int64(len(opened)), int64(len(valid))
+		cq := q(TypeAlertSubscribe)
+		cq.Targets = []string{ChannelCalendar}
+		cq.Bucket, cq.BucketBase = bucket, r.w.From
+		if r.calSeries, err = st.AggregateTracked(ctx, cq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *campaignData) widget(r *phaseRaw, target string) WidgetStats {
+	v, c := r.byTarget[TypeWidgetView][target], r.byTarget[TypeWidgetClick][target]
+	return WidgetStats{TotalViews: v.Count, UniqueViews: v.Viewers, Clicks: c.Count, ClickRate: pct(c.Viewers, v.Viewers)}
+}
+
+func (d *campaignData) devices(audience map[string]bool) DeviceShare {
+	var s DeviceShare
+	for v := range audience {
+		switch d.attrs[v].device {
+		case Desktop:
+			s.DesktopCount++
+		case Mobile:
+			s.MobileCount++
+		case Tablet:
+			s.TabletCount++
+		default:
+			s.OtherCount++
+		}
+	}
+	n := int64(len(audience))
+	s.Desktop, s.Mobile, s.Tablet, s.Other = pct(s.DesktopCount, n), pct(s.MobileCount, n), pct(s.TabletCount, n), pct(s.OtherCount, n)
+	return s
+}
+
+func (d *campaignData) sources(audience map[string]bool) []SourceShare {
+	count := map[string]int64{}
+	for v := range audience {
+		src := d.attrs[v].source
+		if src == "" {
+			src = Direct
+		}
+		count[src]++
+	}
+	out := make([]SourceShare, 0, len(count))
+	for src, n := range count {
+		out = append(out, SourceShare{Source: src, Visitors: n, Percent: pct(n, int64(len(audience)))})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Visitors != out[j].Visitors {
+			return out[i].Visitors > out[j].Visitors
+		}
+		return out[i].Source < out[j].Source
+	})
+	return out
+}
+
+func (d *campaignData) prelive(r *phaseRaw, b buckets) *PreliveMetrics {
+	a := r.audience
+	m := &PreliveMetrics{Window: r.w,
+		Audience: VisitorAudience{TotalVisitors: a.visits, UniqueVisitors: int64(len(a.viewers)),
+			AverageSessionSeconds: a.avgSession, Shares: r.fold.shares + r.byType[TypeShare].Count},
+		ProductWidget:  d.widget(r, WidgetProduct),
+		TeasingVideo:   TeaserStats{TotalWatch: r.byType[TypeTeaserWatch].Count, UniqueWatch: r.byType[TypeTeaserWatch].Viewers},
+		Devices:        d.devices(a.viewers),
+		TrafficSources: d.sources(a.viewers),
+		AlertingFunnel: AlertingFunnel{AudienceReach: r.reach, UniqueViewers: int64(len(a.viewers)),
+			AlertingModal: r.alertOpen, AlertingValidation: r.alertValid},
+	}
+	if t := r.byType[TypeTeaserWatch]; t.Viewers > 0 {
+		m.TeasingVideo.AverageWatchSeconds = round2(float64(t.SumValue) / 1000 / float64(t.Viewers))
+	}
+	var sms []time.Time
+	for _, rem := range d.reminders {
+		if r.w.Contains(rem.CreatedAt) {
+			sms = append(sms, rem.CreatedAt)
+			m.Alerting.SMSAlerts++
+			if rem.OptIn {
+				m.Alerting.CommercialOptIn++
+			}
+		}
+	}
+	m.Alerting.CalendarAlerts = r.byTarget[TypeAlertSubscribe][ChannelCalendar].Viewers
+	uv := int64(len(a.viewers))
+	m.Alerting.SMSAlertingRate = pct(m.Alerting.SMSAlerts, uv)
+	m.Alerting.CalendarAlertingRate = pct(m.Alerting.CalendarAlerts, uv)
+	m.Alerting.RetargetingRate = pct(m.Alerting.CommercialOptIn, m.Alerting.SMSAlerts)
+	m.Evolution = PreliveEvolution{Viewers: viewerSeries(r.visits, b), SMSSubscriptions: seriesOf(sms, b),
+		CalendarSubscriptions: groupSeries(r.calSeries, b)}
+	m.Products = make([]ProductClicks, 0, len(r.clicksByPID))
+	for id, n := range r.clicksByPID {
+		m.Products = append(m.Products, ProductClicks{ProductID: id, Name: d.catalog[id].name, Clicks: n})
+	}
+	sort.Slice(m.Products, func(i, j int) bool {
+		if m.Products[i].Clicks != m.Products[j].Clicks {
+			return m.Products[i].Clicks > m.Products[j].Clicks
+		}
+		return m.Products[i].ProductID < m.Products[j].ProductID
+	})
+	return m
+}
+
+// viewerPhase is what live and replay have in common.
+func (d *campaignData) viewerPhase(r *phaseRaw, b buckets, shown map[string]bool) (ViewerAudience, ViewerEvolution, ConversionFunnel, Business, []ProductStats) {
+	a := r.audience
+	aud := ViewerAudience{TotalViewers: a.visits, UniqueViewers: int64(len(a.viewers)), MaxViewers: a.max,
+		AverageViewers: a.average, AverageSessionSeconds: a.avgSession, Shares: r.fold.shares + r.byType[TypeShare].Count}
+	var purchases []purchase
+	var times []time.Time
+	for _, p := range d.purchases {
+		if r.w.Contains(p.at) {
+			purchases = append(purchases, p)
+			times = append(times, p.at)
+		}
+	}
+	var carts []store.TrackedEvent
+	for _, c := range d.carts {
+		if r.w.Contains(c.At) {
+			carts = append(carts, c)
+		}
+	}
+	biz, products := businessOf(businessInput{currency: d.currency, catalog: d.catalog, shown: shown, audience: a.viewers,
+		byType: r.byType, clickers: r.clickers, carts: carts, purchases: purchases, clicksByPID: r.clicksByPID})
+	evo := ViewerEvolution{Viewers: viewerSeries(r.visits, b), ProductClicks: groupSeries(r.clickSeries, b),
+		Purchases: seriesOf(times, b)}
+	funnel := ConversionFunnel{AudienceReach: r.reach, UniqueViewers: int64(len(a.viewers)), Purchases: biz.Purchases}
+	return aud, evo, funnel, biz, products
+}
+
+func (d *campaignData) live(r *phaseRaw, b buckets, shown map[string]bool, sat Satisfaction) *LiveMetrics {
+	aud, evo, funnel, biz, products := d.viewerPhase(r, b, shown)
+	f := r.fold
+	uv := int64(len(r.audience.viewers))
+	return &LiveMetrics{Window: r.w,
+		General: LiveGeneral{DurationSeconds: round2(r.w.Duration().Seconds()), Messages: f.messages, Questions: f.questions,
+			BrandAnswers: f.answers, Likes: f.likes, Shares: aud.Shares,
+			ViewerEngagementRate:  pct(countIn(r.interacting, r.audience.viewers), uv),
+			ChatParticipationRate: pct(countIn(f.chatters, r.audience.viewers), uv),
+			ChatQuestionRate:      pct(countIn(f.askers, r.audience.viewers), uv)},
+		Audience: aud, Evolution: evo,
+		ProductWidget: d.widget(r, WidgetProduct), FloatingPlayerWidget: d.widget(r, WidgetPlayer),
+		Devices: d.devices(r.audience.viewers), TrafficSources: d.sources(r.audience.viewers),
+		ConversionFunnel: funnel, Business: biz, Products: products, Satisfaction: sat,
+	}
+}
+
+func (d *campaignData) replay(r *phaseRaw, b buckets, shown map[string]bool) *ReplayMetrics {
+	aud, evo, funnel, biz, products := d.viewerPhase(r, b, shown)
+	return &ReplayMetrics{Window: r.w, Audience: aud, Evolution: evo, ProductWidget: d.widget(r, WidgetProduct),
+		Devices: d.devices(r.audience.viewers), TrafficSources: d.sources(r.audience.viewers),
+		ConversionFunnel: funnel, Business: biz, Products: products}
+}

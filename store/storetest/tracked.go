@@ -1,0 +1,173 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"vitrine/store"
+)
+
+// testTracked: insert skips events already stored (a replayed batch counts
+// once); aggregates by type, key and time bucket; distinct viewers;
+// sessions folded; scan in time order; delete, and cascade with the
+// campaign.
+func testTracked(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := createCampaign(t, s, newCampaign("A", base, base.Add(time.Hour)))
+	b := createCampaign(t, s, newCampaign("B", base, base.Add(time.Hour)))
+	ev := func(campaign, id, typ string, sec int, viewer string) store.TrackedEvent {
+		return store.TrackedEvent{CampaignID: campaign, EventID: id, Type: typ,
+			At: base.Add(time.Duration(sec) * time.Second), ViewerID: viewer}
+	}
+	batch := []store.TrackedEvent{
+		ev(a.ID, "e1", "product.click", 10, "v1"),
+		ev(a.ID, "e2", "product.click", 20, "v1"),
+		ev(a.ID, "e3", "product.click", 70, "v2"),
+		ev(a.ID, "e4", "cart.create", 30, "v2"),
+		ev(a.ID, "e5", "cart.create", 90, ""),
+		ev(a.ID, "s1", "session.start", 0, "v1"),
+		ev(a.ID, "s2", "session.heartbeat", 60, "v1"),
+		ev(a.ID, "s3", "session.end", 95, "v1"),
+		ev(a.ID, "s4", "session.start", 50, "v2"),
+		ev(b.ID, "e1", "product.click", 10, "v9"), // same event id, other campaign
+	}
+	batch[0].ProductID, batch[1].ProductID, batch[2].ProductID = "p1", "p1", "p2"
+	batch[3].AmountE4, batch[4].AmountE4 = 125000, 50000
+	batch[3].Value = 2
+	batch[0].Data = `{"x":1}`
+	for i := 5; i <= 7; i++ {
+		batch[i].SessionID = "sa"
+	}
+	batch[8].SessionID = "sb"
+	n, err := s.InsertTrackedEvents(ctx, batch)
+	must(t, err)
+	if n != len(batch) {
+		t.Fatalf("inserted %d, want %d", n, len(batch))
+	}
+	// The same batch again, plus one new event: only the new one counts.
+	again := append(slices.Clone(batch), ev(a.ID, "e6", "product.click", 100, "v3"))
+	again[0].ProductID = "changed" // a repeat never overwrites
+	n, err = s.InsertTrackedEvents(ctx, again)
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("replayed batch inserted %d, want 1", n)
+	}
+	if _, err := s.InsertTrackedEvents(ctx, []store.TrackedEvent{ev("cmp_nope", "x", "page.view", 0, "")}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown campaign: %v, want ErrNotFound", err)
+	}
+
+	// By type.
+	groups, err := s.AggregateTracked(ctx, store.TrackedQuery{CampaignID: a.ID,
+		Types: []string{"product.click", "cart.create"}})
+	must(t, err)
+	sortGroups(groups)
+	equal(t, "by type", groups, []store.TrackedGroup{
+		{Type: "cart.create", Count: 2, Viewers: 1, SumValue: 2, SumAmount: 175000, MinAmount: 50000, MaxAmount: 125000},
+		{Type: "product.click", Count: 4, Viewers: 3},
+	})
+	// By product, within a window [15 s, 100 s).
+	groups, err = s.AggregateTracked(ctx, store.TrackedQuery{CampaignID: a.ID, Types: []string{"product.click"},
+		GroupBy: "product_id", From: base.Add(15 * time.Second), To: base.Add(100 * time.Second)})
+	must(t, err)
+	sortGroups(groups)
+	equal(t, "by product", groups, []store.TrackedGroup{
+		{Type: "product.click", Key: "p1", Count: 1, Viewers: 1},
+		{Type: "product.click", Key: "p2", Count: 1, Viewers: 1},
+	})
+	// By minute.
+	groups, err = s.AggregateTracked(ctx, store.TrackedQuery{CampaignID: a.ID, Types: []string{"product.click"},
+		Bucket: time.Minute, BucketBase: base})
+	must(t, err)
+	sortGroups(groups)
+	if len(groups) != 2 || groups[0].Bucket != 0 || groups[0].Count != 2 || groups[1].Bucket != 1 || groups[1].Count != 2 || groups[1].Viewers != 2 {
+		t.Fatalf("by minute: %+v", groups)
+	}
+	if _, err := s.AggregateTracked(ctx, store.TrackedQuery{CampaignID: a.ID, GroupBy: "data"}); !errors.Is(err, store.ErrInvalidFilter) {
+		t.Fatalf("group by data: %v", err)
+	}
+
+	viewers, err := s.TrackedViewers(ctx, store.TrackedQuery{CampaignID: a.ID, Types: []string{"product.click", "cart.create"}})
+	must(t, err)
+	sort.Strings(viewers)
+	equal(t, "viewers", viewers, []string{"v1", "v2", "v3"})
+
+	spans, err := s.TrackedSessions(ctx, store.TrackedQuery{CampaignID: a.ID})
+	must(t, err)
+	sort.Slice(spans, func(i, j int) bool { return spans[i].SessionID < spans[j].SessionID })
+	equal(t, "sessions", spans, []store.TrackedSpan{
+		{SessionID: "sa", ViewerID: "v1", First: norm(base), Last: norm(base.Add(95 * time.Second))},
+		{SessionID: "sb", ViewerID: "v2", First: norm(base.Add(50 * time.Second)), Last: norm(base.Add(50 * time.Second))},
+	})
+	spans, err = s.TrackedSessions(ctx, store.TrackedQuery{CampaignID: a.ID, To: base.Add(61 * time.Second)})
+	must(t, err)
+	if len(spans) != 2 || !spans[0].Last.Before(base.Add(61*time.Second)) {
+		t.Fatalf("sessions before 61 s: %+v", spans)
+	}
+
+	var scanned []store.TrackedEvent
+	must(t, s.ScanTrackedEvents(ctx, store.TrackedQuery{CampaignID: a.ID, Types: []string{"product.click"}},
+		func(e *store.TrackedEvent) error { scanned = append(scanned, *e); return nil }))
+	want := []store.TrackedEvent{batch[0], batch[1], batch[2], again[len(again)-1]}
+	for i := range want {
+		want[i].At = norm(want[i].At)
+	}
+	equal(t, "scan", scanned, want)
+	stop := errors.New("stop")
+	if err := s.ScanTrackedEvents(ctx, store.TrackedQuery{CampaignID: a.ID}, func(*store.TrackedEvent) error { return stop }); err != stop {
+		t.Fatalf("scan stopped by fn: %v", err)
+	}
+
+	deleted, err := s.DeleteTrackedEvents(ctx, a.ID)
+	must(t, err)
+	if deleted != 10 {
+		t.Fatalf("deleted %d, want 10", deleted)
+	}
+	if g, _ := s.AggregateTracked(ctx, store.TrackedQuery{CampaignID: a.ID}); len(g) != 0 {
+		t.Fatalf("after delete: %+v", g)
+	}
+	must(t, s.DeleteCampaign(ctx, b.ID))
+	if g, _ := s.AggregateTracked(ctx, store.TrackedQuery{CampaignID: b.ID}); len(g) != 0 {
+		t.Fatalf("after deleting the campaign: %+v", g)
+	}
+}
+
+// testTrackedLargeBatch: a batch larger than one INSERT is written whole,
+// and a second copy of it inserts nothing.
+func testTrackedLargeBatch(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	c := createCampaign(t, s, newCampaign("A", base, base.Add(time.Hour)))
+	var evs []store.TrackedEvent
+	for i := range 1234 {
+		evs = append(evs, store.TrackedEvent{CampaignID: c.ID, EventID: fmt.Sprintf("e%05d", i), Type: "session.heartbeat",
+			At: base.Add(time.Duration(i) * time.Second), ViewerID: fmt.Sprintf("v%d", i%10), SessionID: fmt.Sprintf("s%d", i%10)})
+	}
+	for round, want := range []int{1234, 0} {
+		n, err := s.InsertTrackedEvents(ctx, evs)
+		must(t, err)
+		if n != want {
+			t.Fatalf("round %d: inserted %d, want %d", round, n, want)
+		}
+	}
+	spans, err := s.TrackedSessions(ctx, store.TrackedQuery{CampaignID: c.ID})
+	must(t, err)
+	if len(spans) != 10 {
+		t.Fatalf("%d sessions, want 10", len(spans))
+	}
+}
+
+func sortGroups(gs []store.TrackedGroup) {
+	sort.Slice(gs, func(i, j int) bool {
+		a, b := gs[i], gs[j]
+		if a.Type != b.Type {
+			return a.Type < b.Type
+		}
+		if a.Key != b.Key {
+			return a.Key < b.Key
+		}
+		return a.Bucket < b.Bucket
+	})
+}

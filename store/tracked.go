@@ -1,0 +1,100 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// TrackedStore keeps analytics' tracked events: what players and widgets
+// report about viewers (page and widget views, clicks, carts, purchases,
+// sessions...) and what the server sees itself of HLS and WHEP viewers.
+// The overlay's log and the orders are not copied here: analytics reads
+// them where they are.
+type TrackedStore interface {
+	// InsertTrackedEvents writes events in one transaction and returns how
+	// many were new: an event whose (CampaignID, EventID) is already stored
+	// is skipped, so a batch sent twice is counted once. An unknown
+	// campaign is ErrNotFound and writes nothing.
+	InsertTrackedEvents(ctx context.Context, events []TrackedEvent) (inserted int, err error)
+	// AggregateTracked groups a campaign's tracked events of q.Types within
+	// [q.From, q.To) by type, by q.GroupBy's column and, when q.Bucket > 0,
+	// by time bucket, and returns one row per group in no particular order.
+	AggregateTracked(ctx context.Context, q TrackedQuery) ([]TrackedGroup, error)
+	// TrackedViewers returns the distinct non-empty viewer ids of q's
+	// events (q.GroupBy and q.Bucket are ignored).
+	TrackedViewers(ctx context.Context, q TrackedQuery) ([]string, error)
+	// TrackedSessions folds the events with a session id within [q.From,
+	// q.To) (q.Types, when not empty, restricts them) into one span per
+	// session: its viewer and its first and last event.
+	TrackedSessions(ctx context.Context, q TrackedQuery) ([]TrackedSpan, error)
+	// ScanTrackedEvents calls fn with each of q's events (q.GroupBy and
+	// q.Bucket ignored) in time order, without holding them all; fn's
+	// event is reused between calls. An error from fn stops the scan and
+	// is returned.
+	ScanTrackedEvents(ctx context.Context, q TrackedQuery, fn func(*TrackedEvent) error) error
+	// DeleteTrackedEvents deletes every tracked event of the campaign (a
+	// live's reset) and returns how many there were.
+	DeleteTrackedEvents(ctx context.Context, campaignID string) (int64, error)
+}
+
+// TrackedEvent is one tracked event. Which fields mean something depends
+// on Type (see package analytics); the rest are zero.
+type TrackedEvent struct {
+	CampaignID string
+	// EventID is unique within the campaign, chosen by the sender.
+	EventID   string
+	Type      string
+	At        time.Time // UTC, microseconds
+	ViewerID  string
+	SessionID string
+	Device    string // desktop, mobile, tablet, other
+	Source    string // traffic source
+	// Target is a kind: the widget, the alert channel, the share network.
+	Target    string
+	ProductID string
+	// AmountE4 is money in 1/10000 of Currency's unit (12.50 EUR: 125000).
+	AmountE4 int64
+	Currency string
+	// Value is a number: a duration in milliseconds, a quantity.
+	Value int64
+	// Data is extra JSON (a purchase's product ids, a subscriber's
+	// contact), "" for none.
+	Data string
+}
+
+// TrackedQuery selects tracked events.
+type TrackedQuery struct {
+	CampaignID string
+	// From and To bound At: From <= At < To. Zero: unbounded.
+	From, To time.Time
+	// Types: only these types; empty: every type.
+	Types []string
+	// Targets: only events with one of these targets; empty: any.
+	Targets []string
+	// GroupBy is "", "target", "product_id", "device" or "source".
+	GroupBy string
+	// Bucket, when > 0, also groups by (At - BucketBase) / Bucket.
+	Bucket     time.Duration
+	BucketBase time.Time
+}
+
+// TrackedGroup is one group of AggregateTracked.
+type TrackedGroup struct {
+	Type   string
+	Key    string // the GroupBy column's value; "" without GroupBy
+	Bucket int64  // the bucket's index from BucketBase; 0 without Bucket
+	Count  int64  // events
+	// Viewers counts the distinct non-empty viewer ids.
+	Viewers int64
+	// SumValue, SumAmount, MinAmount and MaxAmount aggregate Value and
+	// AmountE4.
+	SumValue                        int64
+	SumAmount, MinAmount, MaxAmount int64
+}
+
+// TrackedSpan is one session of TrackedSessions.
+type TrackedSpan struct {
+	SessionID   string
+	ViewerID    string
+	First, Last time.Time
+}
