@@ -250,6 +250,7 @@ func (a *API) routeTable() []*route {
 		a.webhookRoutes(),
 		a.calendarRoutes(),
 		a.reminderRoutes(),
+		a.viewerRoutes(),
 		{a.openAPIRoute()},
 	} {
 		rts = append(rts, group...)

@@ -31,6 +31,7 @@ import (
 	"vitrine/protocols/webrtc"
 	"vitrine/server/stream"
 	"vitrine/store"
+	"vitrine/web"
 )
 
 // shutdownTimeout bounds how long in-flight HTTP requests may take to finish.
@@ -53,6 +54,7 @@ type Server struct {
 	rtsp     *rtsp.Server
 	webrtc   *webrtc.Server
 	hls      *hls.Server
+	web      *web.Handler
 
 	// background owns the goroutines of components with a Run loop.
 	background     sync.WaitGroup
@@ -205,6 +207,11 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 
+	s.web, err = web.New(web.Config{Lookup: s.watchLookup, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newHubCollector(s.hub),
@@ -250,6 +257,7 @@ func (s *Server) routes(metrics http.Handler) http.Handler {
 		s.webrtc.Register(mux)
 	}
 	mux.Handle("/live/", s.hls)
+	s.web.Register(mux) // the player page, embed.js, /static/
 	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
