@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -191,10 +193,56 @@ func TestPlayerWHEP(t *testing.T) {
 	time.Sleep(2 * time.Second) // latency estimates settle
 	checkPinDelay(t, e.measurePin(ctx, p, e.products[0]))
 
-	// Escaped: the product name holds markup, shown as text.
 	var name string
 	if err := p.Eval(ctx, `document.querySelector('.vt-card .vt-card-name').textContent`, &name); err != nil || name != "Leather bag" {
 		t.Fatalf("card name %q, %v", name, err)
+	}
+
+	// Add to cart hands the product to the shop (standalone page: the
+	// VitrineCallbacks) and is tracked.
+	if err := p.Eval(ctx, `window.VitrineCallbacks = {onAddToCart: p => { window.__added = p; }};
+	  document.querySelector('.vt-card .vt-add').click()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitFor(ctx, `window.__added && __added.id === "`+e.products[0]+`" && __added.price === "129.00"`, 50*time.Millisecond); err != nil {
+		t.Fatalf("add to cart not handed to VitrineCallbacks: %v", err)
+	}
+	var tracked []string
+	if err := p.Eval(ctx, `__vitrine.tracked.map(e => e.type)`, &tracked); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"page_view", "player_start", "add_to_cart", "cart_created"} {
+		if !slices.Contains(tracked, want) {
+			t.Errorf("tracked %v, missing %s", tracked, want)
+		}
+	}
+}
+
+// TestPlayerUpcoming: before the live the page counts down and offers the
+// calendar file and the SMS reminder; going live switches it to the live.
+func TestPlayerUpcoming(t *testing.T) {
+	e := newPlayerEnv(t, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	p := e.page(ctx, "")
+	if err := p.WaitFor(ctx, `__vitrine.phase === "upcoming" && /^00:5\d:\d\d$/.test(document.querySelector('.vt-countdown').textContent)`, 0); err != nil {
+		t.Fatalf("countdown: %v", err)
+	}
+	var href string
+	if err := p.Eval(ctx, `document.querySelector('.vt-upcoming a[download]').href`, &href); err != nil || !strings.HasSuffix(href, "/live/"+e.c.ID+"/calendar.ics") {
+		t.Fatalf("calendar link %q %v", href, err)
+	}
+	if err := p.Eval(ctx, `(() => { const f = document.querySelector('.vt-sms');
+	  f.querySelector('input[type=tel]').value = '+33 6 12 34 56 78'; f.querySelector('input[type=checkbox]').checked = true;
+	  f.querySelector('button').click(); })()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitFor(ctx, `document.querySelector('.vt-sms [role=status]').textContent.startsWith('We will text you') && __vitrine.tracked.some(e => e.type === "alert_subscribe" && e.data.channel === "sms")`, 50*time.Millisecond); err != nil {
+		t.Fatalf("SMS reminder: %v", err)
+	}
+	e.admin.must(200, "POST", "/api/v1/campaigns/"+e.c.ID+"/live", nil, nil)
+	if err := p.WaitFor(ctx, `__vitrine.phase === "live"`, 50*time.Millisecond); err != nil {
+		t.Fatalf("going live did not switch the page: %v", err)
 	}
 }
 
@@ -310,6 +358,17 @@ func TestPlayerPollVote(t *testing.T) {
 // chapters. Needs the recorder (replay branch); skipped before.
 func TestPlayerReplay(t *testing.T) {
 	e := newPlayerEnv(t, true)
+	// Without the recorder, /replay/ is nobody's: the server's catch-all.
+	if res, err := http.Get(e.base + "/replay/" + e.c.ID + "/events"); err == nil {
+		var body struct {
+			Error struct{ Message string } `json:"error"`
+		}
+		_ = json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if strings.HasPrefix(body.Error.Message, "no such resource") {
+			t.Skip("no replay routes on this branch yet (the recorder is on another branch)")
+		}
+	}
 	push := e.push(14)
 	time.Sleep(3 * time.Second)
 	e.pin(e.products[0])
@@ -398,7 +457,7 @@ Vitrine.on('add_to_cart', p => window.__cart.push(p)).on('*', (p, m) => window._
 	}
 	var src string
 	_ = p.Eval(ctx, fp+`.shadowRoot.querySelector('iframe').src`, &src)
-	if !strings.Contains(src, "origin="+strings.ReplaceAll(shop.URL, ":", "%3A")) || !strings.Contains(src, "utm_source=newsletter") {
+	if !strings.Contains(src, "origin="+url.QueryEscape(shop.URL)) || !strings.Contains(src, "utm_source=newsletter") {
 		t.Errorf("iframe src %s", src)
 	}
 	// In the player (an iframe of the other origin): the pinned product's

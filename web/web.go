@@ -273,7 +273,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <script type="module" src="/{{.JS}}"></script>{{end}}
 </head>
 <body>
-<main id="vitrine" class="vt" data-campaign="{{.ID}}" aria-live="polite">
+<main id="vitrine" class="vt" data-campaign="{{.ID}}">
 {{- if .Message}}<p class="vt-message">{{.Message}}</p>{{else}}<p class="vt-loading">Loading the live…</p>{{end}}
 </main>
 <noscript>This live needs JavaScript.</noscript>

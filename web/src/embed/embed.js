@@ -151,7 +151,7 @@ import { price, dateTime, countdown } from '../lib/format.js';
     const frame = h('iframe', {
       src: `${base}/watch/${encodeURIComponent(id)}?${q}`,
       title: 'Live shopping player',
-      allow: 'autoplay; fullscreen; picture-in-picture; clipboard-write; web-share',
+      allow: 'autoplay; fullscreen; picture-in-picture; clipboard-write',
     });
     const box = h('div', { class: `fp${minimized ? ' min' : ''}`, role: 'dialog', 'aria-label': 'Live shopping player' });
     const bar = h(

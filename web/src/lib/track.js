@@ -15,10 +15,10 @@ export function tracker({ endpoint, viewerId, source, every = 4000, log }) {
   const sameOrigin = new URL(endpoint, location.href).origin === location.origin;
 
   function track(type, data = {}) {
-    if (off) return;
     const ev = { id: uuid(), type, at: new Date().toISOString(), viewer_id: viewerId() || '', data };
-    queue.push(ev);
     log?.(ev);
+    if (off) return;
+    queue.push(ev);
     if (queue.length >= 50) flush();
   }
 

@@ -299,7 +299,7 @@ function showUpcoming() {
   const tick = () => (cd.textContent = countdown(Date.parse(info.starts_at) - (Date.now() + clock.offset)));
   tick();
   const timer = setInterval(() => (phase === 'upcoming' ? tick() : clearInterval(timer)), 1000);
-  const phone = h('input', { type: 'tel', name: 'phone', required: true, placeholder: '+33612345678', pattern: '\\+[1-9][0-9]{6,14}', autocomplete: 'tel', 'aria-label': 'Phone number' });
+  const phone = h('input', { type: 'tel', name: 'phone', required: true, placeholder: '+33 6 12 34 56 78', inputmode: 'tel', autocomplete: 'tel', 'aria-label': 'Phone number, international format' });
   const optIn = h('input', { type: 'checkbox', name: 'opt_in' });
   const status = h('p', { class: 'vt-muted', role: 'status' });
   const sms = h(
@@ -328,13 +328,17 @@ function showUpcoming() {
       status.textContent = 'Network error, try again.';
     }
   });
+  const teaser = (info.products || []).slice(0, 6).map((p) => overlay.productCard(p, 'vt-card vt-card-wide'));
   ui.upcoming.append(
-    cover ? h('img', { class: 'vt-cover', src: cover, alt: '' }) : null,
-    h('p', { class: 'vt-when', text: dateTime(info.starts_at) }),
-    cd,
-    info.description ? h('p', { class: 'vt-desc', text: info.description }) : null,
-    h('a', { class: 'vt-btn', href: urls.calendar, download: `${id}.ics`, onclick: () => track('alert_subscribe', { channel: 'calendar' }) }, 'Add to calendar'),
-    sms,
+    ...[
+      cover ? h('img', { class: 'vt-cover', src: cover, alt: '' }) : null,
+      h('p', { class: 'vt-when', text: dateTime(info.starts_at) }),
+      cd,
+      info.description ? h('p', { class: 'vt-desc', text: info.description }) : null,
+      h('a', { class: 'vt-btn', href: urls.calendar, download: `${id}.ics`, onclick: () => track('alert_subscribe', { channel: 'calendar' }) }, 'Add to calendar'),
+      sms,
+      teaser.length ? h('div', { class: 'vt-teaser', 'aria-label': 'Products of the show', role: 'region' }, teaser) : null,
+    ].filter(Boolean),
   );
 }
 

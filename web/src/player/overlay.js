@@ -272,7 +272,8 @@ export class Overlay {
     if (!p) return;
     const voted = this.votes[p.id];
     const showResults = voted != null || p.closed;
-    box.append(h('h3', { class: 'vt-poll-q', text: p.question }), p.closed ? h('p', { class: 'vt-muted', text: 'Poll closed' }) : null);
+    box.append(h('h3', { class: 'vt-poll-q', text: p.question }));
+    if (p.closed) box.append(h('p', { class: 'vt-muted', text: 'Poll closed' }));
     const list = h('ol', { class: 'vt-poll-options' });
     (p.options || []).forEach((opt, i) => {
       const n = p.votes?.[i] || 0;
