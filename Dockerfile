@@ -1,11 +1,20 @@
 # Build: docker build -t vitrine .
 # Run:   docker run --rm -p 8080:8080 -p 1935:1935 -p 8554:8554 -p 8000-8001:8000-8001/udp -p 8189:8189/udp -p 8189:8189 -v vitrine-data:/data vitrine
 # Behind NAT (most hosts), tell WebRTC clients the public address: -e VITRINE_WEBRTC_PUBLIC_IPS=203.0.113.10
+FROM node:20-bookworm-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/ ./
+RUN npm run build
+
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
+# The player page and widget, embedded by go build.
+COPY --from=web /web/dist ./web/dist
 # Pure Go (modernc SQLite): a static binary without cgo.
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/vitrine .
 

@@ -3,11 +3,23 @@ GO       ?= go
 FUZZTIME ?= 10s
 PKGS     := ./...
 
-.PHONY: run build test vet fuzz bench clean
+.PHONY: run build test vet fuzz bench clean web web-size
 
-## run: build and run Vitrine with its embedded defaults (SQLite, local disk, ./data)
-run: build
+## run: build the player page (npm), then build and run Vitrine with its embedded defaults (SQLite, local disk, ./data)
+run: web build
 	./bin/vitrine
+
+## web: the player page and widget: npm ci and esbuild into web/dist, which the binary embeds
+WEB_SRC := $(shell find web/src -type f 2>/dev/null) web/build.mjs
+web: web/dist/manifest.json
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+web/dist/manifest.json: web/node_modules/.package-lock.json $(WEB_SRC)
+	cd web && npm run build
+
+## web-size: gzip size of the page's JavaScript and CSS (fails over 100 KB without hls.js)
+web-size: web/node_modules/.package-lock.json
+	cd web && npm run size
 
 ## build: compile the binary to bin/vitrine
 build:
@@ -37,4 +49,4 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 clean:
-	rm -rf bin
+	rm -rf bin web/dist/static web/dist/embed.js web/dist/manifest.json

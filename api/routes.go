@@ -256,6 +256,7 @@ func (a *API) routeTable() []*route {
 		a.reminderRoutes(),
 		a.actionRoutes(),
 		a.analyticsRoutes(),
+		a.viewerRoutes(),
 		{a.openAPIRoute()},
 	} {
 		rts = append(rts, group...)

@@ -33,6 +33,7 @@ import (
 	"vitrine/recorder"
 	"vitrine/server/stream"
 	"vitrine/store"
+	"vitrine/web"
 )
 
 // shutdownTimeout bounds how long in-flight HTTP requests may take to finish.
@@ -57,6 +58,7 @@ type Server struct {
 	hls      *hls.Server
 	recorder *recorder.Recorder // nil: recordings disabled
 	viewers  *analytics.SessionRecorder
+	web      *web.Handler
 
 	// background owns the goroutines of components with a Run loop.
 	background     sync.WaitGroup
@@ -238,6 +240,11 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 
+	s.web, err = web.New(web.Config{Lookup: s.watchLookup, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newHubCollector(s.hub),
@@ -289,6 +296,7 @@ func (s *Server) routes(metrics http.Handler) http.Handler {
 	if s.recorder != nil {
 		s.recorder.Register(mux)
 	}
+	s.web.Register(mux) // the player page, embed.js, /static/
 	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
