@@ -42,7 +42,14 @@ type mp4File struct {
 	// Duration is the presentation's duration; frames counts video samples.
 	duration time.Duration
 	frames   int
+
+	// With keepPresentation (tests), the presentation and each track's
+	// samples, to marshal it with pmp4 and compare.
+	pres *pmp4.Presentation
+	src  [][]srcSample
 }
+
+var keepPresentation = false
 
 // srcSample is a sample of the source segments with its media time.
 type srcSample struct {
@@ -266,6 +273,12 @@ func (r *Recorder) buildMP4(rc *recording, segs []store.RecordingSegment, from, 
 		return nil, ErrTooLarge // 32-bit chunk offsets
 	}
 	m.header = hdr.Bytes()
+	if keepPresentation {
+		m.pres = p
+		for _, t := range tracks {
+			m.src = append(m.src, t.samples)
+		}
+	}
 
 	// The mdat order of pmp4: repeatedly the track whose elapsed time is
 	// the smallest (the first on ties).

@@ -20,6 +20,7 @@ import (
 	"github.com/grafov/m3u8"
 
 	"vitrine/configs"
+	"vitrine/internal/browser"
 	"vitrine/internal/testenv"
 )
 
@@ -529,5 +530,87 @@ func TestReplayReconnect(t *testing.T) {
 	want := (first + second) * 30
 	if p.Video < want-5 || p.Video > want || math.Abs(rec.Duration-(first+second)) > 0.5 {
 		t.Fatalf("replay after a reconnect: %+v, %+v; want %d frames", p, rec, want)
+	}
+}
+
+// mseReplayJS plays a replay playlist in the page the way hls.js does:
+// Media Source Extensions fed with each session's init segment and its
+// fMP4 segments, in playlist order. It resolves when the media is
+// appended, with the buffered range.
+const mseReplayJS = `(async (index) => {
+  const text = await (await fetch(index)).text();
+  const base = index.replace(/index\.m3u8$/, "");
+  const uris = [];
+  for (const line of text.split("\n")) {
+    const m = line.match(/^#EXT-X-MAP:URI="([^"]+)"/);
+    if (m) uris.push(m[1]);
+    else if (line && !line.startsWith("#")) uris.push(line);
+  }
+  const video = document.createElement("video");
+  video.muted = true;
+  document.body.appendChild(video);
+  const ms = new MediaSource();
+  video.src = URL.createObjectURL(ms);
+  await new Promise(r => ms.addEventListener("sourceopen", r, {once: true}));
+  const sb = ms.addSourceBuffer('video/mp4; codecs="avc1.640028,mp4a.40.2"');
+  for (const u of uris) {
+    const buf = await (await fetch(base + u)).arrayBuffer();
+    sb.appendBuffer(buf);
+    await new Promise((ok, ko) => { sb.onupdateend = ok; sb.onerror = () => ko(new Error("append " + u)); });
+  }
+  ms.endOfStream();
+  window.replayVideo = video;
+  await video.play();
+  return {start: sb.buffered.start(0), end: sb.buffered.end(sb.buffered.length - 1), ranges: sb.buffered.length};
+})`
+
+// TestReplayInChromium: the replay's fMP4 plays in a browser's Media
+// Source Extensions (what hls.js feeds), across a publisher's reconnection,
+// and seeks.
+func TestReplayInChromium(t *testing.T) {
+	testenv.RequireFFmpeg(t)
+	b := browser.Launch(t)
+	s := startServer(t, func(c *configs.Config) { c.Stream.ReconnectWindow = configs.Duration(20 * time.Second) })
+	admin := newAdmin(t, s)
+	c, _ := liveCampaign(t, admin, 0)
+	for i := range 2 {
+		push := testenv.Push(t, testenv.DefaultSource(4), c.Ingest.RTMP)
+		if err, out := push.Wait(30 * time.Second); err != nil {
+			t.Fatalf("push %d: %v\n%s", i, err, out)
+		}
+		time.Sleep(1500 * time.Millisecond)
+	}
+	admin.must(200, "POST", "/api/v1/campaigns/"+c.ID+"/end", nil, nil)
+	admin.waitRecording(c.ID, "ready", 30*time.Second)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	p, err := b.NewPage(ctx, "http://"+s.HTTPAddr().String()+"/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser.ScreenshotOnFailure(t, p, browser.ArtifactsDir())
+	defer p.Close()
+	var res struct {
+		Start, End float64
+		Ranges     int
+	}
+	index := "http://" + s.HTTPAddr().String() + "/replay/" + c.ID + "/index.m3u8"
+	if err := p.Eval(ctx, mseReplayJS+`(`+strconv.Quote(index)+`)`, &res); err != nil {
+		t.Fatalf("MSE: %v\n%s", err, strings.Join(p.Console(), "\n"))
+	}
+	t.Logf("buffered %+v", res)
+	if res.Ranges != 1 || res.End-res.Start < 7.8 {
+		t.Fatalf("buffered %+v: want one range of 8 s (no hole at the reconnection)", res)
+	}
+	if err := p.WaitFor(ctx, `window.replayVideo.currentTime > 1 && window.replayVideo.getVideoPlaybackQuality().totalVideoFrames > 20`, 100*time.Millisecond); err != nil {
+		t.Fatalf("not playing: %v", err)
+	}
+	// Seek past the reconnection and play on.
+	if err := p.Eval(ctx, `(async () => { const v = window.replayVideo; v.currentTime = 6; await new Promise(r => v.addEventListener("seeked", r, {once: true})); return v.currentTime; })()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitFor(ctx, `window.replayVideo.currentTime > 6.5 && !window.replayVideo.error`, 100*time.Millisecond); err != nil {
+		t.Fatalf("no playback after seeking: %v", err)
 	}
 }
