@@ -312,6 +312,14 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request) {
 			h.log.Warn("watch page lookup", "campaign", id, "err", err)
 		default:
 			d.Title, d.Description, d.Image = c.Title, truncate(c.Description, 300), c.ImageURL
+			if strings.HasPrefix(d.Image, "/") && !strings.HasPrefix(d.Image, "//") {
+				// og:image must be absolute: this server, as the viewer reached it.
+				scheme := "http://"
+				if r.TLS != nil {
+					scheme = "https://"
+				}
+				d.Image = scheme + r.Host + d.Image
+			}
 		}
 	}
 	if status == http.StatusOK {
