@@ -317,7 +317,7 @@ func TestComputeScript(t *testing.T) {
 	eq("polls", rep.Interactions.Polls, []PollStats{{ID: "poll1", Question: "Colour?", OpenedAt: at(75, 0), Closed: true, Votes: 2,
 		Options: []PollOption{{"Red", 1, 50}, {"Blue", 1, 50}}}})
 	eq("instant wins", rep.Interactions.InstantWins, []InstantWinStats{{ID: "iw1", Prize: "Bag", OpenedAt: at(77, 0), Planned: 1,
-		Entrants: 2, Drawn: true, Winners: []WinnerView{{"v2", "Val"}}}})
+		Entrants: 2, Drawn: true, Winners: []DrawnWinnerView{{"v2", "Val"}}}})
 }
 
 // TestComputeRange: a time range narrows prelive and replay, not live.

@@ -196,7 +196,7 @@ func interactionsOf(log []store.Event) Interactions {
 			wins[w.InstantWin.ID] = len(out.InstantWins)
 			entered[w.InstantWin.ID] = map[string]bool{}
 			out.InstantWins = append(out.InstantWins, InstantWinStats{ID: w.InstantWin.ID, Prize: w.InstantWin.Prize,
-				OpenedAt: e.At, Planned: w.InstantWin.Winners, Winners: []WinnerView{}})
+				OpenedAt: e.At, Planned: w.InstantWin.Winners, Winners: []DrawnWinnerView{}})
 		case overlay.TypeInstantWinEntered:
 			w, ok := decode[overlay.InstantWinEntered](e)
 			if ok && entered[w.InstantWinID] != nil {
@@ -212,7 +212,7 @@ func interactionsOf(log []store.Event) Interactions {
 				iw.Drawn = true
 				iw.Winners = iw.Winners[:0]
 				for _, w := range d.Winners {
-					iw.Winners = append(iw.Winners, WinnerView(w))
+					iw.Winners = append(iw.Winners, DrawnWinnerView(w))
 				}
 				if d.Entrants > int64(len(entered[d.InstantWinID])) {
 					iw.Entrants = d.Entrants

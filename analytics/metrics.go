@@ -276,11 +276,11 @@ type InstantWinStats struct {
 	Planned  int          `json:"planned_winners" doc:"winners to draw"`
 	Entrants int64        `json:"entrants" doc:"distinct viewers who entered"`
 	Drawn    bool         `json:"drawn"`
-	Winners  []WinnerView `json:"winners"`
+	Winners  []DrawnWinnerView `json:"winners"`
 }
 
-// WinnerView is a drawn viewer.
-type WinnerView struct {
+// DrawnWinnerView is a drawn viewer.
+type DrawnWinnerView struct {
 	ViewerID string `json:"viewer_id"`
 	Name     string `json:"name"`
 }
