@@ -270,12 +270,12 @@ type PollOption struct {
 
 // InstantWinStats is one instant win.
 type InstantWinStats struct {
-	ID       string       `json:"id"`
-	Prize    string       `json:"prize"`
-	OpenedAt time.Time    `json:"opened_at"`
-	Planned  int          `json:"planned_winners" doc:"winners to draw"`
-	Entrants int64        `json:"entrants" doc:"distinct viewers who entered"`
-	Drawn    bool         `json:"drawn"`
+	ID       string            `json:"id"`
+	Prize    string            `json:"prize"`
+	OpenedAt time.Time         `json:"opened_at"`
+	Planned  int               `json:"planned_winners" doc:"winners to draw"`
+	Entrants int64             `json:"entrants" doc:"distinct viewers who entered"`
+	Drawn    bool              `json:"drawn"`
 	Winners  []DrawnWinnerView `json:"winners"`
 }
 
