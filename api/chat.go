@@ -39,15 +39,19 @@ func (a *API) chatRoutes() []*route {
 			Summary: "Delete a message",
 			Doc: "Hides the line from viewers (chat.deleted) — live and in replay — and keeps it, marked deleted, " +
 				"in the chat tab and the exports. Deleting it again is a no-op (204).",
-			Status: http.StatusNoContent, Errors: []int{http.StatusServiceUnavailable}, handle: a.deleteMessage},
+			Status: http.StatusNoContent, Errors: []int{http.StatusServiceUnavailable}, handle: a.roomAction(func(r *http.Request, room *overlay.Room) (*overlay.Message, error) {
+				return room.DeleteMessage(r.Context(), r.PathValue("message_id"))
+			}, http.StatusNoContent)},
 		{Method: "POST", Path: "/api/v1/campaigns/{id}/messages/{message_id}/display", ID: "displayMessage", Tag: tag,
 			Summary: "Display a message to the host",
 			Doc: "Sends the line to the host's console (chat.displayed, host only: viewers do not receive it) and " +
 				"marks it displayed in the chat tab. Again: a no-op (204).",
-			Status: http.StatusNoContent, Errors: []int{http.StatusServiceUnavailable}, handle: a.displayMessage},
+			Status: http.StatusNoContent, Errors: []int{http.StatusServiceUnavailable}, handle: a.roomAction(func(r *http.Request, room *overlay.Room) (*overlay.Message, error) {
+				return room.DisplayMessage(r.Context(), r.PathValue("message_id"))
+			}, http.StatusNoContent)},
 		{Method: "GET", Path: "/api/v1/campaigns/{id}/bans", ID: "listBans", Tag: tag,
 			Summary: "Banned viewers",
-			Status:  http.StatusOK, Response: bansView{}, handle: a.listBans},
+			Status:  http.StatusOK, Response: bansView{}, handle: a.roomView(func(room *overlay.Room) any { return bansView{ViewerIDs: room.Banned()} })},
 		{Method: "POST", Path: "/api/v1/campaigns/{id}/bans", ID: "ban", Tag: tag,
 			Summary: "Ban a viewer",
 			Doc: "The viewer (the viewer_id of its messages) can no longer chat, ask, vote or enter instant wins in this " +
@@ -205,38 +209,6 @@ func (a *API) answer(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusCreated, eventOut(msg))
 }
 
-func (a *API) deleteMessage(w http.ResponseWriter, r *http.Request) error {
-	_, room, err := a.campaignRoom(r)
-	if err != nil {
-		return err
-	}
-	if _, err := room.DeleteMessage(r.Context(), r.PathValue("message_id")); err != nil {
-		return roomErr(err)
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-func (a *API) displayMessage(w http.ResponseWriter, r *http.Request) error {
-	_, room, err := a.campaignRoom(r)
-	if err != nil {
-		return err
-	}
-	if _, err := room.DisplayMessage(r.Context(), r.PathValue("message_id")); err != nil {
-		return roomErr(err)
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-func (a *API) listBans(w http.ResponseWriter, r *http.Request) error {
-	_, room, err := a.campaignRoom(r)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, bansView{ViewerIDs: room.Banned()})
-}
-
 func (a *API) ban(w http.ResponseWriter, r *http.Request) error {
 	var in banRequest
 	if err := decodeJSON(w, r, &in, maxJSONBody, false); err != nil {
@@ -389,4 +361,36 @@ func (a *API) serveHostEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.hostEvents(w, r)
 	return nil
+}
+
+// roomAction is a route that carries out one room action: 204 with no
+// body, or another status with the event recorded (a no-op answers the
+// same, without an event).
+func (a *API) roomAction(act func(*http.Request, *overlay.Room) (*overlay.Message, error), status int) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		_, room, err := a.campaignRoom(r)
+		if err != nil {
+			return err
+		}
+		msg, err := act(r, room)
+		if err != nil {
+			return roomErr(err)
+		}
+		if status == http.StatusNoContent || msg == nil {
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+		return writeJSON(w, status, eventOut(msg))
+	}
+}
+
+// roomView is a route that answers a view of the room's state.
+func (a *API) roomView(view func(*overlay.Room) any) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		_, room, err := a.campaignRoom(r)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, view(room))
+	}
 }

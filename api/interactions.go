@@ -15,7 +15,7 @@ func (a *API) interactionRoutes() []*route {
 	return []*route{
 		{Method: "GET", Path: "/api/v1/campaigns/{id}/polls", ID: "listPolls", Tag: tag,
 			Summary: "Polls and their results", Doc: "Every poll of the campaign, oldest first, with its votes per option.",
-			Status: http.StatusOK, Response: pollsView{}, handle: a.listPolls},
+			Status: http.StatusOK, Response: pollsView{}, handle: a.roomView(func(room *overlay.Room) any { return pollsView{Polls: room.Polls()} })},
 		{Method: "POST", Path: "/api/v1/campaigns/{id}/polls", ID: "openPoll", Tag: tag,
 			Summary: "Open a poll",
 			Doc: "Shows a question with 2 to 6 options to viewers (poll.opened). One poll is open at a time: opening one " +
@@ -25,10 +25,12 @@ func (a *API) interactionRoutes() []*route {
 		{Method: "POST", Path: "/api/v1/campaigns/{id}/polls/{poll_id}/close", ID: "closePoll", Tag: tag,
 			Summary: "Close a poll", Doc: "Publishes the final results (poll.closed). 409 closed if it is closed already.",
 			Status: http.StatusOK, Response: eventView{}, Errors: []int{http.StatusConflict, http.StatusServiceUnavailable},
-			handle: a.closePoll},
+			handle: a.roomAction(func(r *http.Request, room *overlay.Room) (*overlay.Message, error) {
+				return room.ClosePoll(r.Context(), r.PathValue("poll_id"))
+			}, http.StatusOK)},
 		{Method: "GET", Path: "/api/v1/campaigns/{id}/instant-wins", ID: "listInstantWins", Tag: tag,
 			Summary: "Instant wins, their entrants and winners",
-			Status:  http.StatusOK, Response: instantWinsView{}, handle: a.listInstantWins},
+			Status:  http.StatusOK, Response: instantWinsView{}, handle: a.roomView(func(room *overlay.Room) any { return instantWinsView{InstantWins: room.InstantWins()} })},
 		{Method: "POST", Path: "/api/v1/campaigns/{id}/instant-wins", ID: "openInstantWin", Tag: tag,
 			Summary: "Open an instant win",
 			Doc:     "Viewers enter (once each) until it is drawn; then winners are drawn uniformly at random among them.",
@@ -39,7 +41,9 @@ func (a *API) interactionRoutes() []*route {
 			Doc: "Draws up to winners viewers among the entrants and tells every viewer (instant_win.drawn). " +
 				"409 closed if drawn already.",
 			Status: http.StatusOK, Response: eventView{}, Errors: []int{http.StatusConflict, http.StatusServiceUnavailable},
-			handle: a.drawInstantWin},
+			handle: a.roomAction(func(r *http.Request, room *overlay.Room) (*overlay.Message, error) {
+				return room.DrawInstantWin(r.Context(), r.PathValue("instant_win_id"))
+			}, http.StatusOK)},
 	}
 }
 
@@ -97,26 +101,6 @@ func (a *API) openPoll(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusCreated, eventOut(msg))
 }
 
-func (a *API) closePoll(w http.ResponseWriter, r *http.Request) error {
-	_, room, err := a.campaignRoom(r)
-	if err != nil {
-		return err
-	}
-	msg, err := room.ClosePoll(r.Context(), r.PathValue("poll_id"))
-	if err != nil {
-		return roomErr(err)
-	}
-	return writeJSON(w, http.StatusOK, eventOut(msg))
-}
-
-func (a *API) listPolls(w http.ResponseWriter, r *http.Request) error {
-	_, room, err := a.campaignRoom(r)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, pollsView{Polls: room.Polls()})
-}
-
 func (a *API) openInstantWin(w http.ResponseWriter, r *http.Request) error {
 	var in instantWinRequest
 	if err := decodeJSON(w, r, &in, maxJSONBody, false); err != nil {
@@ -142,24 +126,4 @@ func (a *API) openInstantWin(w http.ResponseWriter, r *http.Request) error {
 		return roomErr(err)
 	}
 	return writeJSON(w, http.StatusCreated, eventOut(msg))
-}
-
-func (a *API) drawInstantWin(w http.ResponseWriter, r *http.Request) error {
-	_, room, err := a.campaignRoom(r)
-	if err != nil {
-		return err
-	}
-	msg, err := room.DrawInstantWin(r.Context(), r.PathValue("instant_win_id"))
-	if err != nil {
-		return roomErr(err)
-	}
-	return writeJSON(w, http.StatusOK, eventOut(msg))
-}
-
-func (a *API) listInstantWins(w http.ResponseWriter, r *http.Request) error {
-	_, room, err := a.campaignRoom(r)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, instantWinsView{InstantWins: room.InstantWins()})
 }
