@@ -150,7 +150,7 @@ func (r *Recorder) buildMP4(rc *recording, segs []store.RecordingSegment, from, 
 	}
 
 	// Trim to the sequence.
-	var spanFrom, spanTo time.Duration = -1 << 62, 1 << 62
+	var audioFrom, audioTo time.Time
 	if !from.IsZero() && video != nil && len(video.samples) > 0 {
 		start := -1
 		for i, s := range video.samples {
@@ -184,11 +184,10 @@ func (r *Recorder) buildMP4(rc *recording, segs []store.RecordingSegment, from, 
 			end--
 		}
 		video.samples = video.samples[start:end]
-		// Audio covers the video's presentation: from its keyframe.
-		shift := fromTicks(int64(video.samples[0].PTSOffset), video.timeScale)
-		spanFrom = video.samples[0].dts + shift
-		last := video.samples[len(video.samples)-1]
-		spanTo = last.dts + fromTicks(int64(last.Duration), video.timeScale) + shift
+		// Audio covers the clip on the shared wall clock: from the
+		// keyframe's presentation to the unpin. (The video may run a
+		// reference frame past it; the audio need not follow.)
+		audioFrom, audioTo = video.samples[0].wall, to
 	} else if !from.IsZero() && audio != nil {
 		var kept []srcSample
 		for _, s := range audio.samples {
@@ -198,10 +197,10 @@ func (r *Recorder) buildMP4(rc *recording, segs []store.RecordingSegment, from, 
 		}
 		audio.samples = kept
 	}
-	if audio != nil && spanFrom > -1<<62 {
+	if audio != nil && !audioFrom.IsZero() {
 		var kept []srcSample
 		for _, s := range audio.samples {
-			if s.dts >= spanFrom && s.dts < spanTo {
+			if !s.wall.Before(audioFrom) && s.wall.Before(audioTo) {
 				kept = append(kept, s)
 			}
 		}
