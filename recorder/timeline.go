@@ -11,9 +11,11 @@ import (
 
 // The shopping timeline of a replay: the campaign's recorded data-channel
 // events on the media clock, and what follows from them (the products
-// timeline, the product sequences). Event types this package does not know
-// pass through as they are; only chat messages deleted by moderation are
-// left out, with the chat.deleted events that deleted them.
+// timeline, the product sequences). The replay timeline is public, what a
+// replay viewer sees: event types this package does not know pass through
+// as they are, but chat lines deleted by moderation are left out (with the
+// chat.deleted events that deleted them), and so are the types viewers
+// never receive live (hostOnly).
 
 // Event types the timeline interprets. The overlay package owns them; the
 // recorder reads them from the log as strings.
@@ -21,9 +23,20 @@ const (
 	typeProductPinned   = "product.pinned"
 	typeProductUnpinned = "product.unpinned"
 	typeChatMessage     = "chat.message"
+	typeChatQuestion    = "chat.question"
+	typeChatAnswer      = "chat.answer"
 	typeChatDeleted     = "chat.deleted"
 	typeStreamEnded     = "stream.ended"
 )
+
+// hostOnly are the types the data channel sends to the host's console
+// only, never to viewers (overlay.HostOnly: one viewer's vote, draw entry,
+// survey answer or share, moderation, the word filter). The replay
+// timeline is public: they stay out of it, as they stay out of the live.
+var hostOnly = map[string]bool{
+	"chat.displayed": true, "viewer.banned": true, "viewer.unbanned": true, "chat.filter": true,
+	"share": true, "poll.voted": true, "instant_win.entered": true, "survey.answered": true,
+}
 
 // ReplayEvent is one event of the replay timeline: the data channel's
 // envelope, plus where it falls in the replay.
@@ -56,7 +69,8 @@ func readEvents(ctx context.Context, st Store, id string) ([]store.Event, error)
 	}
 }
 
-// visible drops chat messages deleted later in the log, and the deletions.
+// visible drops chat lines (messages, questions, answers) deleted later in
+// the log, the deletions, and the host-only types.
 func visible(evs []store.Event) []store.Event {
 	deleted := map[string]bool{}
 	for _, e := range evs {
@@ -71,10 +85,13 @@ func visible(evs []store.Event) []store.Event {
 	}
 	out := make([]store.Event, 0, len(evs))
 	for _, e := range evs {
+		if hostOnly[e.Type] {
+			continue
+		}
 		switch e.Type {
 		case typeChatDeleted:
 			continue
-		case typeChatMessage:
+		case typeChatMessage, typeChatQuestion, typeChatAnswer:
 			var m struct {
 				ID string `json:"id"`
 			}

@@ -72,3 +72,42 @@ func TestProductsTimelineAndVisibleEvents(t *testing.T) {
 		t.Fatalf("window: %+v %v", list, more)
 	}
 }
+
+// TestReplayTimelineIsPublic: the replay timeline is what viewers may see:
+// no host-only event (one viewer's vote, survey answer, draw entry, bans,
+// the word filter...), and no chat line a moderator deleted, whether a
+// message, a question or an answer.
+func TestReplayTimelineIsPublic(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	var evs []store.Event
+	add := func(typ, data string) {
+		evs = append(evs, ev(int64(len(evs)+1), t0.Add(time.Duration(len(evs))*time.Second), typ, data))
+	}
+	add("chat.question", `{"id":"q1","viewer_id":"v1","text":"rude question"}`)
+	add("chat.question", `{"id":"q2","viewer_id":"v2","text":"fine question"}`)
+	add("chat.answer", `{"id":"a1","text":"rude answer","reply_to":"q1"}`)
+	add("chat.message", `{"id":"m1","viewer_id":"v3","text":"rude message"}`)
+	add("chat.deleted", `{"message_id":"q1"}`)
+	add("chat.deleted", `{"message_id":"a1"}`)
+	add("chat.deleted", `{"message_id":"m1"}`)
+	// overlay.HostOnly (not imported: the recorder reads the log as strings).
+	viewersNever := []string{"chat.displayed", "viewer.banned", "viewer.unbanned", "chat.filter", "share",
+		"poll.voted", "instant_win.entered", "survey.answered"}
+	for _, typ := range viewersNever {
+		add(typ, `{"viewer_id":"v9","comment":"private"}`)
+	}
+	add("poll.results", `{"poll_id":"p1","votes":[1,0],"total":1}`)
+
+	cm := newClockMap([]store.RecordingSegment{{StartAt: t0, Duration: time.Hour}})
+	list, more := replayEvents(evs, cm, time.Time{}, time.Time{}, 0, 1000)
+	var got []string
+	for _, e := range list {
+		got = append(got, e.Type)
+		if strings.Contains(string(e.Data), "rude") || strings.Contains(string(e.Data), "private") {
+			t.Errorf("not for viewers: %s %s", e.Type, e.Data)
+		}
+	}
+	if more || strings.Join(got, ",") != "chat.question,poll.results" {
+		t.Fatalf("replay timeline: %v (more %v)", got, more)
+	}
+}
