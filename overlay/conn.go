@@ -64,7 +64,9 @@ func (h *Handler) newConn(room *Room, sub *Subscription, t transport, viewerID, 
 // goroutines see their reads and writes fail and return.
 func (k *viewerConn) close(why endReason, reason string) {
 	k.closeOnce.Do(func() {
-		k.sub.Close()
+		if k.sub != nil {
+			k.sub.Close()
+		}
 		k.t.close(why, reason)
 	})
 }
@@ -142,33 +144,42 @@ func (k *viewerConn) receive(ctx context.Context, first []byte) {
 				return
 			}
 		}
-		if k.host {
-			k.close(endBadMessage, "the host console is read-only: act through the admin API")
+		if !k.handle(ctx, b) {
 			return
-		}
-		in, err := DecodeInbound(b)
-		if err != nil {
-			k.close(endBadMessage, truncate(err.Error(), 120))
-			return
-		}
-		if in.Type == InLike {
-			if k.likes.take() {
-				_ = k.room.Act(ctx, k.viewer, in)
-			}
-			continue
-		}
-		if !k.chat.take() {
-			k.sendError(ctx, "rate_limited", "too many messages; wait a moment")
-			continue
-		}
-		var ref *RefusedError
-		if err := k.room.Act(ctx, k.viewer, in); errors.As(err, &ref) {
-			k.sendError(ctx, ref.Code, ref.Message)
-		} else if err != nil {
-			k.h.log.Error("viewer action not recorded", "campaign", k.room.ID(), "type", in.Type, "err", err)
-			k.sendError(ctx, "unavailable", "not sent; retry")
 		}
 	}
+}
+
+// handle acts on one message of the viewer; false when it closed the
+// connection for it.
+func (k *viewerConn) handle(ctx context.Context, b []byte) bool {
+	if k.host {
+		k.close(endBadMessage, "the host console is read-only: act through the admin API")
+		return false
+	}
+	in, err := DecodeInbound(b)
+	if err != nil {
+		k.close(endBadMessage, truncate(err.Error(), 120))
+		return false
+	}
+	if in.Type == InLike {
+		if k.likes.take() {
+			_ = k.room.Act(ctx, k.viewer, in)
+		}
+		return true
+	}
+	if !k.chat.take() {
+		k.sendError(ctx, "rate_limited", "too many messages; wait a moment")
+		return true
+	}
+	var ref *RefusedError
+	if err := k.room.Act(ctx, k.viewer, in); errors.As(err, &ref) {
+		k.sendError(ctx, ref.Code, ref.Message)
+	} else if err != nil {
+		k.h.log.Error("viewer action not recorded", "campaign", k.room.ID(), "type", in.Type, "err", err)
+		k.sendError(ctx, "unavailable", "not sent; retry")
+	}
+	return true
 }
 
 func (k *viewerConn) sendError(ctx context.Context, code, message string) {

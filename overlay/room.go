@@ -262,7 +262,10 @@ type Room struct {
 	subs     map[*Subscription]struct{}
 	closed   bool
 	lastChat map[string]time.Time // slow mode: each viewer's last message on this node
-	viewers  int64                // viewer subscriptions on this node
+	viewers  int64                // viewers on this node: subscriptions and parked sockets
+	parked   int                  // viewers' sockets parked on the handler's fan
+	fans     int                  // subscriptions of the handler's fans
+	visible  int64                // the last event viewers see (not HostOnly)
 	counted  countMark            // what this node last published as its viewer.count
 
 	likes        *throttle
@@ -292,7 +295,23 @@ func (r *Room) State() State {
 func (r *Room) Subscribers() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.subs)
+	return len(r.subs) - r.fans + r.parked
+}
+
+// addParked counts a viewer socket that left its subscription for the
+// handler's fan (+1), or ended there (-1).
+func (r *Room) addParked(delta int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.parked += delta
+	r.viewers += int64(delta)
+}
+
+// position is the last event applied and the last one viewers see.
+func (r *Room) position() (seq, visible int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seq, r.visible
 }
 
 // Publish appends an event to the log and, once it is durable, applies it
@@ -488,6 +507,9 @@ func (r *Room) apply(msg *Message) {
 	r.state.apply(msg.Type, msg.Time(), msg.Data, r.h.cfg.MaxPins)
 	r.seq = msg.Seq
 	hostOnly := HostOnly[msg.Type]
+	if !hostOnly {
+		r.visible = msg.Seq
+	}
 	for s := range r.subs {
 		if hostOnly && !s.host {
 			continue
@@ -519,6 +541,7 @@ func (r *Room) close() {
 type Subscription struct {
 	r        *Room
 	host     bool // receives the HostOnly types too
+	fan      bool // a fan's, not counted by Subscribers
 	ch       chan *Message
 	err      error // why ch was closed; guarded by r.mu
 	ended    bool
@@ -535,15 +558,21 @@ type Subscription struct {
 // from the log. Then the live tail follows, without gap or repeat. A
 // viewer's subscription skips the HostOnly types; see SubscribeHost.
 func (r *Room) Subscribe(ctx context.Context, since int64) (*Subscription, error) {
-	return r.subscribe(ctx, since, false)
+	return r.subscribe(ctx, since, false, false)
 }
 
 // SubscribeHost is Subscribe for the host's console: every type.
 func (r *Room) SubscribeHost(ctx context.Context, since int64) (*Subscription, error) {
-	return r.subscribe(ctx, since, true)
+	return r.subscribe(ctx, since, true, false)
 }
 
-func (r *Room) subscribe(ctx context.Context, since int64, host bool) (*Subscription, error) {
+// subscribeFan is SubscribeHost for a handler's fan, which is not a
+// connection of its own: Subscribers counts its sockets instead.
+func (r *Room) subscribeFan(ctx context.Context, since int64) (*Subscription, error) {
+	return r.subscribe(ctx, since, true, true)
+}
+
+func (r *Room) subscribe(ctx context.Context, since int64, host, fan bool) (*Subscription, error) {
 	if since > r.Seq() {
 		if err := r.CatchUp(ctx); err != nil {
 			return nil, err
@@ -557,7 +586,7 @@ func (r *Room) subscribe(ctx context.Context, since int64, host bool) (*Subscrip
 	if since > r.seq {
 		return nil, fmt.Errorf("%w: since=%d, last event %d", ErrFutureSince, since, r.seq)
 	}
-	s := &Subscription{r: r, host: host, ch: make(chan *Message, r.h.cfg.Buffer), upTo: r.seq, last: since}
+	s := &Subscription{r: r, host: host, fan: fan, ch: make(chan *Message, r.h.cfg.Buffer), upTo: r.seq, last: since}
 	if since < 0 {
 		state := r.state.State.clone()
 		b, err := json.Marshal(state)
@@ -574,6 +603,9 @@ func (r *Room) subscribe(ctx context.Context, since int64, host bool) (*Subscrip
 	r.subs[s] = struct{}{}
 	if !host {
 		r.viewers++
+	}
+	if fan {
+		r.fans++
 	}
 	return s, nil
 }
@@ -625,6 +657,10 @@ func (s *Subscription) Next(ctx context.Context) (*Message, error) {
 	}
 }
 
+// caughtUp says whether the snapshot or the backlog read from the log
+// was all returned: what follows comes from the live tail.
+func (s *Subscription) caughtUp() bool { return s.snapshot == nil && s.last >= s.upTo }
+
 // Last is the seq of the last message returned (the since to resume with).
 func (s *Subscription) Last() int64 { return s.last }
 
@@ -644,6 +680,9 @@ func (s *Subscription) endLocked(err error) {
 	delete(s.r.subs, s)
 	if !s.host {
 		s.r.viewers--
+	}
+	if s.fan {
+		s.r.fans--
 	}
 }
 

@@ -3,15 +3,18 @@ package overlay
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
 	"vitrine/internal/httperr"
+	"vitrine/internal/netpoll"
 	"vitrine/store"
 )
 
@@ -57,12 +60,28 @@ type HandlerConfig struct {
 	// process, so tokens do not survive a restart nor cross nodes).
 	Identity *Identity
 	Logger   *slog.Logger
+	// NoParking keeps a goroutine on every viewer's socket, as on
+	// platforms without epoll, instead of parking the idle ones.
+	NoParking bool
 }
 
-// Handler serves GET /live/{id}/events.
+// Handler serves GET /live/{id}/events. On Linux a viewer's socket is
+// parked once it has caught up: no goroutine stays with it; its room's
+// fan writes each event to every socket, an epoll poller wakes a
+// goroutine when it sends something. Host consoles (and sockets over TLS)
+// keep a goroutine each. Close stops it all.
 type Handler struct {
 	cfg HandlerConfig
 	log *slog.Logger
+
+	poller *netpoll.Poller // nil: no parking
+	ctx    context.Context // ends with Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	fans   map[*Room]*fan
+	closed bool
 }
 
 // NewHandler returns the WebSocket handler.
@@ -100,7 +119,45 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	if cfg.Identity == nil {
 		cfg.Identity, _ = NewIdentity(nil)
 	}
-	return &Handler{cfg: cfg, log: cfg.Logger.With("component", "overlay.ws")}, nil
+	h := &Handler{cfg: cfg, log: cfg.Logger.With("component", "overlay.ws"), fans: map[*Room]*fan{}}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	if netpoll.Supported && !cfg.NoParking {
+		p, err := netpoll.New()
+		if err != nil {
+			h.cancel()
+			return nil, fmt.Errorf("overlay: %w", err)
+		}
+		h.poller = p
+		h.wg.Go(p.Run)
+		h.wg.Go(h.pingLoop)
+	}
+	return h, nil
+}
+
+// Close disconnects the parked sockets (going away: reconnect with
+// since) and stops the poller. Sockets with a goroutine end with their
+// rooms (Hub.Close).
+func (h *Handler) Close() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.closed = true
+	h.mu.Unlock()
+	h.cancel() // fans abort, the ping loop returns
+	if h.poller != nil {
+		h.poller.Close()
+	}
+	h.wg.Wait()
+}
+
+// Parked is the number of viewer sockets held without a goroutine.
+func (h *Handler) Parked() int {
+	if h.poller == nil {
+		return 0
+	}
+	return h.poller.Len()
 }
 
 // ServeHTTP upgrades GET /live/{id}/events[?since=SEQ] to a WebSocket.
@@ -168,6 +225,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, host bool) {
 	}
 	if err != nil {
 		h.fail(w, r, err)
+		return
+	}
+	if h.parkable(r, host) {
+		h.serveParked(w, r, room, sub, viewerID, token)
 		return
 	}
 	defer sub.Close()

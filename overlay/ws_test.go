@@ -36,6 +36,7 @@ func newWSEnv(t *testing.T, hcfg Config, cfg HandlerConfig) *wsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(h.Close)
 	mux := http.NewServeMux()
 	mux.Handle("GET /live/{id}/events", h)
 	srv := httptest.NewServer(mux)

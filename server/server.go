@@ -89,6 +89,9 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		if ok {
 			return
 		}
+		if s.events != nil {
+			s.events.Close()
+		}
 		if s.overlay != nil {
 			_ = s.overlay.Close()
 		}
@@ -460,6 +463,7 @@ func (s *Server) Close() {
 		}
 		// WebSockets are hijacked: http.Server.Shutdown does not end them.
 		// The overlay ends them with "reconnect with since".
+		s.events.Close()
 		if err := s.overlay.Close(); err != nil {
 			s.log.Warn("overlay close", "error", err)
 		}

@@ -1,0 +1,348 @@
+package overlay
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// rawWS is a minimal WebSocket client over a bare TCP connection: it has
+// no goroutine of its own (so the server's can be counted), and it can
+// send what a well-behaved library never would (unmasked frames, bad
+// UTF-8, odd fragments).
+type rawWS struct {
+	t    *testing.T
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func dialRaw(t *testing.T, e *wsEnv, query string) *rawWS {
+	t.Helper()
+	addr := strings.TrimPrefix(e.srv.URL, "http://")
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	key := make([]byte, 16)
+	_, _ = rand.Read(key)
+	fmt.Fprintf(conn, "GET /live/%s/events%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n", e.id, query, addr, base64.StdEncoding.EncodeToString(key))
+	c := &rawWS{t: t, conn: conn, r: bufio.NewReader(conn)}
+	resp, err := http.ReadResponse(c.r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %s", resp.Status)
+	}
+	if op, p := c.frame(); op != opText || !bytes.Contains(p, []byte(`"type":"hello"`)) {
+		t.Fatalf("first frame %d %s, want hello", op, p)
+	}
+	return c
+}
+
+// frame reads the server's next frame (unmasked, unfragmented).
+func (c *rawWS) frame() (byte, []byte) {
+	c.t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var h [2]byte
+	if _, err := io.ReadFull(c.r, h[:]); err != nil {
+		c.t.Fatalf("read frame: %v", err)
+	}
+	if h[0]&0x80 == 0 || h[1]&0x80 != 0 {
+		c.t.Fatalf("server frame %x: want final and unmasked", h)
+	}
+	n := uint64(h[1] & 0x7F)
+	switch n {
+	case 126:
+		var b [2]byte
+		_, _ = io.ReadFull(c.r, b[:])
+		n = uint64(binary.BigEndian.Uint16(b[:]))
+	case 127:
+		var b [8]byte
+		_, _ = io.ReadFull(c.r, b[:])
+		n = binary.BigEndian.Uint64(b[:])
+	}
+	p := make([]byte, n)
+	if _, err := io.ReadFull(c.r, p); err != nil {
+		c.t.Fatalf("read payload: %v", err)
+	}
+	return h[0] & 0x0F, p
+}
+
+// event reads frames until a text message, skipping pings.
+func (c *rawWS) event() Envelope {
+	c.t.Helper()
+	for {
+		op, p := c.frame()
+		if op == opPing {
+			continue
+		}
+		if op != opText {
+			c.t.Fatalf("frame %d %q, want text", op, p)
+		}
+		var env Envelope
+		if err := json.Unmarshal(p, &env); err != nil {
+			c.t.Fatal(err)
+		}
+		return env
+	}
+}
+
+// closeCode reads until the server's close frame and returns its code,
+// then checks that the server closes the connection.
+func (c *rawWS) closeCode() int {
+	c.t.Helper()
+	for {
+		op, p := c.frame()
+		if op != opClose {
+			continue
+		}
+		if len(p) < 2 {
+			c.t.Fatalf("close frame without a code: %q", p)
+		}
+		_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := c.r.Read(make([]byte, 1)); err != io.EOF {
+			c.t.Fatalf("after the close frame: %d bytes, %v; want the server to close", n, err)
+		}
+		return int(binary.BigEndian.Uint16(p))
+	}
+}
+
+// clientFrame is a frame as a client sends it: masked unless unmasked.
+func clientFrame(fin bool, op byte, payload []byte, unmasked bool) []byte {
+	b0 := op
+	if fin {
+		b0 |= 0x80
+	}
+	out := []byte{b0}
+	mask := byte(0x80)
+	if unmasked {
+		mask = 0
+	}
+	switch n := len(payload); {
+	case n <= 125:
+		out = append(out, mask|byte(n))
+	case n <= 0xFFFF:
+		out = append(out, mask|126, byte(n>>8), byte(n))
+	default:
+		out = append(out, mask|127)
+		out = binary.BigEndian.AppendUint64(out, uint64(n))
+	}
+	if unmasked {
+		return append(out, payload...)
+	}
+	key := []byte{0x12, 0x34, 0x56, 0x78}
+	out = append(out, key...)
+	for i, b := range payload {
+		out = append(out, b^key[i&3])
+	}
+	return out
+}
+
+func (c *rawWS) send(b ...[]byte) {
+	c.t.Helper()
+	if _, err := c.conn.Write(bytes.Join(b, nil)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestWSParkedNoGoroutinePerViewer: viewers that have caught up hold no
+// goroutine; each event still reaches every one of them, in order, and
+// they are counted as viewers until they leave.
+func TestWSParkedNoGoroutinePerViewer(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("parking needs epoll")
+	}
+	e := newWSEnv(t, Config{}, HandlerConfig{})
+	if _, err := e.room.PinProduct(t.Context(), product(1)); err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	before := runtime.NumGoroutine()
+	clients := make([]*rawWS, n)
+	for i := range clients {
+		clients[i] = dialRaw(t, e, "")
+		if env := clients[i].event(); env.Type != TypeSnapshot || env.Seq != 1 {
+			t.Fatalf("viewer %d: %+v, want the snapshot at seq 1", i, env)
+		}
+	}
+	waitFor(t, "every socket parked", func() bool { return e.h.Parked() == n })
+	// The server's own goroutines for n viewers: the fan, the poller, the
+	// pinger and a few of the test server's, not one per viewer.
+	if grown := runtime.NumGoroutine() - before; grown > 20 {
+		t.Fatalf("%d goroutines more for %d parked viewers", grown, n)
+	}
+	if got := e.room.Subscribers(); got != n {
+		t.Fatalf("room counts %d viewers, want %d", got, n)
+	}
+	for seq := int64(2); seq <= 4; seq++ {
+		e.chat(t, 1)
+		for i, c := range clients {
+			if env := c.event(); env.Seq != seq || env.Type != TypeChatMessage {
+				t.Fatalf("viewer %d: %+v, want chat at seq %d", i, env, seq)
+			}
+		}
+	}
+	for _, c := range clients {
+		c.conn.Close()
+	}
+	waitFor(t, "every viewer gone", func() bool { return e.h.Parked() == 0 && e.room.Subscribers() == 0 })
+}
+
+// TestWSParkedResumeAcrossParking: a viewer resuming with since gets the
+// backlog from the log while events keep coming, then the live tail from
+// the fan: every seq once, in order.
+func TestWSParkedResumeAcrossParking(t *testing.T) {
+	e := newWSEnv(t, Config{}, HandlerConfig{})
+	e.chat(t, 300)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 100 {
+			if _, err := e.room.Chat(t.Context(), "host", "Host", fmt.Sprint("live ", i), false); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	c := dialRaw(t, e, "?since=0")
+	for want := int64(1); want <= 400; want++ {
+		if env := c.event(); env.Seq != want {
+			t.Fatalf("got seq %d, want %d", env.Seq, want)
+		}
+	}
+	<-done
+}
+
+// TestWSParkedProtocol: what a parked socket does with each kind of frame
+// a client may send, right or wrong; a bad socket ends alone.
+func TestWSParkedProtocol(t *testing.T) {
+	e := newWSEnv(t, Config{}, HandlerConfig{})
+	watcher := dialRaw(t, e, "?since=0")
+	chat := func(text string) []byte {
+		return []byte(`{"type":"chat.send","data":{"text":"` + text + `","name":"Ann"}}`)
+	}
+
+	t.Run("ping", func(t *testing.T) {
+		c := dialRaw(t, e, "?since=0")
+		c.send(clientFrame(true, opPing, []byte("abc"), false))
+		for {
+			op, p := c.frame()
+			if op == opPong {
+				if string(p) != "abc" {
+					t.Fatalf("pong %q", p)
+				}
+				return
+			}
+		}
+	})
+	t.Run("fragmented and split across writes", func(t *testing.T) {
+		c := dialRaw(t, e, "?since=0")
+		msg := chat("hello in parts")
+		all := append(clientFrame(false, opText, msg[:10], false), clientFrame(true, opContinuation, msg[10:], false)...)
+		for i := range all { // one byte at a time
+			c.send(all[i : i+1])
+			if i%16 == 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		env := watcher.event()
+		if env.Type != TypeChatMessage || !bytes.Contains(env.Data, []byte("hello in parts")) {
+			t.Fatalf("watcher got %+v", env)
+		}
+	})
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		code  int
+	}{
+		{"unmasked", clientFrame(true, opText, chat("x"), true), closeProtocolError},
+		{"binary", clientFrame(true, opBinary, []byte{1, 2, 3}, false), closeUnsupportedData},
+		{"too big", clientFrame(true, opText, bytes.Repeat([]byte("a"), MaxInboundBytes+1), false), closeTooBig},
+		{"not UTF-8", clientFrame(true, opText, []byte{'"', 0xff, '"'}, false), closeInvalidPayload},
+		{"not an action", clientFrame(true, opText, []byte(`{"type":"teleport"}`), false), closeInvalidPayload},
+		{"reserved bits", append([]byte{0xC1}, clientFrame(true, opText, chat("x"), false)[1:]...), closeProtocolError},
+		{"unknown opcode", clientFrame(true, 0x3, nil, false), closeProtocolError},
+		{"continuation first", clientFrame(true, opContinuation, chat("x"), false), closeProtocolError},
+		{"long ping", clientFrame(true, opPing, bytes.Repeat([]byte("p"), 126), false), closeProtocolError},
+		{"close", clientFrame(true, opClose, []byte{0x03, 0xE8}, false), closeNormal},
+		{"close going away", clientFrame(true, opClose, []byte{0x03, 0xE9, 'b', 'y', 'e'}, false), closeGoingAway},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialRaw(t, e, "?since=0")
+			c.send(tc.frame)
+			if got := c.closeCode(); got != tc.code {
+				t.Fatalf("close code %d, want %d", got, tc.code)
+			}
+		})
+	}
+	// The watcher saw none of it but the chat, and still gets events.
+	e.chat(t, 1)
+	if env := watcher.event(); env.Type != TypeChatMessage || !bytes.Contains(env.Data, []byte(`"text":"0"`)) {
+		t.Fatalf("watcher after the bad sockets: %+v", env)
+	}
+}
+
+// TestWSUpgradeRefusals: requests that are not a WebSocket handshake get
+// a JSON error, not a hung or reset connection.
+func TestWSUpgradeRefusals(t *testing.T) {
+	e := newWSEnv(t, Config{}, HandlerConfig{OriginPatterns: []string{"shop.example.com"}})
+	u := e.srv.URL + "/live/" + e.id + "/events"
+	for _, tc := range []struct {
+		name    string
+		headers map[string]string
+		want    int
+	}{
+		{"plain GET", nil, http.StatusUpgradeRequired},
+		{"old version", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "8",
+			"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}, http.StatusBadRequest},
+		{"bad key", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+			"Sec-WebSocket-Key": "short"}, http.StatusBadRequest},
+		{"foreign origin", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+			"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Origin": "https://evil.example"}, http.StatusForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", u, nil)
+			for k, v := range tc.headers {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct{ Error struct{ Code string } }
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			if resp.StatusCode != tc.want || body.Error.Code == "" {
+				t.Fatalf("%d %+v, want %d with an error body", resp.StatusCode, body, tc.want)
+			}
+		})
+	}
+	if n := e.room.Subscribers(); n != 0 {
+		t.Fatalf("%d subscriptions left by refused requests", n)
+	}
+}
