@@ -15,8 +15,10 @@
 //
 // Calls made before the script loaded are queued:
 //   window.Vitrine = window.Vitrine || {q: []}; Vitrine.q.push(['on', 'add_to_cart', fn]);
-// Widgets and the floating player report widget_view, widget_click,
-// floating_view and floating_click to POST /live/{id}/track.
+// Widgets and the floating player report their views and clicks to
+// POST /live/{id}/track: widget.view and widget.click with widget "product"
+// (the product widget), "gallery" (a campaign's widget) or "player" (the
+// floating player).
 import { tracker, trafficSource } from '../lib/track.js';
 import { uuid, store, h, safeURL } from '../lib/dom.js';
 import { price, dateTime, countdown } from '../lib/format.js';
@@ -101,6 +103,7 @@ import { price, dateTime, countdown } from '../lib/format.js';
     if (!c || c.status === 'completed') return;
     const root = el.attachShadow ? el.attachShadow({ mode: 'open' }) : el;
     const live = c.status === 'ongoing';
+    const kind = pid ? 'product' : 'gallery';
     const when = h('span', { class: 'when' });
     const tick = () => (when.textContent = live ? 'Live now' : c.status === 'ended' ? 'Replay' : `${dateTime(c.starts_at)} · ${countdown(Date.parse(c.starts_at) - Date.now())}`);
     tick();
@@ -108,7 +111,7 @@ import { price, dateTime, countdown } from '../lib/format.js';
     const cover = safeURL(product?.image_url || c.cover_url);
     const btn = h('button', { type: 'button', class: 'watch' }, live ? 'Watch the live' : c.status === 'ended' ? 'Watch the replay' : 'See the live');
     btn.addEventListener('click', () => {
-      track(c.id, 'widget_click', product ? { product_id: product.id } : {});
+      track(c.id, 'widget.click', { widget: kind });
       if (el.getAttribute('data-vitrine-floating') === 'false') window.open(`${base}/watch/${encodeURIComponent(c.id)}${utm()}`, '_blank', 'noopener');
       else openFloating(c.id, true);
     });
@@ -122,7 +125,7 @@ import { price, dateTime, countdown } from '../lib/format.js';
         btn,
       ),
     );
-    const seen = () => track(c.id, 'widget_view', product ? { product_id: product.id } : {});
+    const seen = () => track(c.id, 'widget.view', { widget: kind });
     if ('IntersectionObserver' in window) {
       const io = new IntersectionObserver((es) => {
         if (es.some((x) => x.isIntersecting)) {
@@ -165,7 +168,7 @@ import { price, dateTime, countdown } from '../lib/format.js';
           'aria-label': 'Open in full page',
           class: 'b',
           onclick: () => {
-            track(id, 'floating_click', { action: 'full_page' });
+            track(id, 'widget.click', { widget: 'player' });
             window.open(`${base}/watch/${encodeURIComponent(id)}${utm()}`, '_blank', 'noopener');
           },
         },
@@ -174,7 +177,7 @@ import { price, dateTime, countdown } from '../lib/format.js';
       h('button', { type: 'button', 'aria-label': 'Close the player', class: 'b', onclick: () => closeFloating() }, '✕'),
     );
     box.addEventListener('pointerdown', (e) => {
-      if (e.target === box || e.target === bar) track(id, 'floating_click', { action: 'focus' });
+      if (e.target === box || e.target === bar) track(id, 'widget.click', { widget: 'player' });
     });
     box.append(bar, frame);
     root.append(h('style', { text: __EMBED_CSS__ }), box);
@@ -190,7 +193,7 @@ import { price, dateTime, countdown } from '../lib/format.js';
       } catch {}
     };
     save();
-    if (fresh) track(id, 'floating_view', {});
+    if (fresh) track(id, 'widget.view', { widget: 'player' });
   }
 
   function closeFloating(replacing) {

@@ -118,6 +118,7 @@ const tr = tracker({
   endpoint: urls.track,
   viewerId: () => me || localId,
   source,
+  session: true,
   log: (ev) => {
     debug.tracked.push(ev);
     if (debug.tracked.length > 300) debug.tracked.shift();
@@ -138,7 +139,6 @@ const video = new Video(ui.video, {
     root.dataset.transport = transport;
     message('');
     if (!watchedFrom) watchedFrom = performance.now();
-    track('player_start', { transport, phase });
   },
 });
 debug.mediaNow = () => video.mediaNow();
@@ -263,7 +263,6 @@ function endLive() {
   setPhase('ended');
   if (watchedFrom) watchedMs += performance.now() - watchedFrom;
   watchedFrom = 0;
-  track('player_end', { watched_seconds: Math.round(watchedMs / 1000) });
   clear(ui.ended);
   ui.ended.append(h('h2', { text: 'This live has ended' }), h('p', { text: 'Thank you for watching.' }));
   if (settings.survey !== false && watchedMs > 0) showSurvey();
@@ -313,16 +312,17 @@ function showUpcoming() {
   sms.addEventListener('submit', async (e) => {
     e.preventDefault();
     status.textContent = 'Sending…';
+    const sent = { phone: phone.value.trim().replace(/[\s.-]/g, ''), opt_in: optIn.checked };
     try {
       const r = await fetch(urls.reminders, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ phone: phone.value.trim().replace(/[\s.-]/g, ''), opt_in: optIn.checked }),
+        body: JSON.stringify(sent),
       });
       const body = await r.json().catch(() => ({}));
       if (r.ok) {
         status.textContent = 'We will text you before the live starts.';
-        track('alert_subscribe', { channel: 'sms' });
+        track('alert.subscribe', { channel: 'sms', phone: sent.phone, opt_in: sent.opt_in });
       } else status.textContent = body?.error?.message || `Could not save (${r.status})`;
     } catch {
       status.textContent = 'Network error, try again.';
@@ -335,7 +335,7 @@ function showUpcoming() {
       h('p', { class: 'vt-when', text: dateTime(info.starts_at) }),
       cd,
       info.description ? h('p', { class: 'vt-desc', text: info.description }) : null,
-      h('a', { class: 'vt-btn', href: urls.calendar, download: `${id}.ics`, onclick: () => track('alert_subscribe', { channel: 'calendar' }) }, 'Add to calendar'),
+      h('a', { class: 'vt-btn', href: urls.calendar, download: `${id}.ics`, onclick: () => track('alert.subscribe', { channel: 'calendar' }) }, 'Add to calendar'),
       sms,
       teaser.length ? h('div', { class: 'vt-teaser', 'aria-label': 'Products of the show', role: 'region' }, teaser) : null,
     ].filter(Boolean),
@@ -413,16 +413,16 @@ function renderChapters() {
 // ---- actions -----------------------------------------------------------------
 function shop(type, product, e) {
   if (type === 'product_click') {
-    track('product_click', { product_id: product.id });
+    track('product.click', { product_id: product.id });
     // Embedded or with callbacks, the shop decides; else the link opens.
     if (handoff({ embedded, origin, campaignId: id }, 'product_click', product)) e?.preventDefault();
     return;
   }
   if (type === 'add_to_cart') {
-    track('add_to_cart', { product_id: product.id, price: product.price });
+    track('cart.add', { product_id: product.id, quantity: 1 });
     const handled = handoff({ embedded, origin, campaignId: id }, 'add_to_cart', product);
     cart.push(product);
-    if (cart.length === 1) track('cart_created', { amount: product.price, currency: product.currency });
+    if (cart.length === 1) track('cart.create', { amount: product.price, currency: product.currency });
     ui.cartN.textContent = String(cart.length);
     cartBtn.hidden = false;
     if (!handled) {
@@ -447,7 +447,7 @@ addEventListener('message', (e) => {
   if (!embedded || e.source !== window.parent || (origin && e.origin !== origin)) return;
   const d = e.data;
   if (d?.source !== 'vitrine-host') return;
-  if (d.type === 'purchase') track('purchase', { amount: String(d.amount ?? ''), currency: d.currency || '', product_ids: d.product_ids || [] });
+  if (d.type === 'purchase') track('purchase', { amount: String(d.amount ?? ''), currency: d.currency || '', product_ids: d.product_ids || [], order_id: d.order_id || '' });
 });
 
 function like() {
@@ -468,8 +468,7 @@ async function share() {
   } catch {
     return;
   }
-  track('share', { network });
-  events.send('share', { network });
+  events.send('share', { network }); // counted by the server from the socket, not tracked twice
 }
 
 function flash(el, text) {
@@ -487,7 +486,7 @@ function toggleCatalog(open = ui.catalog.hidden) {
   ui.catalog.append(h('div', { class: 'vt-catalog-head' }, h('h2', { text: 'Products of the show' }), close));
   for (const p of info?.products || []) ui.catalog.append(overlay.productCard(p, 'vt-card vt-card-wide'));
   close.focus();
-  track('catalog_open', {});
+  track('catalog.open');
 }
 
 function toggleMute() {
@@ -537,7 +536,7 @@ function close() {
 function showSurvey(thenClose) {
   if (surveyShown) return;
   surveyShown = true;
-  track('survey_shown', {});
+  track('survey.view');
   clear(ui.survey);
   let rating = 0;
   const stars = h('div', { class: 'vt-stars', role: 'radiogroup', 'aria-label': 'Rating' });
@@ -580,14 +579,13 @@ function heartbeat() {
   if (heartbeat.on) return;
   heartbeat.on = true;
   setInterval(() => {
-    if ((phase === 'live' || phase === 'replay') && !ui.video.paused && document.visibilityState === 'visible') {
-      track('heartbeat', { transport: video.transport, phase });
-    }
+    // The page's presence (the server sees the video's viewers itself).
+    if (document.visibilityState === 'visible') track('session.heartbeat');
   }, 30000);
 }
 
 addEventListener('pagehide', () => {
-  if (watchedFrom) track('player_end', { watched_seconds: Math.round((watchedMs + performance.now() - watchedFrom) / 1000) });
+  track('session.end');
   tr.flush(true);
 });
 addEventListener('keydown', (e) => {
@@ -600,7 +598,9 @@ function sleep(ms) {
 
 // ---- boot -----------------------------------------------------------------
 (async () => {
-  track('page_view', { embedded });
+  track('page.view');
+  track('session.start');
+  heartbeat();
   try {
     info = await fetchInfo();
   } catch (e) {

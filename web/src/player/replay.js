@@ -2,14 +2,23 @@
 // folded into the overlay's state at the time of the frame on screen, and
 // the product chapters (pin intervals) to jump to.
 
-export async function loadReplayEvents(id, from, to) {
-  const q = new URLSearchParams();
-  if (from) q.set('from', from);
-  if (to) q.set('to', to);
-  const res = await fetch(`/replay/${encodeURIComponent(id)}/events${q.toString() ? '?' + q : ''}`);
-  if (!res.ok) throw new Error(`replay events: ${res.status}`);
-  const body = await res.json();
-  const list = Array.isArray(body) ? body : body.events || body.items || [];
+// loadReplayEvents reads the whole timeline, page after page (a live
+// writes thousands of events: likes, viewer counts, chat).
+export async function loadReplayEvents(id, from, to, { maxPages = 200 } = {}) {
+  const list = [];
+  let cursor = '';
+  for (let page = 0; page < maxPages; page++) {
+    const q = new URLSearchParams({ limit: '5000' });
+    if (from) q.set('from', from);
+    if (to) q.set('to', to);
+    if (cursor) q.set('cursor', cursor);
+    const res = await fetch(`/replay/${encodeURIComponent(id)}/events?${q}`);
+    if (!res.ok) throw new Error(`replay events: ${res.status}`);
+    const body = await res.json();
+    list.push(...(Array.isArray(body) ? body : body.events || body.items || []));
+    cursor = body.next_cursor || '';
+    if (!cursor) break;
+  }
   return list
     .filter((e) => e && typeof e.type === 'string')
     .map((e) => ({ ...e, _t: Date.parse(e.at) }))
@@ -44,7 +53,7 @@ export function replayCursor(events) {
     step(t, overlay) {
       if (i > 0 && events[i - 1]._t > t) {
         i = 0;
-        overlay.reset({ phase: 'replay' });
+        overlay.reset({ phase: 'replay', settings: overlay.state.settings });
       }
       const out = [];
       while (i < events.length && events[i]._t <= t) out.push(events[i++]);
