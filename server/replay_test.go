@@ -22,6 +22,7 @@ import (
 	"vitrine/configs"
 	"vitrine/internal/browser"
 	"vitrine/internal/testenv"
+	"vitrine/store"
 )
 
 // probed is what ffprobe says of a file or URL.
@@ -188,6 +189,7 @@ func TestReplay(t *testing.T) {
 	const seconds = 30
 	push := testenv.Push(t, testenv.DefaultSource(seconds), c.Ingest.RTMP)
 	waitOnline(t, s, c.ID, 10*time.Second)
+	online := time.Now()
 
 	type pinned struct {
 		At time.Time `json:"at"`
@@ -224,6 +226,18 @@ func TestReplay(t *testing.T) {
 	unpinA := unpin(products[0])
 	time.Sleep(3 * time.Second)
 	pinB := pin(products[1]) // left pinned: its interval runs to the end of the live
+	// An order of the live, reported by the shop: the reset deletes it.
+	b, _ := json.Marshal(map[string]any{"code": "R-1", "items": []map[string]any{{"product_id": products[1], "quantity": 1}},
+		"customer_name": "Ana", "total": "129.00", "currency": "EUR"})
+	req, _ := http.NewRequest("POST", admin.base+"/api/v1/campaigns/"+c.ID+"/orders", bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+admin.token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", "order-R-1")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 201 {
+		t.Fatalf("order: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
 
 	// While live: downloads wait for the end; the replay is an EVENT playlist.
 	status, _, _ := admin.download("/api/v1/campaigns/" + c.ID + "/download.mp4")
@@ -252,6 +266,12 @@ func TestReplay(t *testing.T) {
 	}
 	media := pl.(*m3u8.MediaPlaylist)
 	first := media.Segments[0].ProgramDateTime
+	// The replay's clock is the ingest's: its first frame was captured when
+	// the publisher came online (so an event's offset is where it happened
+	// in the picture, not merely at - first).
+	if d := first.Sub(online); d < -2*time.Second || d > time.Second {
+		t.Fatalf("first segment's PROGRAM-DATE-TIME %v, %v from the publisher's arrival", first, d)
+	}
 	p := ffprobe(t, index)
 	t.Logf("replay: %d segments, %.2f s, %d video and %d audio frames", media.Count(), p.Duration, p.Video, p.Audio)
 	if math.Abs(p.Duration-seconds) > 0.5 || p.Video < seconds*30-5 || p.Video > seconds*30 || p.Audio < seconds*46 {
@@ -410,6 +430,17 @@ func TestReplay(t *testing.T) {
 
 	checkBadReplayRequests(t, admin, base, c.ID)
 
+	// Statistics of the live: a viewer's tracked event.
+	if _, err := s.store.InsertTrackedEvents(t.Context(), []store.TrackedEvent{{CampaignID: c.ID, EventID: "reset-test-1",
+		Type: "page.view", At: time.Now().UTC().Truncate(time.Microsecond), ViewerID: "v1", Device: "desktop"}}); err != nil {
+		t.Fatal(err)
+	}
+	var before struct{ Items []any }
+	admin.must(200, "GET", "/api/v1/campaigns/"+c.ID+"/orders", nil, &before)
+	if len(before.Items) != 1 {
+		t.Fatalf("orders before the reset: %+v", before)
+	}
+
 	// Reset: confirmed by the id, then nothing of the live is left.
 	admin.must(422, "POST", "/api/v1/campaigns/"+c.ID+"/reset", map[string]any{"confirm": "yes"}, nil)
 	var after campaignView
@@ -432,6 +463,13 @@ func TestReplay(t *testing.T) {
 	admin.must(200, "GET", "/api/v1/campaigns/"+c.ID+"/orders", nil, &orders)
 	if len(orders.Items) != 0 {
 		t.Fatal("orders after reset")
+	}
+	tracked := 0
+	if err := s.store.ScanTrackedEvents(t.Context(), store.TrackedQuery{CampaignID: c.ID}, func(*store.TrackedEvent) error {
+		tracked++
+		return nil
+	}); err != nil || tracked != 0 {
+		t.Fatalf("statistics after reset: %d tracked events (%v)", tracked, err)
 	}
 	// The data channel starts over at seq 1.
 	var v struct {
