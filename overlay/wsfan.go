@@ -186,9 +186,7 @@ func sendAll(socks []*parkedSocket, seq int64, frame []byte) {
 			continue // it had it before it was parked
 		}
 		s.last = seq
-		if err := s.sendFrame(frame); errors.Is(err, errSocketSlow) {
-			s.k.close(endSlow, "too slow; reconnect with since (the seq of the last event received)")
-		}
+		s.send(frame)
 	}
 }
 
@@ -247,9 +245,7 @@ func (h *Handler) pingLoop() {
 				s.k.close(endGoingAway, "no pong")
 				continue
 			}
-			if err := s.sendFrame(ping); errors.Is(err, errSocketSlow) {
-				s.k.close(endSlow, "too slow; reconnect with since")
-			}
+			s.send(ping)
 		}
 		clear(socks)
 	}
@@ -295,6 +291,9 @@ func (h *Handler) serveParked(w http.ResponseWriter, r *http.Request, room *Room
 	ctx := h.ctx
 	for {
 		parked, err := h.park(room, s, sub.Last(), func() {
+			// The raw writes of a parked socket honour the deadline of
+			// the catch-up's blocking writes: clear it.
+			_ = conn.SetWriteDeadline(time.Time{})
 			room.addParked(1)
 			sub.Close()
 			k.sub = nil

@@ -346,3 +346,18 @@ func TestWSUpgradeRefusals(t *testing.T) {
 		t.Fatalf("%d subscriptions left by refused requests", n)
 	}
 }
+
+// TestWSParkedOutlivesWriteTimeout: a parked socket still gets events
+// long after its catch-up's writes (whose deadline must not stay).
+func TestWSParkedOutlivesWriteTimeout(t *testing.T) {
+	e := newWSEnv(t, Config{}, HandlerConfig{WriteTimeout: 100 * time.Millisecond})
+	c := dialRaw(t, e, "?since=0")
+	waitFor(t, "the socket parked", func() bool { return e.h.Parked() == 1 })
+	for seq := int64(1); seq <= 3; seq++ {
+		time.Sleep(150 * time.Millisecond)
+		e.chat(t, 1)
+		if env := c.event(); env.Seq != seq {
+			t.Fatalf("got %+v, want seq %d", env, seq)
+		}
+	}
+}

@@ -87,6 +87,22 @@ func (s *parkedSocket) sendLocked(b []byte) error {
 	return nil
 }
 
+// send writes a frame (sendFrame), closing the socket if it cannot: a
+// close frame for a viewer too slow, nothing more if the connection
+// failed. It says whether the socket is still open.
+func (s *parkedSocket) send(frame []byte) bool {
+	switch err := s.sendFrame(frame); {
+	case err == nil:
+		return true
+	case errors.Is(err, errSocketClosed):
+	case errors.Is(err, errSocketSlow):
+		s.k.close(endSlow, "too slow; reconnect with since (the seq of the last event received)")
+	default:
+		s.finish()
+	}
+	return false
+}
+
 // writeNow writes what the socket's buffer takes without waiting.
 func (s *parkedSocket) writeNow(b []byte) (int, error) {
 	var n int
@@ -123,6 +139,8 @@ func (s *parkedSocket) drain() {
 		q := s.queue
 		s.queue = nil
 		if len(q) == 0 {
+			// Back to writes that do not wait; they honour the deadline.
+			_ = s.conn.SetWriteDeadline(time.Time{})
 			s.draining = false
 			closing := s.closing
 			s.mu.Unlock()
@@ -302,8 +320,7 @@ func (s *parkedSocket) onFrame(f frame) bool {
 	if ctl != nil {
 		switch ctl.opcode {
 		case opPing:
-			if err := s.sendFrame(appendFrame(nil, opPong, ctl.payload)); errors.Is(err, errSocketSlow) {
-				s.k.close(endSlow, "too slow; reconnect with since")
+			if !s.send(appendFrame(nil, opPong, ctl.payload)) {
 				return false
 			}
 		case opClose:

@@ -15,13 +15,16 @@
 // reports the broadcast latency: from just before the POST/DELETE to each
 // viewer receiving product.pinned/unpinned, on this machine's clock. The
 // server's RSS growth since before the viewers joined, divided by the
-// viewers connected, estimates its memory per connection. All kinds join
+// viewers connected, estimates its memory per connection. With
+// -chat-every the tool also chats (over ten sockets of its own, in turn:
+// the server limits each to one message a second) and reports each chat
+// message's broadcast latency, from its sending to each viewer. All kinds join
 // evenly over -ramp and can be combined:
 //
 //	vitrine-load -server http://localhost:8080 -stream demo -hls 200 -duration 60s
 //	vitrine-load -server http://localhost:8080 -stream demo -hls 0 -whep 50 -ramp 5s -duration 20s -every 5s
 //	vitrine-load -stream demo -hls 100 -whep 100
-//	vitrine-load -stream cmp_… -hls 0 -ws 10000 -token $(cat data/admin.token) -ramp 20s -duration 30s -every 10s
+//	vitrine-load -stream cmp_… -hls 0 -ws 10000 -token $(cat data/admin.token) -chat-every 250ms -ramp 20s -duration 30s -every 10s
 //
 // WebRTC viewers need a stream without B-frames (e.g. x264 -bf 0).
 package main
@@ -48,11 +51,12 @@ func main() {
 	token := flag.String("token", "", "admin token: pin and unpin a product to measure the broadcast latency")
 	pinEvery := flag.Duration("pin-every", 0, "time between two pin/unpin requests (with -token; default 1s)")
 	product := flag.String("product", "", "product to pin (default: the campaign's first)")
+	chatEvery := flag.Duration("chat-every", 0, "with -ws: send a chat message this often (over 10 sockets of its own, in turn) and report its broadcast latency")
 	every := flag.Duration("every", 5*time.Second, "report interval")
 	flag.Parse()
 	if *hlsViewers < 0 || *whepViewers < 0 || *wsViewers < 0 || *hlsViewers+*whepViewers+*wsViewers < 1 ||
-		*duration <= 0 || *ramp < 0 || *every <= 0 || *pinEvery < 0 {
-		fmt.Fprintln(os.Stderr, "vitrine-load: -hls, -whep and -ws must be >= 0 with at least one > 0, -duration and -every > 0, -ramp and -pin-every >= 0")
+		*duration <= 0 || *ramp < 0 || *every <= 0 || *pinEvery < 0 || *chatEvery < 0 {
+		fmt.Fprintln(os.Stderr, "vitrine-load: -hls, -whep and -ws must be >= 0 with at least one > 0, -duration and -every > 0, -ramp, -pin-every and -chat-every >= 0")
 		os.Exit(2)
 	}
 	if *token == "" && (*pinEvery > 0 || *product != "") {
@@ -122,6 +126,9 @@ func main() {
 		}
 		wg.Go(func() { p.run(ctx, *pinEvery) })
 	}
+	if *chatEvery > 0 {
+		wg.Go(func() { runChatter(ctx, httpClient, eventsURL, *chatEvery, sstats) })
+	}
 
 	var what string
 	if *hlsViewers > 0 {
@@ -142,6 +149,9 @@ func main() {
 	if *token != "" {
 		what += fmt.Sprintf(", pin/unpin every %v", *pinEvery)
 	}
+	if *chatEvery > 0 {
+		what += fmt.Sprintf(", chat every %v", *chatEvery)
+	}
 	fmt.Printf("vitrine-load: %s, ramp %v, measure %v\n", what, *ramp, *duration)
 	line := func(r report, w whepReport, ws wsReport, over time.Duration) string {
 		var s string
@@ -154,11 +164,11 @@ func main() {
 			}
 			s += "WHEP " + w.String(over)
 		}
-		if *wsViewers > 0 || *token != "" {
+		if *wsViewers > 0 || *token != "" || *chatEvery > 0 {
 			if s != "" {
 				s += " | "
 			}
-			s += "WS " + ws.String(over, *token != "")
+			s += "WS " + ws.String(over, *token != "", *chatEvery > 0)
 		}
 		return s
 	}

@@ -37,6 +37,8 @@ type wsReport struct {
 	pins, pinErrors   int
 	errors, drops     int
 	latency           []time.Duration
+	chats, chatErrors int
+	chatLatency       []time.Duration
 	viewers           int
 	lastErr, pinErr   string
 }
@@ -120,6 +122,9 @@ func (r *wsReport) merge(o wsReport) {
 	r.errors += o.errors
 	r.drops += o.drops
 	r.latency = append(r.latency, o.latency...)
+	r.chats += o.chats
+	r.chatErrors += o.chatErrors
+	r.chatLatency = append(r.chatLatency, o.chatLatency...)
 	r.viewers = max(r.viewers, o.viewers)
 	if o.lastErr != "" {
 		r.lastErr = o.lastErr
@@ -129,7 +134,17 @@ func (r *wsReport) merge(o wsReport) {
 	}
 }
 
-func (r wsReport) String(over time.Duration, pinning bool) string {
+// quantiles describes a latency sample: p50, p99, max and its size.
+func quantiles(l []time.Duration) string {
+	if len(l) == 0 {
+		return "-"
+	}
+	slices.Sort(l)
+	q := func(p float64) time.Duration { return l[int(p*float64(len(l)-1))].Round(100 * time.Microsecond) }
+	return fmt.Sprintf("p50 %v p99 %v max %v (%d)", q(0.5), q(0.99), q(1), len(l))
+}
+
+func (r wsReport) String(over time.Duration, pinning, chatting bool) string {
 	sec := over.Seconds()
 	s := fmt.Sprintf("viewers %d, %.0f events/s, %.0f snapshots/s", r.viewers,
 		float64(r.events)/sec, float64(r.snapshots)/sec)
@@ -138,15 +153,14 @@ func (r wsReport) String(over time.Duration, pinning bool) string {
 		if r.pinErrors > 0 {
 			s += fmt.Sprintf(" (%d failed)", r.pinErrors)
 		}
-		if len(r.latency) > 0 {
-			slices.Sort(r.latency)
-			q := func(p float64) time.Duration {
-				return r.latency[int(p*float64(len(r.latency)-1))].Round(100 * time.Microsecond)
-			}
-			s += fmt.Sprintf(", broadcast latency p50 %v p99 %v max %v (%d)", q(0.5), q(0.99), q(1), len(r.latency))
-		} else {
-			s += ", broadcast latency -"
+		s += ", pin broadcast latency " + quantiles(r.latency)
+	}
+	if chatting {
+		s += fmt.Sprintf(", chats %d", r.chats)
+		if r.chatErrors > 0 {
+			s += fmt.Sprintf(" (%d failed)", r.chatErrors)
 		}
+		s += ", chat broadcast latency " + quantiles(r.chatLatency)
 	}
 	s += fmt.Sprintf(", errors %d, disconnects %d", r.errors, r.drops)
 	if r.lastErr != "" {
@@ -170,10 +184,27 @@ func wsEventsURL(server, campaignID string) string {
 	return u
 }
 
-// wsHeader is the part of an envelope a viewer looks at; data is skipped.
+// wsHeader is the part of an envelope a viewer looks at; data is read
+// for chat messages only.
 type wsHeader struct {
-	Seq  int64  `json:"seq"`
-	Type string `json:"type"`
+	Seq  int64           `json:"seq"`
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data"`
+}
+
+func (s *wsStats) chatSent() { s.mu.Lock(); s.cur.chats++; s.mu.Unlock() }
+
+func (s *wsStats) chatError(err error) {
+	s.mu.Lock()
+	s.cur.chatErrors++
+	s.cur.lastErr = err.Error()
+	s.mu.Unlock()
+}
+
+func (s *wsStats) chatEvent(d time.Duration) {
+	s.mu.Lock()
+	s.cur.chatLatency = append(s.cur.chatLatency, d)
+	s.mu.Unlock()
 }
 
 // runWSViewer holds one events socket until ctx ends: it reads the
@@ -229,6 +260,11 @@ func readWS(ctx context.Context, c *websocket.Conn, st *wsStats, since *int64) e
 		case "product.pinned", "product.unpinned":
 			st.events.Add(1)
 			st.pinEvent(h.Seq, now)
+		case "chat.message":
+			st.events.Add(1)
+			if d, ok := chatLatency(h.Data, now); ok {
+				st.chatEvent(d)
+			}
 		default:
 			st.events.Add(1)
 		}

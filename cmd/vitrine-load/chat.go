@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// chatPrefix marks the tool's chat messages; the rest of the text is when
+// the message was sent (unix nanoseconds, this machine's clock).
+const chatPrefix = "vitrine-load "
+
+// chatSends are the sockets that chat, in turn: the server lets each
+// connection send one message a second (bursts of five).
+const chatSends = 10
+
+// runChatter sends a chat message every interval until ctx ends, over
+// chatSends sockets of its own taken in turn; each viewer that receives one
+// reports its broadcast latency.
+func runChatter(ctx context.Context, hc *http.Client, eventsURL string, every time.Duration, st *wsStats) {
+	var conns []*websocket.Conn
+	defer func() {
+		for _, c := range conns {
+			c.CloseNow()
+		}
+	}()
+	for range chatSends {
+		c, _, err := websocket.Dial(ctx, eventsURL, &websocket.DialOptions{HTTPClient: hc})
+		if err != nil {
+			if ctx.Err() == nil {
+				st.chatError(fmt.Errorf("chat socket: %w", err))
+			}
+			return
+		}
+		// Read what the server sends so that the socket stays healthy
+		// (the latency is measured by the viewers); a refused message
+		// comes back as an error.
+		go func() {
+			for {
+				_, b, err := c.Read(ctx)
+				if err != nil {
+					return
+				}
+				var h wsHeader
+				if json.Unmarshal(b, &h) == nil && h.Type == "error" {
+					st.chatError(fmt.Errorf("chat refused: %s", h.Data))
+				}
+			}
+		}()
+		conns = append(conns, c)
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		msg, _ := json.Marshal(map[string]any{"type": "chat.send", "data": map[string]any{
+			"text": chatPrefix + strconv.FormatInt(time.Now().UnixNano(), 10), "name": "load"}})
+		if err := conns[i%len(conns)].Write(ctx, websocket.MessageText, msg); err != nil && ctx.Err() == nil {
+			st.chatError(err)
+			return
+		}
+		st.chatSent()
+	}
+}
+
+// chatLatency reads the send time out of one of the tool's chat messages
+// (an envelope's data) and returns how long it took to arrive.
+func chatLatency(data json.RawMessage, recv time.Time) (time.Duration, bool) {
+	var d struct {
+		Text string `json:"text"`
+	}
+	if json.Unmarshal(data, &d) != nil {
+		return 0, false
+	}
+	rest, ok := strings.CutPrefix(d.Text, chatPrefix)
+	if !ok {
+		return 0, false
+	}
+	ns, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return recv.Sub(time.Unix(0, ns)), true
+}
