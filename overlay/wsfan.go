@@ -296,7 +296,7 @@ func (h *Handler) serveParked(w http.ResponseWriter, r *http.Request, room *Room
 			_ = conn.SetWriteDeadline(time.Time{})
 			room.addParked(1)
 			sub.Close()
-			k.sub = nil
+			k.sub, k.hello = nil, nil // sent; a parked socket keeps the least
 		})
 		if parked {
 			if err != nil {

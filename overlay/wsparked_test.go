@@ -182,6 +182,9 @@ func TestWSParkedNoGoroutinePerViewer(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 300
+	var m0 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
 	before := runtime.NumGoroutine()
 	clients := make([]*rawWS, n)
 	for i := range clients {
@@ -191,6 +194,13 @@ func TestWSParkedNoGoroutinePerViewer(t *testing.T) {
 		}
 	}
 	waitFor(t, "every socket parked", func() bool { return e.h.Parked() == n })
+	var m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	// Both ends are in this process: the clients' buffered readers (4 KiB
+	// each) are in the figure.
+	t.Logf("heap per parked viewer, server and test client together: %.1f KiB",
+		float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc))/n/1024)
 	// The server's own goroutines for n viewers: the fan, the poller, the
 	// pinger and a few of the test server's, not one per viewer.
 	if grown := runtime.NumGoroutine() - before; grown > 20 {

@@ -22,6 +22,7 @@ type sample struct {
 	at      time.Time
 	cpu     float64 // seconds
 	rss     float64 // bytes
+	heap    float64 // bytes of Go heap in use (live and not yet collected)
 	gor     float64
 	dropped float64
 	ok      bool
@@ -56,6 +57,7 @@ func (p *serverProbe) read() sample {
 	}
 	return sample{at: time.Now(), ok: true,
 		cpu: sum("process_cpu_seconds_total"), rss: sum("process_resident_memory_bytes"),
+		heap: sum("go_memstats_heap_inuse_bytes"),
 		gor: sum("go_goroutines"), dropped: sum("vitrine_stream_reader_dropped_units_total")}
 }
 
@@ -81,13 +83,16 @@ func (p *serverProbe) sample() string {
 		(s.cpu-prev.cpu)/s.at.Sub(prev.at).Seconds()*100, s.rss/(1<<20), s.gor, s.dropped-prev.dropped)
 }
 
-// perConn estimates the server's RSS per connected viewer: what it grew
-// by since before the viewers joined, over the viewers connected now.
+// perConn estimates the server's memory per connected viewer: what its
+// RSS and its Go heap in use grew by since before the viewers joined, over
+// the viewers connected now. (RSS keeps what the garbage collector freed
+// until the runtime returns it; the heap counts garbage not yet collected.)
 func (p *serverProbe) perConn(connected int) string {
 	if !p.base.ok || !p.last.ok || connected <= 0 {
 		return ""
 	}
-	return fmt.Sprintf(", RSS/conn %.1f KiB", (p.last.rss-p.base.rss)/float64(connected)/1024)
+	return fmt.Sprintf(", RSS/conn %.1f KiB, heap/conn %.1f KiB", (p.last.rss-p.base.rss)/float64(connected)/1024,
+		(p.last.heap-p.base.heap)/float64(connected)/1024)
 }
 
 // restart makes the summary cover only what follows (the ramp is excluded).
