@@ -58,7 +58,7 @@ func (p *serverProbe) read() sample {
 	return sample{at: time.Now(), ok: true,
 		cpu: sum("process_cpu_seconds_total"), rss: sum("process_resident_memory_bytes"),
 		heap: sum("go_memstats_heap_inuse_bytes"),
-		gor: sum("go_goroutines"), dropped: sum("vitrine_stream_reader_dropped_units_total")}
+		gor:  sum("go_goroutines"), dropped: sum("vitrine_stream_reader_dropped_units_total")}
 }
 
 // sample reads /metrics and describes the interval since the previous call.
