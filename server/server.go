@@ -253,7 +253,10 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		newHubCollector(s.hub),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "vitrine_hls_muxers", Help: "LL-HLS muxers running (one per live stream).",
-		}, func() float64 { return float64(s.hls.Muxers()) }))
+		}, func() float64 { return float64(s.hls.Muxers()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "vitrine_events_sockets_parked", Help: "Viewers' events WebSockets held without a goroutine (caught up, idle).",
+		}, func() float64 { return float64(s.events.Parked()) }))
 	if s.recorder != nil {
 		reg.MustRegister(s.recorder.Collector())
 	}
