@@ -17,6 +17,10 @@ import (
 // address (a company's or a carrier's NAT).
 var DefaultTrackLimit = RateLimit{Burst: 600, Period: time.Minute}
 
+// maxBucketSeconds bounds the bucket parameter (366 days): a larger one
+// would overflow a time.Duration long before it meant anything.
+const maxBucketSeconds = 366 * 24 * 3600
+
 type trackResult struct {
 	Accepted   int `json:"accepted" doc:"events recorded now"`
 	Duplicates int `json:"duplicates" doc:"events already recorded (same id): not counted again"`
@@ -50,7 +54,7 @@ func (a *API) analyticsRoutes() []*route {
 				"buckets for the longest phase; at most 2000).",
 			Query: append([]param{
 				{Name: "phase", Type: "string", Enum: analytics.Phases, Doc: "only this phase; default: all three"},
-				{Name: "bucket", Type: "integer", Min: 10, Doc: "bucket of the evolution series, in seconds (at least 10)"},
+				{Name: "bucket", Type: "integer", Min: 10, Max: maxBucketSeconds, Doc: "bucket of the evolution series, in seconds (10 to 31622400, 366 days)"},
 			}, rangeParams...),
 			Status: http.StatusOK, Response: analytics.Report{}, handle: a.getAnalytics},
 		{Method: "GET", Path: "/api/v1/campaigns/{id}/export.xlsx", ID: "exportCampaign", Tag: tag,
@@ -137,8 +141,8 @@ func (a *API) getAnalytics(w http.ResponseWriter, r *http.Request) error {
 	opt := analytics.Options{Phase: r.URL.Query().Get("phase"), From: from, To: to, Now: a.now()}
 	if s := r.URL.Query().Get("bucket"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 10 {
-			return badRequest("invalid_parameter", "bucket must be a number of seconds, at least 10, got %q", s)
+		if err != nil || n < 10 || n > maxBucketSeconds {
+			return badRequest("invalid_parameter", "bucket must be a number of seconds from 10 to %d, got %q", maxBucketSeconds, s)
 		}
 		opt.Bucket = time.Duration(n) * time.Second
 	}
