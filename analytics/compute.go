@@ -28,7 +28,8 @@ type Options struct {
 var ErrTooManyPoints = errors.New("bucket too small for the time range")
 
 // entryTypes are the events whose device and source describe a viewer:
-// the first one the server got from each viewer sets them.
+// in each phase, the first one the server got from each viewer sets them
+// (see viewerAttrs).
 var entryTypes = []string{TypePageView, TypeSessionStart, TypeWHEPStart, TypeHLSStart, TypeWidgetView}
 
 // sessionTypes are the events that only say a viewer was there; every
@@ -45,12 +46,46 @@ type campaignData struct {
 	reminders []store.Reminder
 	purchases []purchase
 	carts     []store.TrackedEvent
-	attrs     map[string]viewerAttrs
-	currency  string
-	catalog   map[string]catalogEntry
+	// attrs are each viewer's device and source over the whole campaign;
+	// phaseAttrs, within each phase.
+	attrs      map[string]viewerAttrs
+	phaseAttrs map[string]map[string]viewerAttrs
+	currency   string
+	catalog    map[string]catalogEntry
 }
 
-type viewerAttrs struct{ device, source string }
+// viewerAttrs are a viewer's device and traffic source. The first entry
+// event a player or widget sent (page.view, session.start, widget.view:
+// they carry the referrer and utm_source) sets them; a session the server
+// saw itself (whep.start, hls.start: a device, no source) sets them only
+// until one arrives.
+type viewerAttrs struct {
+	device, source string
+	client         bool
+}
+
+// noteAttrs keeps e's attributes for its viewer in m unless m already has
+// better ones.
+func noteAttrs(m map[string]viewerAttrs, e *store.TrackedEvent) {
+	client := e.Type != TypeWHEPStart && e.Type != TypeHLSStart
+	if cur, ok := m[e.ViewerID]; !ok || (client && !cur.client) {
+		m[e.ViewerID] = viewerAttrs{device: e.Device, source: e.Source, client: client}
+	}
+}
+
+// attrsOf are v's attributes in a phase: where it came from that time,
+// else (a viewer the phase saw only over WHEP or HLS) what its player
+// said in another phase.
+func (d *campaignData) attrsOf(phase, v string) viewerAttrs {
+	a, ok := d.phaseAttrs[phase][v]
+	if ok && a.client {
+		return a
+	}
+	if c, cok := d.attrs[v]; cok && (c.client || !ok) {
+		return c
+	}
+	return a
+}
 
 // phaseRaw is what the queries of one phase return.
 type phaseRaw struct {
@@ -171,7 +206,10 @@ func load(ctx context.Context, st store.Store, campaignID string, now time.Time)
 	if err != nil {
 		return nil, err
 	}
-	d := &campaignData{c: c, attrs: map[string]viewerAttrs{}}
+	d := &campaignData{c: c, attrs: map[string]viewerAttrs{}, phaseAttrs: map[string]map[string]viewerAttrs{}}
+	for _, p := range Phases {
+		d.phaseAttrs[p] = map[string]viewerAttrs{}
+	}
 	if d.tl, err = LoadTimeline(ctx, st, c, now); err != nil {
 		return nil, err
 	}
@@ -201,8 +239,9 @@ func load(ctx context.Context, st store.Store, campaignID string, now time.Time)
 	d.purchases = purchasesOf(d.orders, tracked)
 	err = st.ScanTrackedEvents(ctx, store.TrackedQuery{CampaignID: campaignID, Types: entryTypes},
 		func(e *store.TrackedEvent) error {
-			if _, ok := d.attrs[e.ViewerID]; !ok && e.ViewerID != "" {
-				d.attrs[e.ViewerID] = viewerAttrs{device: e.Device, source: e.Source}
+			if e.ViewerID != "" {
+				noteAttrs(d.attrs, e)
+				noteAttrs(d.phaseAttrs[d.tl.PhaseOf(e.At)], e)
 			}
 			return nil
 		})
@@ -394,10 +433,10 @@ func (d *campaignData) widget(r *phaseRaw, target string) WidgetStats {
 	return WidgetStats{TotalViews: v.Count, UniqueViews: v.Viewers, Clicks: c.Count, ClickRate: pct(c.Viewers, v.Viewers)}
 }
 
-func (d *campaignData) devices(audience map[string]bool) DeviceShare {
+func (d *campaignData) devices(phase string, audience map[string]bool) DeviceShare {
 	var s DeviceShare
 	for v := range audience {
-		switch d.attrs[v].device {
+		switch d.attrsOf(phase, v).device {
 		case Desktop:
 			s.DesktopCount++
 		case Mobile:
@@ -413,10 +452,10 @@ func (d *campaignData) devices(audience map[string]bool) DeviceShare {
 	return s
 }
 
-func (d *campaignData) sources(audience map[string]bool) []SourceShare {
+func (d *campaignData) sources(phase string, audience map[string]bool) []SourceShare {
 	count := map[string]int64{}
 	for v := range audience {
-		src := d.attrs[v].source
+		src := d.attrsOf(phase, v).source
 		if src == "" {
 			src = Direct
 		}
@@ -442,8 +481,8 @@ func (d *campaignData) prelive(r *phaseRaw, b buckets) *PreliveMetrics {
 			AverageSessionSeconds: a.avgSession, Shares: r.fold.shares + r.byType[TypeShare].Count},
 		ProductWidget:  d.widget(r, WidgetProduct),
 		TeasingVideo:   TeaserStats{TotalWatch: r.byType[TypeTeaserWatch].Count, UniqueWatch: r.byType[TypeTeaserWatch].Viewers},
-		Devices:        d.devices(a.viewers),
-		TrafficSources: d.sources(a.viewers),
+		Devices:        d.devices(Prelive, a.viewers),
+		TrafficSources: d.sources(Prelive, a.viewers),
 		AlertingFunnel: AlertingFunnel{AudienceReach: r.reach, UniqueViewers: int64(len(a.viewers)),
 			AlertingModal: r.alertOpen, AlertingValidation: r.alertValid},
 	}
@@ -519,7 +558,7 @@ func (d *campaignData) live(r *phaseRaw, b buckets, shown map[string]bool, sat S
 			ChatQuestionRate:      pct(countIn(f.askers, r.audience.viewers), uv)},
 		Audience: aud, Evolution: evo,
 		ProductWidget: d.widget(r, WidgetProduct), FloatingPlayerWidget: d.widget(r, WidgetPlayer),
-		Devices: d.devices(r.audience.viewers), TrafficSources: d.sources(r.audience.viewers),
+		Devices: d.devices(Live, r.audience.viewers), TrafficSources: d.sources(Live, r.audience.viewers),
 		ConversionFunnel: funnel, Business: biz, Products: products, Satisfaction: sat,
 	}
 }
@@ -527,6 +566,6 @@ func (d *campaignData) live(r *phaseRaw, b buckets, shown map[string]bool, sat S
 func (d *campaignData) replay(r *phaseRaw, b buckets, shown map[string]bool) *ReplayMetrics {
 	aud, evo, funnel, biz, products := d.viewerPhase(r, b, shown)
 	return &ReplayMetrics{Window: r.w, Audience: aud, Evolution: evo, ProductWidget: d.widget(r, WidgetProduct),
-		Devices: d.devices(r.audience.viewers), TrafficSources: d.sources(r.audience.viewers),
+		Devices: d.devices(Replay, r.audience.viewers), TrafficSources: d.sources(Replay, r.audience.viewers),
 		ConversionFunnel: funnel, Business: biz, Products: products}
 }

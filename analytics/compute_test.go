@@ -44,16 +44,21 @@ func at(min, sec int) time.Time {
 }
 
 type script struct {
-	t       *testing.T
+	t       testing.TB
 	path    string
 	st      *scripted
 	n       int
 	tracked []store.TrackedEvent
 }
 
-func newScript(t *testing.T) *script {
+func newScript(t testing.TB) *script {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "a.db")
+	return newScriptAt(t, filepath.Join(t.TempDir(), "a.db"))
+}
+
+// newScriptAt is newScript on the database at path.
+func newScriptAt(t testing.TB, path string) *script {
+	t.Helper()
 	db, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
@@ -362,4 +367,44 @@ func sumPoints(ps []Point) int64 {
 		n += p.Value
 	}
 	return n
+}
+
+// TestSourcePerPhase: a viewer's traffic source and device are those of
+// the phase: a visitor of the prelive who comes back to the replay from
+// a newsletter came from the newsletter that time; a viewer whose WHEP
+// session reached the server before their page's first batch gets the
+// page's origin and device, not the server's none.
+func TestSourcePerPhase(t *testing.T) {
+	s := newScript(t)
+	s.span("a", "sa1", at(10, 0), at(11, 0), Desktop, "google.com")
+	s.log(overlay.TypeStreamLive, at(60, 0), overlay.StreamLive{})
+	s.ev(TypeWHEPStart, at(70, 0), "b", "whep-b", with(func(e *store.TrackedEvent) { e.Device, e.Source = Other, "" }))
+	s.span("b", "sb", at(70, 1), at(75, 0), Mobile, "instagram.com")
+	s.ev(TypeWHEPEnd, at(75, 0), "b", "whep-b", with(func(e *store.TrackedEvent) { e.Device, e.Source = Other, "" }))
+	// c: only over HLS in the live, from its prelive page before.
+	s.span("c", "sc1", at(20, 0), at(21, 0), Tablet, "newsletter")
+	s.ev(TypeHLSStart, at(80, 0), "c", "hls-c", with(func(e *store.TrackedEvent) { e.Device, e.Source = Other, "" }))
+	s.ev(TypeHLSEnd, at(85, 0), "c", "hls-c", with(func(e *store.TrackedEvent) { e.Device, e.Source = Other, "" }))
+	s.log(overlay.TypeStreamEnded, at(120, 0), overlay.StreamEnded{})
+	s.span("a", "sa2", at(130, 0), at(131, 0), Mobile, "newsletter")
+	if _, err := s.st.InsertTrackedEvents(t.Context(), s.tracked); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Compute(t.Context(), s.st, s.st.c.ID, Options{Now: at(180, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq := func(what string, got, want any) {
+		t.Helper()
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(want)
+		if string(g) != string(w) {
+			t.Errorf("%s:\n got  %s\n want %s", what, g, w)
+		}
+	}
+	eq("prelive sources", rep.Prelive.TrafficSources, []SourceShare{{"google.com", 1, 50}, {"newsletter", 1, 50}})
+	eq("live sources", rep.Live.TrafficSources, []SourceShare{{"instagram.com", 1, 50}, {"newsletter", 1, 50}})
+	eq("live devices", rep.Live.Devices, DeviceShare{Mobile: 50, Tablet: 50, MobileCount: 1, TabletCount: 1})
+	eq("replay sources", rep.Replay.TrafficSources, []SourceShare{{"newsletter", 1, 100}})
+	eq("replay devices", rep.Replay.Devices, DeviceShare{Mobile: 100, MobileCount: 1})
 }

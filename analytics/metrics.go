@@ -134,7 +134,9 @@ type TeaserStats struct {
 }
 
 // DeviceShare is the split of a phase's unique viewers by device, from
-// the User-Agent of the first event the server got from each viewer.
+// the User-Agent of each viewer's first page or widget event of the
+// phase (else of the WHEP or HLS session the server saw, else of the
+// viewer's first page in another phase).
 type DeviceShare struct {
 	Desktop      float64 `json:"desktop" doc:"Desktop: percent of unique viewers on a desktop or laptop computer"`
 	Mobile       float64 `json:"mobile" doc:"Mobile: percent of unique viewers on a phone"`
@@ -149,7 +151,7 @@ type DeviceShare struct {
 // SourceShare is one traffic source.
 type SourceShare struct {
 	Source   string  `json:"source" doc:"the utm_source of the viewer's first page, else the referrer's host without www., else direct"`
-	Visitors int64   `json:"visitors" doc:"unique viewers who first came from it"`
+	Visitors int64   `json:"visitors" doc:"unique viewers of the phase whose first page or widget view of the phase came from it (a viewer seen only over WHEP or HLS in the phase: their origin in another phase)"`
 	Percent  float64 `json:"percent" doc:"percent of the phase's unique viewers"`
 }
 
