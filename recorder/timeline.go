@@ -29,11 +29,11 @@ const (
 	typeStreamEnded     = "stream.ended"
 )
 
-// hostOnly are the types the data channel sends to the host's console
-// only, never to viewers (overlay.HostOnly: one viewer's vote, draw entry,
+// HostOnly are the types the data channel sends to the host's console
+// only, never to viewers (the same set as overlay.HostOnly, which the server checks: one viewer's vote, draw entry,
 // survey answer or share, moderation, the word filter). The replay
 // timeline is public: they stay out of it, as they stay out of the live.
-var hostOnly = map[string]bool{
+var HostOnly = map[string]bool{
 	"chat.displayed": true, "viewer.banned": true, "viewer.unbanned": true, "chat.filter": true,
 	"share": true, "poll.voted": true, "instant_win.entered": true, "survey.answered": true,
 }
@@ -85,7 +85,7 @@ func visible(evs []store.Event) []store.Event {
 	}
 	out := make([]store.Event, 0, len(evs))
 	for _, e := range evs {
-		if hostOnly[e.Type] {
+		if HostOnly[e.Type] {
 			continue
 		}
 		switch e.Type {
