@@ -93,9 +93,10 @@ const (
 
 // HostOnly are the types viewers never receive: per-viewer actions that
 // count into aggregates (votes, entries, answers, shares), moderation and
-// the word filter. They are in the log, the host's socket, the recorder's
-// timeline and analytics. A viewer's seq therefore skips them: resume
-// with the last seq received, as always.
+// the word filter. They are in the log, the host's socket and analytics,
+// never in the public replay timeline (recorder.HostOnly, the same set).
+// A viewer's seq therefore skips them: resume with the last seq received,
+// as always.
 var HostOnly = map[string]bool{
 	TypeChatDisplayed: true, TypeViewerBanned: true, TypeViewerUnban: true, TypeChatFilter: true,
 	TypeShare: true, TypePollVoted: true, TypeInstantWinEntered: true, TypeSurveyAnswered: true,

@@ -15,7 +15,7 @@ import (
 // replay viewer sees: event types this package does not know pass through
 // as they are, but chat lines deleted by moderation are left out (with the
 // chat.deleted events that deleted them), and so are the types viewers
-// never receive live (hostOnly).
+// never receive live (HostOnly).
 
 // Event types the timeline interprets. The overlay package owns them; the
 // recorder reads them from the log as strings.
