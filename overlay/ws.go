@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -82,6 +83,17 @@ type Handler struct {
 	mu     sync.Mutex
 	fans   map[*Room]*fan
 	closed bool
+
+	// What the fans did: events written to parked sockets, the time it
+	// took (nanoseconds, from the fan taking the event to its last write),
+	// and the frames written.
+	broadcasts, broadcastNanos, framesOut atomic.Int64
+}
+
+// BroadcastStats are the fans' totals: events broadcast to parked sockets,
+// the seconds spent writing them, and the frames written.
+func (h *Handler) BroadcastStats() (events int64, seconds float64, frames int64) {
+	return h.broadcasts.Load(), float64(h.broadcastNanos.Load()) / 1e9, h.framesOut.Load()
 }
 
 // NewHandler returns the WebSocket handler.

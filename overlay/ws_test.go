@@ -26,7 +26,7 @@ type wsEnv struct {
 	room *Room
 }
 
-func newWSEnv(t *testing.T, hcfg Config, cfg HandlerConfig) *wsEnv {
+func newWSEnv(t testing.TB, hcfg Config, cfg HandlerConfig) *wsEnv {
 	t.Helper()
 	st := openSQLite(t)
 	hcfg.Log = st

@@ -158,7 +158,11 @@ func (f *fan) run() {
 			f.list = append(f.list, s)
 		}
 		f.mu.Unlock()
+		t0 := time.Now()
 		f.broadcast(m.Seq, appendFrame(make([]byte, 0, len(m.JSON)+10), opText, m.JSON))
+		f.h.broadcasts.Add(1)
+		f.h.broadcastNanos.Add(int64(time.Since(t0)))
+		f.h.framesOut.Add(int64(len(f.list)))
 	}
 }
 

@@ -22,12 +22,12 @@ import (
 // send what a well-behaved library never would (unmasked frames, bad
 // UTF-8, odd fragments).
 type rawWS struct {
-	t    *testing.T
+	t    testing.TB
 	conn net.Conn
 	r    *bufio.Reader
 }
 
-func dialRaw(t *testing.T, e *wsEnv, query string) *rawWS {
+func dialRaw(t testing.TB, e *wsEnv, query string) *rawWS {
 	t.Helper()
 	addr := strings.TrimPrefix(e.srv.URL, "http://")
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
@@ -80,6 +80,20 @@ func (c *rawWS) frame() (byte, []byte) {
 		c.t.Fatalf("read payload: %v", err)
 	}
 	return h[0] & 0x0F, p
+}
+
+// drain reads whatever has arrived, until the line is quiet.
+func (c *rawWS) drain() int {
+	n := 0
+	buf := make([]byte, 64<<10)
+	for {
+		_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
+		m, err := c.r.Read(buf)
+		n += m
+		if err != nil {
+			return n
+		}
+	}
 }
 
 // event reads frames until a text message, skipping pings.
@@ -159,7 +173,7 @@ func (c *rawWS) send(b ...[]byte) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {

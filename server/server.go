@@ -256,7 +256,13 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		}, func() float64 { return float64(s.hls.Muxers()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "vitrine_events_sockets_parked", Help: "Viewers' events WebSockets held without a goroutine (caught up, idle).",
-		}, func() float64 { return float64(s.events.Parked()) }))
+		}, func() float64 { return float64(s.events.Parked()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "vitrine_events_broadcasts_total", Help: "Data-channel events written to the parked WebSockets of their room.",
+		}, func() float64 { n, _, _ := s.events.BroadcastStats(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "vitrine_events_broadcast_seconds_total", Help: "Time spent writing events to every parked WebSocket of their room (from the event to its last write).",
+		}, func() float64 { _, sec, _ := s.events.BroadcastStats(); return sec }))
 	if s.recorder != nil {
 		reg.MustRegister(s.recorder.Collector())
 	}

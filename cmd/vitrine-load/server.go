@@ -23,6 +23,8 @@ type sample struct {
 	cpu     float64 // seconds
 	rss     float64 // bytes
 	heap    float64 // bytes of Go heap in use (live and not yet collected)
+	bcasts  float64 // events broadcast to parked WebSockets
+	bcastS  float64 // seconds spent writing them
 	gor     float64
 	dropped float64
 	ok      bool
@@ -57,8 +59,9 @@ func (p *serverProbe) read() sample {
 	}
 	return sample{at: time.Now(), ok: true,
 		cpu: sum("process_cpu_seconds_total"), rss: sum("process_resident_memory_bytes"),
-		heap: sum("go_memstats_heap_inuse_bytes"),
-		gor:  sum("go_goroutines"), dropped: sum("vitrine_stream_reader_dropped_units_total")}
+		heap:   sum("go_memstats_heap_inuse_bytes"),
+		bcasts: sum("vitrine_events_broadcasts_total"), bcastS: sum("vitrine_events_broadcast_seconds_total"),
+		gor: sum("go_goroutines"), dropped: sum("vitrine_stream_reader_dropped_units_total")}
 }
 
 // sample reads /metrics and describes the interval since the previous call.
@@ -79,8 +82,12 @@ func (p *serverProbe) sample() string {
 	if !prev.ok {
 		return ""
 	}
-	return fmt.Sprintf("server CPU %.0f%%, RSS %.0f MiB, goroutines %.0f, dropped units %.0f",
+	out := fmt.Sprintf("server CPU %.0f%%, RSS %.0f MiB, goroutines %.0f, dropped units %.0f",
 		(s.cpu-prev.cpu)/s.at.Sub(prev.at).Seconds()*100, s.rss/(1<<20), s.gor, s.dropped-prev.dropped)
+	if n := s.bcasts - prev.bcasts; n > 0 {
+		out += fmt.Sprintf(", server broadcast %.1f ms/event", (s.bcastS-prev.bcastS)/n*1000)
+	}
+	return out
 }
 
 // perConn estimates the server's memory per connected viewer: what its

@@ -1,0 +1,43 @@
+package overlay
+
+import (
+	"fmt"
+	"testing"
+)
+
+// BenchmarkFanBroadcast: one event written to N parked viewers (raw
+// clients on loopback that read nothing meanwhile: the kernel's buffers
+// take the frames). ns/op is the whole broadcast; ns/socket the cost of
+// one viewer.
+func BenchmarkFanBroadcast(b *testing.B) {
+	for _, n := range []int{100, 1000, 5000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			e := newWSEnv(b, Config{}, HandlerConfig{})
+			clients := make([]*rawWS, n)
+			for i := range clients {
+				clients[i] = dialRaw(b, e, "?since=0")
+			}
+			waitFor(b, "parked", func() bool { return e.h.Parked() == n })
+			f := e.h.fans[e.room]
+			frame := appendFrame(nil, opText, []byte(`{"v":1,"seq":1,"at":"2026-11-22T10:00:00.123Z","type":"product.pinned","data":{"id":"prd_0rqdzkvsxt0352qr2yte","name":"Leather bag","price":"129.00","currency":"EUR"}}`))
+			f.mu.Lock()
+			f.list = f.list[:0]
+			for s := range f.socks {
+				f.list = append(f.list, s)
+			}
+			f.mu.Unlock()
+			b.ResetTimer()
+			for i := range b.N {
+				f.broadcast(int64(1000+i), frame)
+				if i%50 == 49 { // drain the clients' kernel buffers now and then
+					b.StopTimer()
+					for _, c := range clients {
+						_ = c.drain()
+					}
+					b.StartTimer()
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/socket")
+		})
+	}
+}
