@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -71,24 +70,4 @@ func runChatter(ctx context.Context, hc *http.Client, eventsURL string, every ti
 		}
 		st.chatSent()
 	}
-}
-
-// chatLatency reads the send time out of one of the tool's chat messages
-// (an envelope's data) and returns how long it took to arrive.
-func chatLatency(data json.RawMessage, recv time.Time) (time.Duration, bool) {
-	var d struct {
-		Text string `json:"text"`
-	}
-	if json.Unmarshal(data, &d) != nil {
-		return 0, false
-	}
-	rest, ok := strings.CutPrefix(d.Text, chatPrefix)
-	if !ok {
-		return 0, false
-	}
-	ns, err := strconv.ParseInt(rest, 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	return recv.Sub(time.Unix(0, ns)), true
 }

@@ -117,7 +117,7 @@ func main() {
 		}
 		spawn(*whepViewers, func() { runWHEPViewer(ctx, api, httpClient, endpoint, wstats) })
 	}
-	spawn(*wsViewers, func() { runWSViewer(ctx, httpClient, eventsURL, sstats) })
+	spawn(*wsViewers, func() { runWSViewer(ctx, eventsURL, sstats) })
 	if *token != "" {
 		p, err := newPinner(ctx, httpClient, *server, *streamID, *token, *product, sstats)
 		if err != nil {

@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
 )
 
 // wsStats gathers what events-socket viewers observe between two reports.
@@ -184,8 +183,7 @@ func wsEventsURL(server, campaignID string) string {
 	return u
 }
 
-// wsHeader is the part of an envelope a viewer looks at; data is read
-// for chat messages only.
+// wsHeader is the part of an envelope the chatter looks at.
 type wsHeader struct {
 	Seq  int64           `json:"seq"`
 	Type string          `json:"type"`
@@ -211,28 +209,27 @@ func (s *wsStats) chatEvent(d time.Duration) {
 // snapshot, then the events, and after a disconnect resumes (a second
 // later, as players do) with since= the last seq it saw. Its only state is
 // the connection and that seq; this goroutine is its read loop.
-func runWSViewer(ctx context.Context, hc *http.Client, eventsURL string, st *wsStats) {
+func runWSViewer(ctx context.Context, eventsURL string, st *wsStats) {
 	since := int64(-1)
 	for ctx.Err() == nil {
 		u := eventsURL
 		if since >= 0 {
 			u += "?since=" + strconv.FormatInt(since, 10)
 		}
-		c, res, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: hc})
+		c, err := dialWSViewer(ctx, u)
 		if err != nil {
 			if ctx.Err() == nil {
-				if res != nil {
-					err = fmt.Errorf("%w (HTTP %s)", err, res.Status)
-				}
 				st.error(err, false)
 				sleep(ctx, time.Second)
 			}
 			continue
 		}
+		stop := context.AfterFunc(ctx, func() { c.Close() })
 		st.viewerJoined()
-		err = readWS(ctx, c, st, &since)
+		err = readWS(c, st, &since)
 		st.viewerLeft()
-		c.CloseNow()
+		stop()
+		c.Close()
 		if ctx.Err() == nil {
 			st.error(err, true)
 			sleep(ctx, time.Second)
@@ -240,18 +237,20 @@ func runWSViewer(ctx context.Context, hc *http.Client, eventsURL string, st *wsS
 	}
 }
 
-func readWS(ctx context.Context, c *websocket.Conn, st *wsStats, since *int64) error {
+func readWS(c *wsViewerConn, st *wsStats, since *int64) error {
 	for {
-		_, b, err := c.Read(ctx)
+		b, err := c.next()
 		if err != nil {
 			return err
 		}
 		now := time.Now()
-		var h wsHeader
-		if err := json.Unmarshal(b, &h); err != nil {
-			return fmt.Errorf("bad envelope: %w", err)
+		seq, typ, ok := envelopeHeader(b)
+		if !ok {
+			return fmt.Errorf("bad envelope: %.100s", b)
 		}
-		switch h.Type {
+		switch string(typ) {
+		case "hello":
+			continue // seq 0, not an event of the log
 		case "snapshot":
 			st.snapshots.Add(1)
 		case "error":
@@ -259,16 +258,16 @@ func readWS(ctx context.Context, c *websocket.Conn, st *wsStats, since *int64) e
 			continue // seq 0, not an event of the log
 		case "product.pinned", "product.unpinned":
 			st.events.Add(1)
-			st.pinEvent(h.Seq, now)
+			st.pinEvent(seq, now)
 		case "chat.message":
 			st.events.Add(1)
-			if d, ok := chatLatency(h.Data, now); ok {
-				st.chatEvent(d)
+			if at, ok := chatSentAt(b); ok {
+				st.chatEvent(now.Sub(at))
 			}
 		default:
 			st.events.Add(1)
 		}
-		*since = h.Seq
+		*since = seq
 	}
 }
 
