@@ -35,6 +35,7 @@ import { price, dateTime, countdown } from '../lib/format.js';
   const vid = store('vitrine.vid') || store('vitrine.vid', uuid());
   const source = trafficSource();
   const FLOAT_KEY = 'vitrine.floating';
+  const LAST_KEY = 'vitrine.last_campaign';
   let floating = null;
 
   function trackerFor(id) {
@@ -56,10 +57,14 @@ import { price, dateTime, countdown } from '../lib/format.js';
     },
     open: (id) => openFloating(id, true),
     close: () => closeFloating(),
+    // purchase reports an order to the live the visitor watched: the
+    // floating player's, else o.campaign_id, else the last one opened on
+    // this site (the order page usually has no player).
     purchase(o = {}) {
-      const id = floating?.id;
-      if (floating) floating.frame.contentWindow?.postMessage({ source: 'vitrine-host', type: 'purchase', ...o }, base);
-      else if (id) track(id, 'purchase', o);
+      if (floating) return floating.frame.contentWindow?.postMessage({ source: 'vitrine-host', type: 'purchase', ...o }, base);
+      const { campaign_id: cid, ...data } = o;
+      const id = cid || store(LAST_KEY);
+      if (id) track(id, 'purchase', data);
     },
   };
   window.Vitrine = api;
@@ -145,6 +150,7 @@ import { price, dateTime, countdown } from '../lib/format.js';
   // ---- floating player ----------------------------------------------------------
   function openFloating(id, fresh, minimized = false) {
     if (floating?.id === id) return;
+    store(LAST_KEY, id);
     closeFloating(true);
     const q = new URLSearchParams({ embed: '1', origin: location.origin });
     const u = new URLSearchParams(location.search).get('utm_source');
