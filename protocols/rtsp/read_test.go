@@ -130,9 +130,10 @@ func TestLive(t *testing.T) {
 	if ff.sampleRate != "48000" {
 		t.Errorf("sample rate %q, want 48000", ff.sampleRate)
 	}
-	// 4 s at 30 fps, less the wait for a keyframe; AAC decodes to
-	// 1024-sample frames, 47/s.
-	if ff.frames["0"] < 90 || ff.frames["1"] < 140 {
+	// 4 s at 30 fps, less the wait for a keyframe (up to a second) and
+	// ffmpeg's slow start on a loaded machine; AAC decodes to 1024-sample
+	// frames, 47/s.
+	if ff.frames["0"] < 75 || ff.frames["1"] < 140 {
 		t.Errorf("frames decoded %v, want about 120 video and 188 audio", ff.frames)
 	}
 	for i, res := range clients {
