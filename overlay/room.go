@@ -657,6 +657,29 @@ func (s *Subscription) Next(ctx context.Context) (*Message, error) {
 	}
 }
 
+// ready returns the next live event if one is queued, without waiting
+// (false also once the subscription ended: Next then says why).
+func (s *Subscription) ready() (*Message, bool) {
+	if !s.caughtUp() {
+		return nil, false
+	}
+	for {
+		select {
+		case m, ok := <-s.ch:
+			if !ok {
+				return nil, false
+			}
+			if m.Seq <= s.last {
+				continue
+			}
+			s.last = m.Seq
+			return m, true
+		default:
+			return nil, false
+		}
+	}
+}
+
 // caughtUp says whether the snapshot or the backlog read from the log
 // was all returned: what follows comes from the live tail.
 func (s *Subscription) caughtUp() bool { return s.snapshot == nil && s.last >= s.upTo }

@@ -124,7 +124,37 @@ func (f *fan) stop() {
 	f.sub.Close()
 }
 
-// run writes each event of the room to the sockets until the room closes
+// batchMax bounds the events (and bytes) written together in one pass.
+const (
+	batchMax      = 64
+	batchMaxBytes = 64 << 10
+)
+
+// batch is the frames of one or more consecutive events, written to each
+// socket with one write: while a pass writes to ten thousand sockets,
+// the events published meanwhile queue up and go out together next.
+type batch struct {
+	buf    []byte
+	starts []batchFrame
+	last   int64 // the last event's seq
+}
+
+type batchFrame struct {
+	seq int64
+	off int
+}
+
+// from is what a socket that has every event up to last still lacks.
+func (b *batch) from(last int64) []byte {
+	for _, f := range b.starts {
+		if f.seq > last {
+			return b.buf[f.off:]
+		}
+	}
+	return nil
+}
+
+// run writes the room's events to the sockets until the room closes
 // (its sockets are told to reconnect) or the fan stops.
 func (f *fan) run() {
 	for {
@@ -142,55 +172,75 @@ func (f *fan) run() {
 			f.abort()
 			return
 		}
+		b := &batch{}
+		b.add(m)
+		for len(b.starts) < batchMax && len(b.buf) < batchMaxBytes {
+			m, ok := f.sub.ready()
+			if !ok {
+				break
+			}
+			b.add(m)
+		}
 		f.mu.Lock()
 		if f.ended {
 			f.mu.Unlock()
 			return
 		}
-		f.last = m.Seq
-		if HostOnly[m.Type] {
+		f.last = b.last
+		if len(b.starts) == 0 { // host-only events
 			f.mu.Unlock()
 			continue
 		}
-		f.visible = m.Seq
+		f.visible = b.starts[len(b.starts)-1].seq
 		f.list = f.list[:0]
 		for s := range f.socks {
 			f.list = append(f.list, s)
 		}
 		f.mu.Unlock()
 		t0 := time.Now()
-		f.broadcast(m.Seq, appendFrame(make([]byte, 0, len(m.JSON)+10), opText, m.JSON))
-		f.h.broadcasts.Add(1)
+		f.broadcast(b)
+		f.h.broadcasts.Add(int64(len(b.starts)))
 		f.h.broadcastNanos.Add(int64(time.Since(t0)))
-		f.h.framesOut.Add(int64(len(f.list)))
+		f.h.framesOut.Add(int64(len(f.list) * len(b.starts)))
 	}
 }
 
-// broadcast writes frame (the event seq) to the sockets that lack it,
-// over several goroutines for a crowd.
-func (f *fan) broadcast(seq int64, frame []byte) {
+// add appends m's frame unless viewers never see its type.
+func (b *batch) add(m *Message) {
+	b.last = m.Seq
+	if HostOnly[m.Type] {
+		return
+	}
+	b.starts = append(b.starts, batchFrame{seq: m.Seq, off: len(b.buf)})
+	b.buf = appendFrame(b.buf, opText, m.JSON)
+}
+
+// broadcast writes the batch to the sockets, each from the first event it
+// lacks, over several goroutines for a crowd.
+func (f *fan) broadcast(b *batch) {
 	list := f.list
 	workers := min(runtime.GOMAXPROCS(0), (len(list)+broadcastChunk-1)/broadcastChunk)
 	if workers <= 1 {
-		sendAll(list, seq, frame)
+		sendAll(list, b)
 		return
 	}
 	var wg sync.WaitGroup
 	per := (len(list) + workers - 1) / workers
 	for i := 0; i < len(list); i += per {
 		part := list[i:min(i+per, len(list))]
-		wg.Go(func() { sendAll(part, seq, frame) })
+		wg.Go(func() { sendAll(part, b) })
 	}
 	wg.Wait()
 }
 
-func sendAll(socks []*parkedSocket, seq int64, frame []byte) {
+func sendAll(socks []*parkedSocket, b *batch) {
 	for _, s := range socks {
-		if seq <= s.last {
-			continue // it had it before it was parked
+		p := b.from(s.last)
+		if p == nil {
+			continue // it had them all before it was parked
 		}
-		s.last = seq
-		s.send(frame)
+		s.last = b.last
+		s.send(p)
 	}
 }
 

@@ -28,7 +28,7 @@ func BenchmarkFanBroadcast(b *testing.B) {
 			f.mu.Unlock()
 			b.ResetTimer()
 			for i := range b.N {
-				f.broadcast(int64(1000+i), frame)
+				f.broadcast(&batch{buf: frame, starts: []batchFrame{{seq: int64(1000 + i)}}, last: int64(1000 + i)})
 				if i%50 == 49 { // drain the clients' kernel buffers now and then
 					b.StopTimer()
 					for _, c := range clients {

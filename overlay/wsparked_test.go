@@ -385,3 +385,37 @@ func TestWSParkedOutlivesWriteTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestWSParkedBurst: events published faster than a pass over the
+// sockets go out batched; every viewer still gets each once, in order,
+// including viewers that parked in the middle of the burst.
+func TestWSParkedBurst(t *testing.T) {
+	e := newWSEnv(t, Config{}, HandlerConfig{})
+	var clients []*rawWS
+	for range 20 {
+		clients = append(clients, dialRaw(t, e, "?since=0"))
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 100 {
+			if _, err := e.room.Chat(t.Context(), "host", "Host", fmt.Sprint(i), false); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for range 10 {
+		clients = append(clients, dialRaw(t, e, "?since=0"))
+	}
+	<-done
+	for i, c := range clients {
+		for want := int64(1); want <= 100; want++ {
+			if env := c.event(); env.Seq != want {
+				t.Fatalf("viewer %d: seq %d, want %d", i, env.Seq, want)
+			}
+		}
+	}
+	events, _, frames := e.h.BroadcastStats()
+	t.Logf("%d events broadcast, %d frames written", events, frames)
+}
