@@ -524,10 +524,14 @@ func (d *campaignData) viewerPhase(r *phaseRaw, b buckets, shown map[string]bool
 	a := r.audience
 	aud := ViewerAudience{TotalViewers: a.visits, UniqueViewers: int64(len(a.viewers)), MaxViewers: a.max,
 		AverageViewers: a.average, AverageSessionSeconds: a.avgSession, Shares: r.fold.shares + r.byType[TypeShare].Count}
+	// The seed counts the purchases "done by viewers who watched": a
+	// purchase whose buyer is not among the phase's viewers (an order the
+	// shop reported that no player tracked, a purchase on the seller's
+	// site by someone who never watched) is not the event's.
 	var purchases []purchase
 	var times []time.Time
 	for _, p := range d.purchases {
-		if r.w.Contains(p.at) {
+		if r.w.Contains(p.at) && a.viewers[p.viewer] {
 			purchases = append(purchases, p)
 			times = append(times, p.at)
 		}

@@ -197,7 +197,7 @@ type LiveGeneral struct {
 type ConversionFunnel struct {
 	AudienceReach int64 `json:"audience_reach" doc:"Audience reach: distinct visitors who saw the event in the product widget or the gallery widget during the phase"`
 	UniqueViewers int64 `json:"unique_viewers" doc:"Unique viewers: distinct viewers who opened the event's player and watched"`
-	Purchases     int64 `json:"purchases" doc:"Purchases: purchases made during the phase"`
+	Purchases     int64 `json:"purchases" doc:"Purchases: purchases made during the phase by viewers who watched it (as business.purchases)"`
 }
 
 // Business is what viewers did with the products.
@@ -213,7 +213,7 @@ type Business struct {
 	AverageCart          string  `json:"average_cart" doc:"Average cart: mean amount of a cart created"`
 	MaximumCart          string  `json:"maximum_cart" doc:"Maximum cart: highest cart amount"`
 	MinimumCart          string  `json:"minimum_cart" doc:"Minimum cart: lowest cart amount"`
-	Purchases            int64   `json:"purchases" doc:"Purchases: purchases made during the phase: the orders the shop reported (POST /api/v1/campaigns/{id}/orders) and the purchases players tracked, one purchase per order code"`
+	Purchases            int64   `json:"purchases" doc:"Purchases: purchases made during the phase by viewers who watched it (its unique viewers): the purchases players tracked, and the orders the shop reported (POST /api/v1/campaigns/{id}/orders) whose code a viewer's tracked purchase carries (its order_id); one purchase per order code. An order no watching viewer tracked is not counted, here nor in the sales, rates, series and products."`
 	PurchasesRate        float64 `json:"purchases_rate" doc:"Purchases rate: unique viewers who validated at least one purchase, in percent of unique viewers"`
 	TotalSales           string  `json:"total_sales" doc:"Total sales: sum of the purchases' amounts"`
 	ProductSales         string  `json:"product_sales" doc:"Product sales: the part of the purchases spent on products shown during the live (pinned on the video): their catalog price times quantity, at most each purchase's amount"`

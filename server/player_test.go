@@ -363,6 +363,11 @@ func TestPlayerChatAndLikes(t *testing.T) {
 	if err := p.WaitFor(ctx, `__vitrine.shown.some(e => e.type === "like.count") && document.querySelector('.vt-likes-n').textContent === "3"`, 50*time.Millisecond); err != nil {
 		t.Fatalf("like count not shown: %v", err)
 	}
+	// Each tap is tracked too, with the viewer (the socket's like.count has
+	// none), for the live's engagement rate.
+	if like := waitTracked(t, e.s, e.c.ID, "like")["like"]; like.ViewerID == "" || like.SessionID == "" {
+		t.Fatalf("tracked like %+v: no viewer or session", like)
+	}
 }
 
 // TestPlayerPollVote: a poll opened through the admin API shows; a vote

@@ -6,7 +6,7 @@
 // session.start/heartbeat/end, widget.view/click {widget}, catalog.open,
 // product.click {product_id}, cart.add {product_id, quantity},
 // cart.create {amount, currency}, purchase {amount, currency, product_ids,
-// order_id}, alert.subscribe {channel, phone, opt_in}, survey.view...
+// order_id}, alert.subscribe {channel, phone, opt_in}, survey.view, like...
 // The server refuses a whole batch for one bad field, so an event is
 // checked here first: fields of another type are dropped, an event whose
 // required field is missing or malformed is not sent.
@@ -40,6 +40,7 @@ export function fields(type, d = {}) {
     case 'session.end':
     case 'catalog.open':
     case 'survey.view':
+    case 'like':
       return {};
     case 'widget.view':
     case 'widget.click':

@@ -453,6 +453,9 @@ addEventListener('message', (e) => {
 function like() {
   overlay.like();
   events.send('like');
+  // The socket's like.count carries no viewer: the tap is tracked too, so
+  // that the liker counts in the live's engagement rate.
+  track('like');
 }
 
 async function share() {
