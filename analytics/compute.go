@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -58,18 +59,23 @@ type campaignData struct {
 // event a player or widget sent (page.view, session.start, widget.view:
 // they carry the referrer and utm_source) sets them; a session the server
 // saw itself (whep.start, hls.start: a device, no source) sets them only
-// until one arrives.
+// until one arrives. First: in the order of time, then event id.
 type viewerAttrs struct {
 	device, source string
 	client         bool
+	at             int64 // the event's time, microseconds
+	eventID        string
 }
 
 // noteAttrs keeps e's attributes for its viewer in m unless m already has
-// better ones.
-func noteAttrs(m map[string]viewerAttrs, e *store.TrackedEvent) {
+// better ones: a player's over the server's, else the earlier. Events
+// may come in any order.
+func noteAttrs(m map[string]viewerAttrs, e *store.TrackedEvent, at int64) {
 	client := e.Type != TypeWHEPStart && e.Type != TypeHLSStart
-	if cur, ok := m[e.ViewerID]; !ok || (client && !cur.client) {
-		m[e.ViewerID] = viewerAttrs{device: e.Device, source: e.Source, client: client}
+	cur, ok := m[e.ViewerID]
+	if !ok || (client && !cur.client) ||
+		(client == cur.client && (at < cur.at || (at == cur.at && e.EventID < cur.eventID))) {
+		m[e.ViewerID] = viewerAttrs{device: e.Device, source: e.Source, client: client, at: at, eventID: e.EventID}
 	}
 }
 
@@ -165,10 +171,16 @@ func Compute(ctx context.Context, st store.Store, campaignID string, opt Options
 	if err != nil {
 		return nil, err
 	}
-	productIDs := map[string]bool{}
 	for _, r := range raws {
 		r.fold = folds[r.name]
-		if err := queryPhase(ctx, st, campaignID, r, bucket); err != nil {
+	}
+	views, err := foldTracked(ctx, st, campaignID, d, raws, bucket)
+	if err != nil {
+		return nil, err
+	}
+	productIDs := map[string]bool{}
+	for _, r := range raws {
+		if err := queryPhase(ctx, st, campaignID, r); err != nil {
 			return nil, err
 		}
 		for id := range r.clicksByPID {
@@ -188,10 +200,6 @@ func Compute(ctx context.Context, st store.Store, campaignID string, opt Options
 		case Prelive:
 			rep.Prelive = d.prelive(r, b)
 		case Live:
-			views, err := st.TrackedViewers(ctx, store.TrackedQuery{CampaignID: campaignID, Types: []string{TypeSurveyView}})
-			if err != nil {
-				return nil, err
-			}
 			rep.Live = d.live(r, b, shownLive, satisfactionOf(survey, views))
 		case Replay:
 			rep.Replay = d.replay(r, b, shownLive)
@@ -237,17 +245,6 @@ func load(ctx context.Context, st store.Store, campaignID string, now time.Time)
 		return nil, fmt.Errorf("analytics: purchases: %w", err)
 	}
 	d.purchases = purchasesOf(d.orders, tracked)
-	err = st.ScanTrackedEvents(ctx, store.TrackedQuery{CampaignID: campaignID, Types: entryTypes},
-		func(e *store.TrackedEvent) error {
-			if e.ViewerID != "" {
-				noteAttrs(d.attrs, e)
-				noteAttrs(d.phaseAttrs[d.tl.PhaseOf(e.At)], e)
-			}
-			return nil
-		})
-	if err != nil {
-		return nil, fmt.Errorf("analytics: viewers: %w", err)
-	}
 	return d, nil
 }
 
@@ -335,97 +332,201 @@ func (d *campaignData) loadCatalog(ctx context.Context, st store.Store, ids, sho
 	return nil
 }
 
-// queryPhase runs the phase's aggregate queries.
-func queryPhase(ctx context.Context, st store.Store, campaignID string, r *phaseRaw, bucket time.Duration) error {
-	q := func(types ...string) store.TrackedQuery {
-		return store.TrackedQuery{CampaignID: campaignID, From: r.w.From, To: r.w.To, Types: types}
-	}
-	spans, err := st.TrackedSessions(ctx, q())
+// queryPhase folds the phase's sessions into visits and its audience.
+func queryPhase(ctx context.Context, st store.Store, campaignID string, r *phaseRaw) error {
+	spans, err := st.TrackedSessions(ctx, store.TrackedQuery{CampaignID: campaignID, From: r.w.From, To: r.w.To})
 	if err != nil {
 		return fmt.Errorf("analytics: sessions: %w", err)
 	}
 	r.visits = visitsOf(spans, r.w)
 	r.audience = audienceOf(r.visits, r.w)
-
-	tq := q(countedTypes...)
-	tq.GroupBy = "target"
-	groups, err := st.AggregateTracked(ctx, tq)
-	if err != nil {
-		return fmt.Errorf("analytics: counts: %w", err)
-	}
-	r.byType, r.byTarget = map[string]store.TrackedGroup{}, map[string]map[string]store.TrackedGroup{}
-	for _, g := range groups {
-		t := r.byType[g.Type]
-		t.Type = g.Type
-		t.Count += g.Count
-		t.Viewers += g.Viewers // exact for types without target
-		t.SumValue += g.SumValue
-		r.byType[g.Type] = t
-		if r.byTarget[g.Type] == nil {
-			r.byTarget[g.Type] = map[string]store.TrackedGroup{}
-		}
-		r.byTarget[g.Type][g.Key] = g
-	}
-
-	pq := q(TypeProductClick)
-	pq.GroupBy = "product_id"
-	groups, err = st.AggregateTracked(ctx, pq)
-	if err != nil {
-		return fmt.Errorf("analytics: product clicks: %w", err)
-	}
-	r.clicksByPID = map[string]int64{}
-	for _, g := range groups {
-		r.clicksByPID[g.Key] += g.Count
-	}
-
-	set := func(qq store.TrackedQuery) (map[string]bool, error) {
-		vs, err := st.TrackedViewers(ctx, qq)
-		m := make(map[string]bool, len(vs))
-		for _, v := range vs {
-			m[v] = true
-		}
-		return m, err
-	}
-	if r.clickers, err = set(q(TypeProductClick)); err != nil {
-		return err
-	}
-	if r.interacting, err = set(q(interactionTypes...)); err != nil {
-		return err
-	}
 	for v := range r.fold.interacting {
 		r.interacting[v] = true
 	}
-	rq := q(TypeWidgetView)
-	rq.Targets = []string{WidgetProduct, WidgetGallery}
-	reach, err := set(rq)
-	if err != nil {
-		return err
-	}
-	r.reach = int64(len(reach))
-
-	sq := q(TypeProductClick)
-	sq.Bucket, sq.BucketBase = bucket, r.w.From
-	if r.clickSeries, err = st.AggregateTracked(ctx, sq); err != nil {
-		return err
-	}
-	if r.name == Prelive {
-		opened, err := set(q(TypeAlertOpen))
-		if err != nil {
-			return err
-		}
-		valid, err := set(q(TypeAlertSubscribe))
-		if err != nil {
-			return err
-		}
-		r.alertOpen, r.alertValid = int64(len(opened)), int64(len(valid))
-		cq := q(TypeAlertSubscribe)
-		cq.Targets = []string{ChannelCalendar}
-		cq.Bucket, cq.BucketBase = bucket, r.w.From
-		if r.calSeries, err = st.AggregateTracked(ctx, cq); err != nil {
-			return err
-		}
-	}
 	return nil
+}
+
+// countOnlyTypes are the counted types that are not entry types:
+// foldTracked reads them without their origin, the entry types with it.
+// Heartbeats and ends (most events) only make sessions, which
+// TrackedSessions folds.
+var countOnlyTypes = func() []string {
+	var out []string
+	for _, t := range countedTypes {
+		if !slices.Contains(entryTypes, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}()
+
+var (
+	isCounted     = setOf(countedTypes)
+	isEntry       = setOf(entryTypes)
+	isInteraction = setOf(interactionTypes)
+)
+
+func setOf(list []string) map[string]bool {
+	m := make(map[string]bool, len(list))
+	for _, v := range list {
+		m[v] = true
+	}
+	return m
+}
+
+// typeTarget keys the counts of a phase.
+type typeTarget struct{ typ, target string }
+
+// counter is one group's count, distinct viewers and sum of values.
+type counter struct {
+	count, sumValue int64
+	viewers         map[string]bool
+}
+
+// phaseFold is what foldTracked gathers for one phase: its window and
+// the series' base and bucket, in microseconds like the store's times.
+type phaseFold struct {
+	r                  *phaseRaw
+	from, to           int64
+	base, bucket       int64
+	groups             map[typeTarget]*counter
+	clicks, cal        map[int64]int64
+	reach, open, valid map[string]bool
+}
+
+// foldTracked reads the campaign's counted and entry events once, in no
+// order, and gathers what each phase of raws reports of them (the same
+// counts, distinct viewers and series a GROUP BY over the phase's window
+// would give), each viewer's device and source (d.attrs, d.phaseAttrs),
+// and returns the viewers the survey was shown to.
+func foldTracked(ctx context.Context, st store.Store, campaignID string, d *campaignData, raws []*phaseRaw,
+	bucket time.Duration) ([]string, error) {
+	folds := make([]*phaseFold, len(raws))
+	for i, r := range raws {
+		r.byType, r.byTarget = map[string]store.TrackedGroup{}, map[string]map[string]store.TrackedGroup{}
+		r.clicksByPID, r.clickers, r.interacting = map[string]int64{}, map[string]bool{}, map[string]bool{}
+		folds[i] = &phaseFold{r: r, from: micros(r.w.From), to: micros(r.w.To), base: micros(r.w.From),
+			bucket: bucket.Microseconds(), groups: map[typeTarget]*counter{}, clicks: map[int64]int64{},
+			cal: map[int64]int64{}, reach: map[string]bool{}, open: map[string]bool{}, valid: map[string]bool{}}
+	}
+	views := map[string]bool{}
+	fold := func(e *store.TrackedEvent) error {
+		at := e.At.UnixMicro()
+		v := e.ViewerID
+		if v != "" {
+			if isEntry[e.Type] {
+				noteAttrs(d.attrs, e, at)
+				noteAttrs(d.phaseAttrs[d.tl.PhaseOf(e.At)], e, at)
+			}
+			if e.Type == TypeSurveyView {
+				views[v] = true
+			}
+		}
+		for _, f := range folds {
+			if at >= f.from && at < f.to {
+				f.add(e, at)
+			}
+		}
+		return nil
+	}
+	// A type at a time: the store then does not read the type back.
+	for _, t := range append(slices.Clip(entryTypes), countOnlyTypes...) {
+		origin := isEntry[t]
+		if err := st.ScanTrackedBrief(ctx, store.TrackedQuery{CampaignID: campaignID, Types: []string{t}}, origin, fold); err != nil {
+			return nil, fmt.Errorf("analytics: tracked events: %w", err)
+		}
+	}
+	for _, f := range folds {
+		f.finish()
+	}
+	out := make([]string, 0, len(views))
+	for v := range views {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// micros is t in the store's microseconds.
+func micros(t time.Time) int64 { return t.UTC().Truncate(time.Microsecond).UnixMicro() }
+
+func (f *phaseFold) add(e *store.TrackedEvent, at int64) {
+	r, v := f.r, e.ViewerID
+	if isCounted[e.Type] {
+		k := typeTarget{e.Type, e.Target}
+		c := f.groups[k]
+		if c == nil {
+			c = &counter{viewers: map[string]bool{}}
+			f.groups[k] = c
+		}
+		c.count++
+		c.sumValue += e.Value
+		if v != "" {
+			c.viewers[v] = true
+		}
+	}
+	if v != "" && isInteraction[e.Type] {
+		r.interacting[v] = true
+	}
+	switch e.Type {
+	case TypeProductClick:
+		r.clicksByPID[e.ProductID]++
+		if v != "" {
+			r.clickers[v] = true
+		}
+		f.clicks[(at-f.base)/f.bucket]++
+	case TypeWidgetView:
+		if v != "" && (e.Target == WidgetProduct || e.Target == WidgetGallery) {
+			f.reach[v] = true
+		}
+	case TypeAlertOpen:
+		if v != "" && r.name == Prelive {
+			f.open[v] = true
+		}
+	case TypeAlertSubscribe:
+		if r.name == Prelive {
+			if v != "" {
+				f.valid[v] = true
+			}
+			if e.Target == ChannelCalendar {
+				f.cal[(at-f.base)/f.bucket]++
+			}
+		}
+	}
+}
+
+// finish fills the phase's raw numbers.
+func (f *phaseFold) finish() {
+	r := f.r
+	for k, c := range f.groups {
+		g := store.TrackedGroup{Type: k.typ, Key: k.target, Count: c.count, Viewers: int64(len(c.viewers)), SumValue: c.sumValue}
+		t := r.byType[k.typ]
+		t.Type = k.typ
+		t.Count += g.Count
+		t.Viewers += g.Viewers // exact for types without target
+		t.SumValue += g.SumValue
+		r.byType[k.typ] = t
+		if r.byTarget[k.typ] == nil {
+			r.byTarget[k.typ] = map[string]store.TrackedGroup{}
+		}
+		r.byTarget[k.typ][k.target] = g
+	}
+	r.reach = int64(len(f.reach))
+	r.clickSeries = seriesGroups(TypeProductClick, f.clicks)
+	if r.name == Prelive {
+		r.alertOpen, r.alertValid = int64(len(f.open)), int64(len(f.valid))
+		r.calSeries = seriesGroups(TypeAlertSubscribe, f.cal)
+	}
+}
+
+// seriesGroups are the counts per bucket as groups.
+func seriesGroups(typ string, counts map[int64]int64) []store.TrackedGroup {
+	out := make([]store.TrackedGroup, 0, len(counts))
+	for b, n := range counts {
+		out = append(out, store.TrackedGroup{Type: typ, Bucket: b, Count: n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Bucket < out[j].Bucket })
+	return out
 }
 
 func (d *campaignData) widget(r *phaseRaw, target string) WidgetStats {
@@ -524,6 +625,10 @@ func (d *campaignData) viewerPhase(r *phaseRaw, b buckets, shown map[string]bool
 	a := r.audience
 	aud := ViewerAudience{TotalViewers: a.visits, UniqueViewers: int64(len(a.viewers)), MaxViewers: a.max,
 		AverageViewers: a.average, AverageSessionSeconds: a.avgSession, Shares: r.fold.shares + r.byType[TypeShare].Count}
+	// The seed counts the purchases "done by viewers who watched": a
+	// purchase whose buyer is not among the phase's viewers (an order the
+	// shop reported that no player tracked, a purchase on the seller's
+	// site by someone who never watched) is not the event's.
 	// The seed counts the purchases "done by viewers who watched": a
 	// purchase whose buyer is not among the phase's viewers (an order the
 	// shop reported that no player tracked, a purchase on the seller's

@@ -25,13 +25,22 @@ type TrackedStore interface {
 	TrackedViewers(ctx context.Context, q TrackedQuery) ([]string, error)
 	// TrackedSessions folds the events with a session id within [q.From,
 	// q.To) (q.Types, when not empty, restricts them) into one span per
-	// session: its viewer and its first and last event.
+	// session: its viewer (the least viewer id among those events) and its
+	// first and last event.
 	TrackedSessions(ctx context.Context, q TrackedQuery) ([]TrackedSpan, error)
 	// ScanTrackedEvents calls fn with each of q's events (q.GroupBy and
 	// q.Bucket ignored) in time order, without holding them all; fn's
 	// event is reused between calls. An error from fn stops the scan and
 	// is returned.
 	ScanTrackedEvents(ctx context.Context, q TrackedQuery, fn func(*TrackedEvent) error) error
+	// ScanTrackedBrief calls fn with each of q's events (q.GroupBy and
+	// q.Bucket ignored) in no particular order, each with only the fields
+	// an index holds: CampaignID, Type, At, ViewerID, Target, ProductID
+	// and Value, and with origin also Device, Source and EventID (the rest
+	// are zero). It is the cheap read for a fold over many events, each
+	// field costing a little per row; fn's event is reused between calls,
+	// and an error from fn stops the scan and is returned.
+	ScanTrackedBrief(ctx context.Context, q TrackedQuery, origin bool, fn func(*TrackedEvent) error) error
 	// DeleteTrackedEvents deletes every tracked event of the campaign (a
 	// live's reset) and returns how many there were.
 	DeleteTrackedEvents(ctx context.Context, campaignID string) (int64, error)

@@ -56,6 +56,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ResetCampaignLive", testResetCampaignLive},
 		{"Tracked", testTracked},
 		{"TrackedLargeBatch", testTrackedLargeBatch},
+		{"TrackedSessionsRollup", testTrackedSessionsRollup},
+		{"TrackedBrief", testTrackedBrief},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -171,3 +171,105 @@ func sortGroups(gs []store.TrackedGroup) {
 		return a.Bucket < b.Bucket
 	})
 }
+
+// testTrackedSessionsRollup: sessions folded from the rollup written at
+// insert are those of the events themselves (the same query restricted to
+// every type reads the events): within any bounds, a session of two
+// viewers, one straddling the bounds, one with no event within them; a
+// replayed event id at another time widens nothing; delete empties it.
+func testTrackedSessionsRollup(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	c := createCampaign(t, s, newCampaign("A", base, base.Add(time.Hour)))
+	ev := func(id, typ string, sec int, viewer, session string) store.TrackedEvent {
+		return store.TrackedEvent{CampaignID: c.ID, EventID: id, Type: typ,
+			At: base.Add(time.Duration(sec) * time.Second), ViewerID: viewer, SessionID: session}
+	}
+	types := []string{"page.view", "session.heartbeat", "session.end", "product.click", "hls.heartbeat"}
+	batches := [][]store.TrackedEvent{
+		{ev("a1", "page.view", 0, "v1", "sx"), ev("a2", "session.heartbeat", 30, "v1", "sx"),
+			ev("a3", "product.click", 45, "v0", "sx"), ev("b1", "page.view", 10, "v2", "sy")},
+		{ev("a4", "session.heartbeat", 60, "v1", "sx"), ev("a5", "session.end", 90, "v1", "sx"),
+			ev("c1", "hls.heartbeat", 200, "", "sz"), ev("d1", "product.click", 50, "v3", "")},
+		// a2 again, at another time: skipped, so sx does not reach 500 s.
+		{ev("a2", "session.heartbeat", 500, "v1", "sx"), ev("b2", "session.end", 15, "v2", "sy")},
+	}
+	for _, b := range batches {
+		_, err := s.InsertTrackedEvents(ctx, b)
+		must(t, err)
+	}
+	sorted := func(q store.TrackedQuery) []store.TrackedSpan {
+		spans, err := s.TrackedSessions(ctx, q)
+		must(t, err)
+		sort.Slice(spans, func(i, j int) bool { return spans[i].SessionID < spans[j].SessionID })
+		return spans
+	}
+	at := func(sec int) time.Time { return norm(base.Add(time.Duration(sec) * time.Second)) }
+	equal(t, "all sessions", sorted(store.TrackedQuery{CampaignID: c.ID}), []store.TrackedSpan{
+		{SessionID: "sx", ViewerID: "v0", First: at(0), Last: at(90)},
+		{SessionID: "sy", ViewerID: "v2", First: at(10), Last: at(15)},
+		{SessionID: "sz", ViewerID: "", First: at(200), Last: at(200)},
+	})
+	equal(t, "sessions within [20 s, 70 s)", sorted(store.TrackedQuery{CampaignID: c.ID, From: base.Add(20 * time.Second),
+		To: base.Add(70 * time.Second)}), []store.TrackedSpan{{SessionID: "sx", ViewerID: "v0", First: at(30), Last: at(60)}})
+	equal(t, "sessions within [0, 40 s)", sorted(store.TrackedQuery{CampaignID: c.ID, To: base.Add(40 * time.Second)}),
+		[]store.TrackedSpan{{SessionID: "sx", ViewerID: "v1", First: at(0), Last: at(30)},
+			{SessionID: "sy", ViewerID: "v2", First: at(10), Last: at(15)}})
+	for _, w := range [][2]int{{0, 3600}, {-10, 10}, {10, 11}, {15, 16}, {30, 90}, {30, 91}, {45, 46}, {61, 89}, {90, 300}} {
+		q := store.TrackedQuery{CampaignID: c.ID, From: base.Add(time.Duration(w[0]) * time.Second), To: base.Add(time.Duration(w[1]) * time.Second)}
+		events := q
+		events.Types = types
+		equal(t, fmt.Sprintf("sessions within [%d s, %d s), rollup and events", w[0], w[1]), sorted(q), sorted(events))
+	}
+	_, err := s.DeleteTrackedEvents(ctx, c.ID)
+	must(t, err)
+	if spans := sorted(store.TrackedQuery{CampaignID: c.ID}); len(spans) != 0 {
+		t.Fatalf("sessions after delete: %+v", spans)
+	}
+	// The rollup starts again from the events inserted after a delete.
+	_, err = s.InsertTrackedEvents(ctx, []store.TrackedEvent{ev("a1", "page.view", 100, "v1", "sx")})
+	must(t, err)
+	equal(t, "sessions after delete and insert", sorted(store.TrackedQuery{CampaignID: c.ID}),
+		[]store.TrackedSpan{{SessionID: "sx", ViewerID: "v1", First: at(100), Last: at(100)}})
+}
+
+// testTrackedBrief: the brief scan returns the events of the query, with
+// the index's fields only, origin on demand, with one type or several.
+func testTrackedBrief(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	c := createCampaign(t, s, newCampaign("A", base, base.Add(time.Hour)))
+	evs := []store.TrackedEvent{
+		{CampaignID: c.ID, EventID: "e1", Type: "page.view", At: base, ViewerID: "v1", SessionID: "s1",
+			Device: "mobile", Source: "google.com"},
+		{CampaignID: c.ID, EventID: "e2", Type: "product.click", At: base.Add(time.Second), ViewerID: "v1", SessionID: "s1",
+			Device: "mobile", Source: "google.com", ProductID: "p1", Value: 1},
+		{CampaignID: c.ID, EventID: "e3", Type: "purchase", At: base.Add(2 * time.Second), ViewerID: "v1",
+			AmountE4: 125000, Currency: "EUR", Data: `{"x":1}`, Target: "t"},
+		{CampaignID: c.ID, EventID: "e4", Type: "product.click", At: base.Add(time.Hour), ViewerID: "v2", ProductID: "p2"},
+	}
+	_, err := s.InsertTrackedEvents(ctx, evs)
+	must(t, err)
+	scan := func(q store.TrackedQuery, origin bool) []store.TrackedEvent {
+		var out []store.TrackedEvent
+		must(t, s.ScanTrackedBrief(ctx, q, origin, func(e *store.TrackedEvent) error { out = append(out, *e); return nil }))
+		sort.Slice(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+		return out
+	}
+	brief := func(e store.TrackedEvent, origin bool) store.TrackedEvent {
+		b := store.TrackedEvent{CampaignID: e.CampaignID, Type: e.Type, At: norm(e.At), ViewerID: e.ViewerID,
+			Target: e.Target, ProductID: e.ProductID, Value: e.Value}
+		if origin {
+			b.Device, b.Source, b.EventID = e.Device, e.Source, e.EventID
+		}
+		return b
+	}
+	equal(t, "brief, every type, origin", scan(store.TrackedQuery{CampaignID: c.ID}, true),
+		[]store.TrackedEvent{brief(evs[0], true), brief(evs[1], true), brief(evs[2], true), brief(evs[3], true)})
+	equal(t, "brief, clicks before an hour", scan(store.TrackedQuery{CampaignID: c.ID, Types: []string{"product.click"},
+		To: base.Add(time.Hour)}, false), []store.TrackedEvent{brief(evs[1], false)})
+	equal(t, "brief, two types", scan(store.TrackedQuery{CampaignID: c.ID, Types: []string{"product.click", "purchase"}}, false),
+		[]store.TrackedEvent{brief(evs[1], false), brief(evs[2], false), brief(evs[3], false)})
+	stop := errors.New("stop")
+	if err := s.ScanTrackedBrief(ctx, store.TrackedQuery{CampaignID: c.ID}, false, func(*store.TrackedEvent) error { return stop }); err != stop {
+		t.Fatalf("brief scan stopped by fn: %v", err)
+	}
+}

@@ -64,6 +64,18 @@ type Dialect struct {
 	// runs in an IMMEDIATE transaction on the single writer connection, so
 	// claims never overlap.
 	SkipLocked string
+	// InsertRows is how many rows one multi-row INSERT of tracked events
+	// carries (0: 200), and Positional makes its placeholders `?` rather
+	// than `$N`. PostgreSQL gains from many rows (a round trip each
+	// statement). On SQLite, a statement in a transaction that may fail
+	// part way (an INSERT checking a foreign key) opens a statement journal,
+	// which the driver allocates and frees each time: one row a statement
+	// pays that per row. And its driver binds each `$N` by formatting and
+	// comparing the numbers of all the arguments (a cost in the square of
+	// the parameters), `?` by comparing integers: a few dozen rows with `?`
+	// are the fastest there.
+	InsertRows int
+	Positional bool
 }
 
 // DB implements store.Store over database/sql.

@@ -185,7 +185,7 @@ func (db *DB) ResetCampaignLive(ctx context.Context, campaignID string) (*store.
 		if err := affected(res, fmt.Sprintf("campaign %q", campaignID)); err != nil {
 			return err
 		}
-		for _, table := range []string{"campaign_events", "campaign_event_seqs", "orders", "tracked_events"} {
+		for _, table := range []string{"campaign_events", "campaign_event_seqs", "orders", "tracked_events", "tracked_sessions"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE campaign_id = $1`, campaignID); err != nil {
 				return db.fail(err, "reset campaign "+table, "", "")
 			}
