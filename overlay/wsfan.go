@@ -32,7 +32,7 @@ type fan struct {
 
 // broadcastChunk is the number of sockets one goroutine writes an event
 // to before the work is split over more.
-const broadcastChunk = 2000
+const broadcastChunk = 500
 
 // fanOf returns the room's running fan, starting one if needed.
 func (h *Handler) fanOf(room *Room) (*fan, error) {
