@@ -15,7 +15,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
 )
 
 // wsStats gathers what events-socket viewers observe between two reports.
