@@ -34,6 +34,7 @@ type SessionRecorder struct {
 
 	mu      sync.Mutex
 	hls     map[string]*serverSession // campaign|viewer key
+	liked   map[string]time.Time      // campaign|viewer -> its last like event
 	whep    map[string]*serverSession // session id
 	pending []store.TrackedEvent
 	dropped int64
@@ -41,7 +42,11 @@ type SessionRecorder struct {
 
 // Recorder timings.
 const (
-	HLSIdle    = 30 * time.Second
+	HLSIdle = 30 * time.Second
+	// LikeEvery is the least time between two like events the server
+	// records for one viewer: the engagement rate needs one per phase,
+	// not one per tap.
+	LikeEvery  = 30 * time.Second
 	FlushEvery = time.Second
 	maxPending = 100_000
 )
@@ -57,7 +62,7 @@ func NewSessionRecorder(st store.TrackedStore, log *slog.Logger) *SessionRecorde
 		log = slog.Default()
 	}
 	return &SessionRecorder{st: st, log: log.With("component", "analytics"), now: time.Now,
-		hls: map[string]*serverSession{}, whep: map[string]*serverSession{}}
+		hls: map[string]*serverSession{}, whep: map[string]*serverSession{}, liked: map[string]time.Time{}}
 }
 
 // viewerKey is the viewer's id: the player's own when it sent one that
@@ -98,6 +103,22 @@ func (r *SessionRecorder) HLSRequest(campaignID, viewer, addr, userAgent string)
 		s.beat = now
 		r.emitLocked(s, TypeHLSHeartbeat, now)
 	}
+}
+
+// Like records a like tap the server saw on the events socket or the
+// actions endpoint (the data channel carries only the aggregated count):
+// a like event of the viewer, at most one every LikeEvery, so that a
+// viewer who only liked counts as engaged.
+func (r *SessionRecorder) Like(campaignID, viewerID string) {
+	now := r.now().UTC()
+	key := campaignID + "|" + viewerID
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if last, ok := r.liked[key]; ok && now.Sub(last) < LikeEvery {
+		return
+	}
+	r.liked[key] = now
+	r.emitLocked(&serverSession{campaign: campaignID, viewer: viewerID}, TypeLike, now)
 }
 
 // WHEPStart records a connected WHEP viewer; the returned func records
@@ -142,6 +163,11 @@ func (r *SessionRecorder) sweep(now time.Time, closing bool) {
 		if closing || now.Sub(s.last) >= HLSIdle {
 			delete(r.hls, k)
 			r.emitLocked(s, TypeHLSEnd, s.last)
+		}
+	}
+	for k, t := range r.liked {
+		if now.Sub(t) >= LikeEvery {
+			delete(r.liked, k)
 		}
 	}
 	for _, s := range r.whep {

@@ -228,6 +228,9 @@ func (r *Room) Act(ctx context.Context, viewerID string, in Inbound) error {
 	case InLike:
 		if !r.IsBanned(viewerID) {
 			r.Like(1)
+			if f := r.h.cfg.OnLike; f != nil && viewerID != "" {
+				f(r.id, viewerID)
+			}
 		}
 	case InChatSend:
 		_, err = r.Chat(ctx, viewerID, in.Name, in.Text, in.Question)

@@ -57,6 +57,10 @@ type Config struct {
 	Logger        *slog.Logger
 	// Now is the media clock (default MediaNow); tests set it.
 	Now func() time.Time
+	// OnLike, if set, hears of each like tap a viewer made (not banned):
+	// likes travel as aggregated counts, so this is how analytics learns
+	// who engaged. It must not block.
+	OnLike func(campaignID, viewerID string)
 }
 
 // Hub holds this node's Rooms, one per campaign, created on first use.

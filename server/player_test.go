@@ -363,10 +363,34 @@ func TestPlayerChatAndLikes(t *testing.T) {
 	if err := p.WaitFor(ctx, `__vitrine.shown.some(e => e.type === "like.count") && document.querySelector('.vt-likes-n').textContent === "3"`, 50*time.Millisecond); err != nil {
 		t.Fatalf("like count not shown: %v", err)
 	}
-	// Each tap is tracked too, with the viewer (the socket's like.count has
-	// none), for the live's engagement rate.
-	if like := waitTracked(t, e.s, e.c.ID, "like")["like"]; like.ViewerID == "" || like.SessionID == "" {
-		t.Fatalf("tracked like %+v: no viewer or session", like)
+	// The likes are tracked with their viewer (the socket's like.count has
+	// none), for the live's engagement rate: by the page, in its session,
+	// and by the server, which saw them on the socket (one for the three).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var page, server []store.TrackedEvent
+		err := e.s.store.ScanTrackedEvents(t.Context(), store.TrackedQuery{CampaignID: e.c.ID, Types: []string{"like"}},
+			func(ev *store.TrackedEvent) error {
+				if strings.HasPrefix(ev.EventID, "srv-") {
+					server = append(server, *ev)
+				} else {
+					page = append(page, *ev)
+				}
+				return nil
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) > 0 && len(server) > 0 {
+			if page[0].ViewerID == "" || page[0].SessionID == "" || len(server) != 1 || server[0].ViewerID != page[0].ViewerID {
+				t.Fatalf("tracked likes: by the page %+v, by the server %+v", page, server)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tracked likes: by the page %d, by the server %d", len(page), len(server))
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 }
 

@@ -134,7 +134,9 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		}
 		bus = s.bus
 	}
-	s.overlay, err = overlay.NewHub(overlay.Config{Log: s.store, Bus: bus, Logger: log})
+	// s.viewers is made below, before any viewer can connect.
+	s.overlay, err = overlay.NewHub(overlay.Config{Log: s.store, Bus: bus, Logger: log,
+		OnLike: func(campaignID, viewerID string) { s.viewers.Like(campaignID, viewerID) }})
 	if err != nil {
 		return nil, err
 	}
