@@ -115,13 +115,14 @@ func (f *fan) stop() {
 		return
 	}
 	f.ended = true
+	sub := f.sub
 	f.mu.Unlock()
 	f.h.mu.Lock()
 	if f.h.fans[f.room] == f {
 		delete(f.h.fans, f.room)
 	}
 	f.h.mu.Unlock()
-	f.sub.Close()
+	sub.Close()
 }
 
 // batchMax bounds the events (and bytes) written together in one pass.
@@ -164,7 +165,18 @@ func (f *fan) run() {
 			f.mu.Lock()
 			last := f.last
 			f.mu.Unlock()
-			if f.sub, err = f.room.subscribeFan(f.h.ctx, last); err == nil {
+			var sub *Subscription
+			if sub, err = f.room.subscribeFan(f.h.ctx, last); err == nil {
+				f.mu.Lock()
+				ended := f.ended
+				if !ended {
+					f.sub = sub // stop and abort read it under mu
+				}
+				f.mu.Unlock()
+				if ended {
+					sub.Close()
+					return
+				}
 				continue
 			}
 		}
@@ -250,6 +262,7 @@ func (f *fan) abort() {
 	f.mu.Lock()
 	already := f.ended
 	f.ended = true
+	sub := f.sub
 	socks := make([]*parkedSocket, 0, len(f.socks))
 	for s := range f.socks {
 		socks = append(socks, s)
@@ -263,7 +276,7 @@ func (f *fan) abort() {
 		delete(f.h.fans, f.room)
 	}
 	f.h.mu.Unlock()
-	f.sub.Close()
+	sub.Close()
 	for _, s := range socks {
 		s.k.close(endGoingAway, "server shutting down; reconnect with since")
 	}

@@ -419,3 +419,27 @@ func TestWSParkedBurst(t *testing.T) {
 	events, _, frames := e.h.BroadcastStats()
 	t.Logf("%d events broadcast, %d frames written", events, frames)
 }
+
+// TestWSParkedFanFallsBehind: a fan that could not keep up with its room
+// (its own queue overflowed) follows again from the log; the viewers lose
+// nothing.
+func TestWSParkedFanFallsBehind(t *testing.T) {
+	e := newWSEnv(t, Config{Buffer: 2}, HandlerConfig{})
+	c := dialRaw(t, e, "?since=0")
+	waitFor(t, "the socket parked", func() bool { return e.h.Parked() == 1 })
+	e.h.mu.Lock()
+	f := e.h.fans[e.room]
+	e.h.mu.Unlock()
+	f.mu.Lock() // the fan stalls before its next pass
+	e.chat(t, 8)
+	f.mu.Unlock()
+	for want := int64(1); want <= 8; want++ {
+		if env := c.event(); env.Seq != want {
+			t.Fatalf("seq %d, want %d", env.Seq, want)
+		}
+	}
+	e.chat(t, 1)
+	if env := c.event(); env.Seq != 9 {
+		t.Fatalf("after catching up: seq %d, want 9", env.Seq)
+	}
+}
