@@ -394,5 +394,5 @@ func (h *Handler) serveParked(w http.ResponseWriter, r *http.Request, room *Room
 // parkable says whether a request's socket can be parked: a viewer's, on
 // a plain TCP connection, where this platform has a poller.
 func (h *Handler) parkable(r *http.Request, host bool) bool {
-	return !host && h.poller != nil && r.TLS == nil && !h.cfg.NoParking
+	return !host && h.poller != nil && r.TLS == nil // no poller with NoParking
 }

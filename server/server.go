@@ -264,7 +264,10 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		}, func() float64 { n, _, _ := s.events.BroadcastStats(); return float64(n) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "vitrine_events_broadcast_seconds_total", Help: "Time spent writing events to every parked WebSocket of their room (from the event to its last write).",
-		}, func() float64 { _, sec, _ := s.events.BroadcastStats(); return sec }))
+		}, func() float64 { _, sec, _ := s.events.BroadcastStats(); return sec }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "vitrine_events_frames_written_total", Help: "Event frames written to parked WebSockets (an event to N sockets is N frames).",
+		}, func() float64 { _, _, n := s.events.BroadcastStats(); return float64(n) }))
 	if s.recorder != nil {
 		reg.MustRegister(s.recorder.Collector())
 	}

@@ -4,11 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // chatPrefix marks the tool's chat messages; the rest of the text is when
@@ -22,15 +19,15 @@ const chatSends = 10
 // runChatter sends a chat message every interval until ctx ends, over
 // chatSends sockets of its own taken in turn; each viewer that receives one
 // reports its broadcast latency.
-func runChatter(ctx context.Context, hc *http.Client, eventsURL string, every time.Duration, st *wsStats) {
-	var conns []*websocket.Conn
+func runChatter(ctx context.Context, eventsURL string, every time.Duration, st *wsStats) {
+	var conns []*wsViewerConn
 	defer func() {
 		for _, c := range conns {
-			c.CloseNow()
+			c.Close()
 		}
 	}()
 	for range chatSends {
-		c, _, err := websocket.Dial(ctx, eventsURL, &websocket.DialOptions{HTTPClient: hc})
+		c, err := dialWSViewer(ctx, eventsURL)
 		if err != nil {
 			if ctx.Err() == nil {
 				st.chatError(fmt.Errorf("chat socket: %w", err))
@@ -42,7 +39,7 @@ func runChatter(ctx context.Context, hc *http.Client, eventsURL string, every ti
 		// comes back as an error.
 		go func() {
 			for {
-				_, b, err := c.Read(ctx)
+				b, err := c.next()
 				if err != nil {
 					return
 				}
@@ -64,7 +61,7 @@ func runChatter(ctx context.Context, hc *http.Client, eventsURL string, every ti
 		}
 		msg, _ := json.Marshal(map[string]any{"type": "chat.send", "data": map[string]any{
 			"text": chatPrefix + strconv.FormatInt(time.Now().UnixNano(), 10), "name": "load"}})
-		if err := conns[i%len(conns)].Write(ctx, websocket.MessageText, msg); err != nil && ctx.Err() == nil {
+		if err := conns[i%len(conns)].write(0x1, msg); err != nil && ctx.Err() == nil {
 			st.chatError(err)
 			return
 		}

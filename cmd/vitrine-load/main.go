@@ -127,7 +127,7 @@ func main() {
 		wg.Go(func() { p.run(ctx, *pinEvery) })
 	}
 	if *chatEvery > 0 {
-		wg.Go(func() { runChatter(ctx, httpClient, eventsURL, *chatEvery, sstats) })
+		wg.Go(func() { runChatter(ctx, eventsURL, *chatEvery, sstats) })
 	}
 
 	var what string

@@ -379,16 +379,22 @@ func (db *DB) ScanTrackedEvents(ctx context.Context, q store.TrackedQuery, fn fu
 	if err != nil {
 		return db.fail(err, "scan tracked events", "", "")
 	}
-	defer rows.Close()
 	var e store.TrackedEvent
+	var at int64
+	return db.scanTracked(rows, &e, &at, fn, &e.CampaignID, &e.EventID, &e.Type, &at, &e.ViewerID, &e.SessionID, &e.Device,
+		&e.Source, &e.Target, &e.ProductID, &e.AmountE4, &e.Currency, &e.Value, &e.Data)
+}
+
+// scanTracked reads each row into dest (fields of e, and at for its
+// time), sets e.At, and calls fn with e; it closes rows.
+func (db *DB) scanTracked(rows *sql.Rows, e *store.TrackedEvent, at *int64, fn func(*store.TrackedEvent) error, dest ...any) error {
+	defer rows.Close()
 	for rows.Next() {
-		var at int64
-		if err := rows.Scan(&e.CampaignID, &e.EventID, &e.Type, &at, &e.ViewerID, &e.SessionID, &e.Device,
-			&e.Source, &e.Target, &e.ProductID, &e.AmountE4, &e.Currency, &e.Value, &e.Data); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return db.fail(err, "scan tracked events", "", "")
 		}
-		e.At = time.UnixMicro(at).UTC()
-		if err := fn(&e); err != nil {
+		e.At = time.UnixMicro(*at).UTC()
+		if err := fn(e); err != nil {
 			return err
 		}
 	}
@@ -419,23 +425,10 @@ func (db *DB) ScanTrackedBrief(ctx context.Context, q store.TrackedQuery, origin
 	if err != nil {
 		return db.fail(err, "scan tracked events", "", "")
 	}
-	defer rows.Close()
 	if origin {
 		dest = append(dest, &e.Device, &e.Source, &e.EventID)
 	}
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return db.fail(err, "scan tracked events", "", "")
-		}
-		e.At = time.UnixMicro(at).UTC()
-		if err := fn(&e); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return db.fail(err, "scan tracked events", "", "")
-	}
-	return nil
+	return db.scanTracked(rows, &e, &at, fn, dest...)
 }
 
 // DeleteTrackedEvents deletes the campaign's tracked events and their
