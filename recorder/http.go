@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"archive/zip"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,11 +36,19 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 //	GET /replay/{id}/index.m3u8                        HLS VOD of the whole replay
 //	GET /replay/{id}/s{n}/init.mp4, s{n}/{seq}.m4s     its files (Range)
 //	GET /replay/{id}/events?from=&to=&limit=&cursor=   the shopping timeline
-//	GET /replay/{id}/sequences/{seq}/index.m3u8        a product sequence as HLS
+//	GET /replay/{id}/sequences/{seq}/index.m3u8        a product sequence as HLS VOD
+//	GET /replay/{id}/sequences/{seq}/last.m4s          its last segment, cut at the unpin (Range)
+//
+// A sequence's playlist lists the replay's segments from the one holding
+// its keyframe, and ends with last.m4s: the segment holding the unpin, cut
+// there (derived on the server from the sequence, like the MP4 download).
+// A sequence still pinned at the end of the live, or unpinned on a
+// segment boundary, ends with a whole segment and has no last.m4s.
 func (r *Recorder) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /replay/{id}/index.m3u8", r.servePlaylist)
 	mux.HandleFunc("GET /replay/{id}/events", r.serveEvents)
 	mux.HandleFunc("GET /replay/{id}/sequences/{seq}/index.m3u8", r.serveSequencePlaylist)
+	mux.HandleFunc("GET /replay/{id}/sequences/{seq}/last.m4s", r.serveSequenceLast)
 	mux.HandleFunc("GET /replay/{id}/{session}/{file}", r.serveFile)
 	mux.HandleFunc("OPTIONS /replay/", func(w http.ResponseWriter, req *http.Request) {
 		r.cors.Apply(w.Header(), req)
@@ -107,7 +116,7 @@ func (r *Recorder) servePlaylist(w http.ResponseWriter, req *http.Request) {
 		httperr.Write(w, http.StatusNotFound, "recording_not_found", "the recording has no segment yet")
 		return
 	}
-	b, err := playlist(rc.segs, !rc.live(), "")
+	b, err := playlist(rc.segs, !rc.live(), "", "")
 	if err != nil {
 		r.httpError(w, req, err)
 		return
@@ -137,12 +146,54 @@ func (r *Recorder) serveSequencePlaylist(w http.ResponseWriter, req *http.Reques
 		r.httpError(w, req, err)
 		return
 	}
-	b, err := playlist(clipSegments(rc.segs, seq.from, seq.to), true, "../../")
+	clip := clipSegments(rc.segs, seq.from, seq.to)
+	last, err := r.cutLast(rc, seq, clip, false)
+	if err != nil {
+		r.httpError(w, req, err)
+		return
+	}
+	lastURI := ""
+	if last != nil {
+		clip[len(clip)-1].Duration = last.duration // clip is a copy
+		lastURI = lastSegmentFile
+	}
+	b, err := playlist(clip, true, "../../", lastURI)
 	if err != nil {
 		r.httpError(w, req, err)
 		return
 	}
 	writePlaylist(w, b, false)
+}
+
+// lastSegmentFile is a sequence's last segment cut at its unpin, next to
+// its playlist.
+const lastSegmentFile = "last.m4s"
+
+// serveSequenceLast serves a sequence's last segment cut at its unpin,
+// with Range support; 404 when its playlist ends with a whole segment.
+func (r *Recorder) serveSequenceLast(w http.ResponseWriter, req *http.Request) {
+	id, rc, ok := r.replayOf(w, req)
+	if !ok {
+		return
+	}
+	seq, err := r.sequence(req.Context(), id, rc, req.PathValue("seq"))
+	if err != nil {
+		r.httpError(w, req, err)
+		return
+	}
+	last, err := r.cutLast(rc, seq, clipSegments(rc.segs, seq.from, seq.to), true)
+	if err != nil {
+		r.httpError(w, req, err)
+		return
+	}
+	if last == nil {
+		httperr.Write(w, http.StatusNotFound, "not_found", "this sequence ends with a whole segment")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "video/mp4")
+	h.Set("Cache-Control", "public, max-age=3600")
+	http.ServeContent(w, req, "", last.modTime, bytes.NewReader(last.data))
 }
 
 var segmentFile = regexp.MustCompile(`^([0-9]{1,12})\.m4s$`)

@@ -77,18 +77,9 @@ func (r *Recorder) buildMP4(rc *recording, segs []store.RecordingSegment, from, 
 		return nil, ErrNoRecording
 	}
 	m := &mp4File{}
-	first := rc.sessions[segs[0].Session]
-	initPath, err := r.abs(first.InitPath)
+	in, err := r.readInit(rc.sessions[segs[0].Session])
 	if err != nil {
 		return nil, err
-	}
-	initBytes, err := os.ReadFile(initPath)
-	if err != nil {
-		return nil, fmt.Errorf("init segment: %w", err)
-	}
-	var in fmp4.Init
-	if err := in.Unmarshal(bytes.NewReader(initBytes)); err != nil {
-		return nil, fmt.Errorf("init segment: %w", err)
 	}
 	var video, audio *srcTrack
 	byID := map[int]*srcTrack{}
@@ -139,72 +130,40 @@ func (r *Recorder) buildMP4(rc *recording, segs []store.RecordingSegment, from, 
 			if t == nil {
 				continue
 			}
-			segStart := ticks(seg.MediaStart, t.timeScale)
-			for _, s := range samples {
-				pts := s.DTS + int64(s.PTSOffset)
-				t.samples = append(t.samples, srcSample{sampleInfo: s, file: fileIdx,
-					wall:  seg.StartAt.Add(fromTicks(pts-segStart, t.timeScale)),
-					dwall: seg.StartAt.Add(fromTicks(s.DTS-segStart, t.timeScale)), dts: fromTicks(s.DTS, t.timeScale)})
-			}
+			t.samples = appendSamples(t.samples, seg, samples, t.timeScale, fileIdx)
 		}
 	}
 
 	// Trim to the sequence.
-	var audioFrom, audioTo time.Time
-	if !from.IsZero() && video != nil && len(video.samples) > 0 {
-		start := -1
-		for i, s := range video.samples {
-			if s.Sync && !s.wall.After(from) {
-				start = i
-			}
-		}
-		if start < 0 {
+	if !from.IsZero() {
+		audioFrom := from
+		if video != nil && len(video.samples) > 0 {
+			start := -1
 			for i, s := range video.samples {
-				if s.Sync {
+				if s.Sync && !s.wall.After(from) {
 					start = i
-					break
 				}
 			}
-		}
-		if start < 0 {
-			return nil, ErrNoSequence
-		}
-		// The tightest cut in decode order that keeps every frame
-		// presented before to decodable: the frames after the cut are all
-		// presented at or after to. (With B-frames, one reference frame
-		// presented after to may stay, as frames before to need it.)
-		end := len(video.samples)
-		for i := start + 1; i < len(video.samples); i++ {
-			if video.samples[i].dwall.After(to.Add(time.Second)) {
-				end = i // beyond any reordering
-				break
+			if start < 0 {
+				for i, s := range video.samples {
+					if s.Sync {
+						start = i
+						break
+					}
+				}
 			}
-		}
-		for end > start+1 && !video.samples[end-1].wall.Before(to) {
-			end--
-		}
-		video.samples = video.samples[start:end]
-		// Audio covers the clip on the shared wall clock: from the
-		// keyframe's presentation to the unpin. (The video may run a
-		// reference frame past it; the audio need not follow.)
-		audioFrom, audioTo = video.samples[0].wall, to
-	} else if !from.IsZero() && audio != nil {
-		var kept []srcSample
-		for _, s := range audio.samples {
-			if !s.wall.Before(from) && s.wall.Before(to) {
-				kept = append(kept, s)
+			if start < 0 {
+				return nil, ErrNoSequence
 			}
+			video.samples = video.samples[start:videoEnd(video.samples, start, to)]
+			// Audio covers the clip on the shared wall clock: from the
+			// keyframe's presentation to the unpin. (The video may run a
+			// reference frame past it; the audio need not follow.)
+			audioFrom = video.samples[0].wall
 		}
-		audio.samples = kept
-	}
-	if audio != nil && !audioFrom.IsZero() {
-		var kept []srcSample
-		for _, s := range audio.samples {
-			if !s.wall.Before(audioFrom) && s.wall.Before(audioTo) {
-				kept = append(kept, s)
-			}
+		if audio != nil {
+			audio.samples = presentedWithin(audio.samples, audioFrom, to)
 		}
-		audio.samples = kept
 	}
 
 	// The presentation: each track offset from the earliest start.
@@ -318,6 +277,71 @@ func (r *Recorder) buildMP4(rc *recording, segs []store.RecordingSegment, from, 
 	return m, nil
 }
 
+// readInit reads a session's init segment.
+func (r *Recorder) readInit(s store.RecordingSession) (*fmp4.Init, error) {
+	path, err := r.abs(s.InitPath)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("init segment: %w", err)
+	}
+	var in fmp4.Init
+	if err := in.Unmarshal(bytes.NewReader(b)); err != nil {
+		return nil, fmt.Errorf("init segment: %w", err)
+	}
+	return &in, nil
+}
+
+// appendSamples appends the samples of one track of segment seg (file
+// index file) to out, with their presentation and decoding on the media
+// clock: the segment starts at StartAt with the keyframe presented at
+// MediaStart.
+func appendSamples(out []srcSample, seg store.RecordingSegment, samples []sampleInfo, timeScale uint32, file int32) []srcSample {
+	segStart := ticks(seg.MediaStart, timeScale)
+	for _, s := range samples {
+		pts := s.DTS + int64(s.PTSOffset)
+		out = append(out, srcSample{sampleInfo: s, file: file,
+			wall:  seg.StartAt.Add(fromTicks(pts-segStart, timeScale)),
+			dwall: seg.StartAt.Add(fromTicks(s.DTS-segStart, timeScale)), dts: fromTicks(s.DTS, timeScale)})
+	}
+	return out
+}
+
+// videoEnd is where video samples (in decode order) from start end for a
+// clip ending at to: the tightest cut in decode order that keeps every
+// frame presented before to decodable, the frames after the cut all being
+// presented at or after to. (With B-frames, one reference frame presented
+// after to may stay, as frames before to need it.) At least the sample at
+// start stays. The MP4 export and the HLS sequence's last segment cut
+// their video here.
+func videoEnd(samples []srcSample, start int, to time.Time) int {
+	end := len(samples)
+	for i := start + 1; i < len(samples); i++ {
+		if samples[i].dwall.After(to.Add(time.Second)) {
+			end = i // beyond any reordering
+			break
+		}
+	}
+	for end > start+1 && !samples[end-1].wall.Before(to) {
+		end--
+	}
+	return end
+}
+
+// presentedWithin returns the samples presented from from (zero: from the
+// first) to before to, on the media clock: the audio of a clip.
+func presentedWithin(samples []srcSample, from, to time.Time) []srcSample {
+	var kept []srcSample
+	for _, s := range samples {
+		if !s.wall.Before(from) && s.wall.Before(to) {
+			kept = append(kept, s)
+		}
+	}
+	return kept
+}
+
 // durationMp4ToGo is pmp4's conversion, repeated so that the order of
 // samples matches its own exactly.
 func durationMp4ToGo(v int64, timeScale uint32) time.Duration {
@@ -329,16 +353,8 @@ func durationMp4ToGo(v int64, timeScale uint32) time.Duration {
 
 // sameTracks checks that a session's init segment has the tracks of byID.
 func (r *Recorder) sameTracks(s store.RecordingSession, byID map[int]*srcTrack) error {
-	path, err := r.abs(s.InitPath)
+	in, err := r.readInit(s)
 	if err != nil {
-		return err
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	var in fmp4.Init
-	if err := in.Unmarshal(bytes.NewReader(b)); err != nil {
 		return err
 	}
 	if len(in.Tracks) != len(byID) {

@@ -71,8 +71,9 @@ func (independentSegments) String() string { return "#EXT-X-INDEPENDENT-SEGMENTS
 // session's first segment carries its init segment (EXT-X-MAP); segments
 // after a publisher drop carry EXT-X-DISCONTINUITY; every segment carries
 // its PROGRAM-DATE-TIME, the media clock of the shopping events. prefix is
-// prepended to the URIs (relative to the playlist).
-func playlist(segs []store.RecordingSegment, vod bool, prefix string) ([]byte, error) {
+// prepended to the URIs (relative to the playlist); last, if set, is the
+// URI of the last segment instead (a sequence's segment cut at its unpin).
+func playlist(segs []store.RecordingSegment, vod bool, prefix, last string) ([]byte, error) {
 	p, err := m3u8.NewMediaPlaylist(0, uint(max(len(segs), 1)))
 	if err != nil {
 		return nil, err
@@ -89,8 +90,12 @@ func playlist(segs []store.RecordingSegment, vod bool, prefix string) ([]byte, e
 	for i, s := range segs {
 		d := s.Duration.Seconds()
 		target = math.Max(target, math.Ceil(d))
+		uri := prefix + segmentURI(s)
+		if last != "" && i == len(segs)-1 {
+			uri = last
+		}
 		seg := &m3u8.MediaSegment{
-			URI:             prefix + segmentURI(s),
+			URI:             uri,
 			Duration:        d,
 			ProgramDateTime: s.StartAt.UTC(),
 			Discontinuity:   i > 0 && (s.Discontinuity || s.Session != session),

@@ -368,8 +368,49 @@ func TestReplay(t *testing.T) {
 		if p.Duration < want-0.04 || p.Duration > want+0.1 || p.Video < int(want*30)-1 || p.Video > int(want*30)+3 {
 			t.Errorf("sequence %s: %+v, want %.3f s", sq.ID, p, want)
 		}
-		if status, _, b := get(t, sq.Playlist); status != 200 || !bytes.Contains(b, []byte("../../s1/")) {
-			t.Errorf("sequence playlist: %d %s", status, b)
+		// As HLS, the sequence ends at the unpin too: its last segment is
+		// the one holding the unpin cut there (last.m4s), with the MP4's
+		// frames, not that whole segment. A sequence still pinned at the
+		// end of the live ends with the recording's last segment.
+		status, h, b = get(t, sq.Playlist)
+		if status != 200 || !bytes.Contains(b, []byte("../../s1/")) || h.Get("Content-Type") != "application/vnd.apple.mpegurl" {
+			t.Fatalf("sequence playlist: %d %s", status, b)
+		}
+		pl, _, err := m3u8.DecodeFrom(bytes.NewReader(b), true)
+		if err != nil {
+			t.Fatalf("sequence playlist: %v\n%s", err, b)
+		}
+		segs := pl.(*m3u8.MediaPlaylist).Segments
+		lastSeg := segs[pl.(*m3u8.MediaPlaylist).Count()-1]
+		cut := lastSeg.URI == "last.m4s"
+		// Where the playlist ends past the unpin on the media clock.
+		over := lastSeg.ProgramDateTime.Add(time.Duration(lastSeg.Duration * float64(time.Second))).Sub(sq.UnpinnedAt).Seconds()
+		hp := ffprobe(t, sq.Playlist)
+		t.Logf("sequence %s as HLS: %.3f s, %d video and %d audio frames, cut segment %v; ends %+.3f s from the unpin (the MP4 %+.3f s)",
+			sq.ID, hp.Duration, hp.Video, hp.Audio, cut, hp.Duration-want, p.Duration-want)
+		if sq.Open {
+			if end := rec.Duration - sq.Start; cut || math.Abs(hp.Duration-end) > 0.01 || hp.Video < p.Video || hp.Video > int(end*30)+3 {
+				t.Errorf("open sequence %s as HLS: %+v, want the %.3f s to the end of the recording (cut segment %v)\n%s", sq.ID, hp, end, cut, b)
+			}
+		} else if (!cut && over > 0.034) || hp.Duration < want-0.04 || hp.Duration > want+0.1 || hp.Video < p.Video-3 || hp.Video > p.Video+3 {
+			// Whole segments only if the unpin is in the last frame of one.
+			t.Errorf("sequence %s as HLS: %+v, want %.3f s and the MP4's %d frames (cut segment %v, %.3f s past the unpin)\n%s",
+				sq.ID, hp, want, p.Video, cut, over, b)
+		}
+		last := strings.TrimSuffix(sq.Playlist, "index.m3u8") + "last.m4s"
+		status, h, lb := get(t, last)
+		switch {
+		case !cut && (status != 404 || !strings.HasPrefix(h.Get("Content-Type"), "application/json")):
+			t.Errorf("last.m4s of a sequence without a cut segment: %d %s", status, h.Get("Content-Type"))
+		case cut && (status != 200 || h.Get("Content-Type") != "video/mp4" || h.Get("Cache-Control") != "public, max-age=3600" ||
+			h.Get("Accept-Ranges") != "bytes" || len(lb) < 1000):
+			t.Errorf("last.m4s: %d %v, %d bytes", status, h, len(lb))
+		case cut:
+			status, h, rb := get(t, last, "Range", "bytes=100-299")
+			if status != http.StatusPartialContent || !bytes.Equal(rb, lb[100:300]) ||
+				h.Get("Content-Range") != fmt.Sprintf("bytes 100-299/%d", len(lb)) {
+				t.Errorf("last.m4s Range: %d %q, %d bytes", status, h.Get("Content-Range"), len(rb))
+			}
 		}
 	}
 	if a := seqs.Items[0]; !a.UnpinnedAt.Equal(unpinA) || a.Open {
@@ -524,6 +565,9 @@ func checkBadReplayRequests(t *testing.T, admin *adminClient, base, id string) {
 		"/replay/..%2f..%2fadmin.token/index.m3u8",
 		"/replay/" + id + "/sequences/abc/index.m3u8",
 		"/replay/" + id + "/sequences/99999/index.m3u8",
+		"/replay/" + id + "/sequences/99999/last.m4s",
+		"/replay/" + id + "/sequences/..%2f..%2fs1/last.m4s",
+		"/replay/cmp_nope/sequences/1/last.m4s",
 		"/replay/" + id + "/events?from=yesterday",
 		"/replay/" + id + "/events?limit=0",
 		"/replay/" + id + "/events?cursor=x",
