@@ -52,11 +52,12 @@ func main() {
 	pinEvery := flag.Duration("pin-every", 0, "time between two pin/unpin requests (with -token; default 1s)")
 	product := flag.String("product", "", "product to pin (default: the campaign's first)")
 	chatEvery := flag.Duration("chat-every", 0, "with -ws: send a chat message this often (over 10 sockets of its own, in turn) and report its broadcast latency")
+	wsReaderLoops := flag.Int("ws-readers", 1, "with -ws: epoll loops that read the viewers' sockets (Linux); 0 gives each viewer a goroutine")
 	every := flag.Duration("every", 5*time.Second, "report interval")
 	flag.Parse()
 	if *hlsViewers < 0 || *whepViewers < 0 || *wsViewers < 0 || *hlsViewers+*whepViewers+*wsViewers < 1 ||
-		*duration <= 0 || *ramp < 0 || *every <= 0 || *pinEvery < 0 || *chatEvery < 0 {
-		fmt.Fprintln(os.Stderr, "vitrine-load: -hls, -whep and -ws must be >= 0 with at least one > 0, -duration and -every > 0, -ramp, -pin-every and -chat-every >= 0")
+		*duration <= 0 || *ramp < 0 || *every <= 0 || *pinEvery < 0 || *chatEvery < 0 || *wsReaderLoops < 0 {
+		fmt.Fprintln(os.Stderr, "vitrine-load: -hls, -whep and -ws must be >= 0 with at least one > 0, -duration and -every > 0, -ramp, -pin-every, -chat-every and -ws-readers >= 0")
 		os.Exit(2)
 	}
 	if *token == "" && (*pinEvery > 0 || *product != "") {
@@ -117,7 +118,16 @@ func main() {
 		}
 		spawn(*whepViewers, func() { runWHEPViewer(ctx, api, httpClient, endpoint, wstats) })
 	}
-	spawn(*wsViewers, func() { runWSViewer(ctx, eventsURL, sstats) })
+	var readers *wsReaders
+	if *wsViewers > 0 && *wsReaderLoops > 0 {
+		r, err := newWSReaders(ctx, *wsReaderLoops, sstats)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "vitrine-load:", err)
+			os.Exit(1)
+		}
+		readers = r
+	}
+	spawn(*wsViewers, func() { runWSViewer(ctx, eventsURL, sstats, readers) })
 	if *token != "" {
 		p, err := newPinner(ctx, httpClient, *server, *streamID, *token, *product, sstats)
 		if err != nil {

@@ -57,10 +57,8 @@ func (s *wsStats) error(err error, disconnect bool) {
 	s.cur.lastErr = err.Error()
 }
 
-// pinEvent records that a viewer received pin event seq at recv.
-func (s *wsStats) pinEvent(seq int64, recv time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// pinEventLocked records that a viewer received pin event seq at recv.
+func (s *wsStats) pinEventLocked(seq int64, recv time.Time) {
 	sent, ok := s.pub[seq]
 	if !ok {
 		// Not answered yet: the event is the pending request's (the tool
@@ -198,17 +196,12 @@ func (s *wsStats) chatError(err error) {
 	s.mu.Unlock()
 }
 
-func (s *wsStats) chatEvent(d time.Duration) {
-	s.mu.Lock()
-	s.cur.chatLatency = append(s.cur.chatLatency, d)
-	s.mu.Unlock()
-}
-
 // runWSViewer holds one events socket until ctx ends: it reads the
 // snapshot, then the events, and after a disconnect resumes (a second
-// later, as players do) with since= the last seq it saw. Its only state is
-// the connection and that seq; this goroutine is its read loop.
-func runWSViewer(ctx context.Context, eventsURL string, st *wsStats) {
+// later, as players do) with since= the last seq it saw. With readers (an
+// epoll loop, Linux) the socket is read there; else this goroutine is its
+// read loop.
+func runWSViewer(ctx context.Context, eventsURL string, st *wsStats, readers *wsReaders) {
 	since := int64(-1)
 	for ctx.Err() == nil {
 		u := eventsURL
@@ -223,11 +216,15 @@ func runWSViewer(ctx context.Context, eventsURL string, st *wsStats) {
 			}
 			continue
 		}
-		stop := context.AfterFunc(ctx, func() { c.Close() })
 		st.viewerJoined()
-		err = readWS(c, st, &since)
+		if readers != nil {
+			err = readers.follow(c, &since)
+		} else {
+			stop := context.AfterFunc(ctx, func() { c.Close() })
+			err = readWS(c, st, &since)
+			stop()
+		}
 		st.viewerLeft()
-		stop()
 		c.Close()
 		if ctx.Err() == nil {
 			st.error(err, true)
@@ -237,37 +234,83 @@ func runWSViewer(ctx context.Context, eventsURL string, st *wsStats) {
 }
 
 func readWS(c *wsViewerConn, st *wsStats, since *int64) error {
+	var t tally
 	for {
 		b, err := c.next()
 		if err != nil {
 			return err
 		}
-		now := time.Now()
-		seq, typ, ok := envelopeHeader(b)
-		if !ok {
-			return fmt.Errorf("bad envelope: %.100s", b)
+		seq, err := t.envelope(b, time.Now())
+		if err != nil {
+			return err
 		}
-		switch string(typ) {
-		case "hello":
-			continue // seq 0, not an event of the log
-		case "snapshot":
-			st.snapshots.Add(1)
-		case "error":
-			st.events.Add(1)
-			continue // seq 0, not an event of the log
-		case "product.pinned", "product.unpinned":
-			st.events.Add(1)
-			st.pinEvent(seq, now)
-		case "chat.message":
-			st.events.Add(1)
-			if at, ok := chatSentAt(b); ok {
-				st.chatEvent(now.Sub(at))
-			}
-		default:
-			st.events.Add(1)
+		if seq > 0 {
+			*since = seq
 		}
-		*since = seq
+		t.flush(st)
 	}
+}
+
+// tally is what a reader saw since it last reported to the shared
+// stats: the epoll loops take the stats' lock once per batch of sockets,
+// not once per message.
+type tally struct {
+	events, snapshots int64
+	pins              []pinRecv
+	chats             []time.Duration
+}
+
+type pinRecv struct {
+	seq  int64
+	recv time.Time
+}
+
+// envelope counts one message received at now and returns its seq (0 for
+// messages outside the log: hello, error).
+func (t *tally) envelope(b []byte, now time.Time) (int64, error) {
+	seq, typ, ok := envelopeHeader(b)
+	if !ok {
+		return 0, fmt.Errorf("bad envelope: %.100s", b)
+	}
+	switch string(typ) {
+	case "hello":
+		return 0, nil // seq 0, not an event of the log
+	case "snapshot":
+		t.snapshots++
+	case "error":
+		t.events++
+		return 0, nil // seq 0, not an event of the log
+	case "product.pinned", "product.unpinned":
+		t.events++
+		t.pins = append(t.pins, pinRecv{seq, now})
+	case "chat.message":
+		t.events++
+		if at, ok := chatSentAt(b); ok {
+			t.chats = append(t.chats, now.Sub(at))
+		}
+	default:
+		t.events++
+	}
+	return seq, nil
+}
+
+// flush adds the tally to st and empties it.
+func (t *tally) flush(st *wsStats) {
+	if t.events > 0 {
+		st.events.Add(t.events)
+	}
+	if t.snapshots > 0 {
+		st.snapshots.Add(t.snapshots)
+	}
+	if len(t.pins) > 0 || len(t.chats) > 0 {
+		st.mu.Lock()
+		for _, p := range t.pins {
+			st.pinEventLocked(p.seq, p.recv)
+		}
+		st.cur.chatLatency = append(st.cur.chatLatency, t.chats...)
+		st.mu.Unlock()
+	}
+	t.events, t.snapshots, t.pins, t.chats = 0, 0, t.pins[:0], t.chats[:0]
 }
 
 // pinner pins and unpins one product of the campaign, alternately, through

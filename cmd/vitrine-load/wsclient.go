@@ -83,28 +83,18 @@ func (e *errWSClosed) Error() string {
 // answering pings on the way.
 func (c *wsViewerConn) next() ([]byte, error) {
 	for {
-		var h [2]byte
-		if _, err := io.ReadFull(c.r, h[:]); err != nil {
+		h, err := c.r.Peek(2)
+		if err != nil {
 			return nil, err
 		}
-		n := uint64(h[1] & 0x7F)
-		switch n {
-		case 126:
-			var b [2]byte
-			if _, err := io.ReadFull(c.r, b[:]); err != nil {
-				return nil, err
-			}
-			n = uint64(binary.BigEndian.Uint16(b[:]))
-		case 127:
-			var b [8]byte
-			if _, err := io.ReadFull(c.r, b[:]); err != nil {
-				return nil, err
-			}
-			n = binary.BigEndian.Uint64(b[:])
+		if h, err = c.r.Peek(frameHeaderLen(h[1])); err != nil {
+			return nil, err
 		}
-		if h[1]&0x80 != 0 || h[0]&0x80 == 0 || n > 1<<20 {
-			return nil, errors.New("unexpected frame from the server (masked, fragmented or over 1 MiB)")
+		op, hlen, n, err := parseFrameHeader(h)
+		if err != nil {
+			return nil, err
 		}
+		_, _ = c.r.Discard(hlen)
 		if uint64(cap(c.buf)) < n {
 			c.buf = make([]byte, n)
 		}
@@ -112,26 +102,87 @@ func (c *wsViewerConn) next() ([]byte, error) {
 		if _, err := io.ReadFull(c.r, p); err != nil {
 			return nil, err
 		}
-		switch h[0] & 0x0F {
-		case 0x1:
+		text, reply, err := controlFrame(op, p)
+		if text {
 			return p, nil
-		case 0x9: // ping: pong with the same payload
-			if err := c.write(0xA, p); err != nil {
-				return nil, err
+		}
+		if reply != nil {
+			if werr := c.writeFrame(reply); werr != nil && err == nil {
+				return nil, werr
 			}
-		case 0x8:
-			e := &errWSClosed{code: 1005}
-			if len(p) >= 2 {
-				e.code, e.reason = int(binary.BigEndian.Uint16(p)), string(p[2:])
-			}
-			_ = c.write(0x8, p[:min(len(p), 2)])
-			return nil, e
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 }
 
+// frameHeaderLen is the length of a server frame's header from its second
+// byte (servers do not mask).
+func frameHeaderLen(b1 byte) int {
+	switch b1 & 0x7F {
+	case 126:
+		return 4
+	case 127:
+		return 10
+	}
+	return 2
+}
+
+// parseFrameHeader reads a server frame's header: its opcode, the
+// header's length and the payload's.
+func parseFrameHeader(h []byte) (op byte, hlen int, n uint64, err error) {
+	hlen = frameHeaderLen(h[1])
+	if len(h) < hlen {
+		return 0, 0, 0, errShortHeader
+	}
+	n = uint64(h[1] & 0x7F)
+	switch hlen {
+	case 4:
+		n = uint64(binary.BigEndian.Uint16(h[2:4]))
+	case 10:
+		n = binary.BigEndian.Uint64(h[2:10])
+	}
+	if h[1]&0x80 != 0 || h[0]&0x80 == 0 || n > 1<<20 {
+		return 0, 0, 0, errors.New("unexpected frame from the server (masked, fragmented or over 1 MiB)")
+	}
+	return h[0] & 0x0F, hlen, n, nil
+}
+
+var errShortHeader = errors.New("short frame header")
+
+// control handles a frame that is not a text message: the masked frame
+// to send back for a ping or a close (then the close as an error). text
+// says the frame is a text message.
+func controlFrame(op byte, p []byte) (text bool, reply []byte, err error) {
+	switch op {
+	case 0x1:
+		return true, nil, nil
+	case 0x9: // ping: pong with the same payload
+		return false, maskedFrame(0xA, p), nil
+	case 0x8:
+		e := &errWSClosed{code: 1005}
+		if len(p) >= 2 {
+			e.code, e.reason = int(binary.BigEndian.Uint16(p)), string(p[2:])
+		}
+		return false, maskedFrame(0x8, p[:min(len(p), 2)]), e
+	}
+	return false, nil, nil
+}
+
 // write sends one masked frame (a client's frames are masked).
 func (c *wsViewerConn) write(op byte, payload []byte) error {
+	return c.writeFrame(maskedFrame(op, payload))
+}
+
+func (c *wsViewerConn) writeFrame(f []byte) error {
+	_ = c.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err := c.conn.Write(f)
+	return err
+}
+
+// maskedFrame is a client's frame: final, masked.
+func maskedFrame(op byte, payload []byte) []byte {
 	f := make([]byte, 0, 14+len(payload))
 	f = append(f, 0x80|op)
 	switch n := len(payload); {
@@ -149,9 +200,7 @@ func (c *wsViewerConn) write(op byte, payload []byte) error {
 	for i, b := range payload {
 		f = append(f, b^mask[i&3])
 	}
-	_ = c.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	_, err := c.conn.Write(f)
-	return err
+	return f
 }
 
 // envelopeHeader finds seq and type in an envelope, which the server

@@ -1,0 +1,264 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// wsReaders read the viewers' sockets from a few epoll loops instead of
+// a goroutine each. The tool shares the machine with the server it
+// measures: with a goroutine per socket every message costs a wakeup, a
+// read and a second read that finds nothing; here a loop takes a batch
+// of ready sockets from one epoll_wait and reads each once, so the
+// measure leaves the server more of the CPU.
+type wsReaders struct {
+	st    *wsStats
+	loops []*wsLoop
+	mu    sync.Mutex
+	next  int
+}
+
+// wsLoop is one epoll set and the sockets in it; run owns it.
+type wsLoop struct {
+	epfd int
+	st   *wsStats
+
+	mu     sync.Mutex
+	conns  map[int]*loopConn
+	closed bool
+
+	buf []byte
+	t   tally
+}
+
+// loopConn is a viewer's socket in a loop.
+type loopConn struct {
+	fd      int
+	pending []byte // the start of a frame, until its end arrives
+	since   *int64 // the last seq received; the loop's until done
+	done    chan error
+}
+
+// newWSReaders starts n loops; they stop, closing their sockets, when
+// ctx ends.
+func newWSReaders(ctx context.Context, n int, st *wsStats) (*wsReaders, error) {
+	r := &wsReaders{st: st}
+	for range n {
+		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		if err != nil {
+			for _, l := range r.loops {
+				unix.Close(l.epfd)
+			}
+			return nil, fmt.Errorf("epoll: %w", err)
+		}
+		r.loops = append(r.loops, &wsLoop{epfd: epfd, st: st, conns: map[int]*loopConn{}, buf: make([]byte, 64<<10)})
+	}
+	for _, l := range r.loops {
+		go l.run(ctx)
+	}
+	return r, nil
+}
+
+// follow hands c's socket to a loop and waits until it ends; since is
+// updated with every event received.
+func (r *wsReaders) follow(c *wsViewerConn, since *int64) error {
+	fd, err := detach(c)
+	if err != nil {
+		return err
+	}
+	lc := &loopConn{fd: fd, since: since, done: make(chan error, 1)}
+	// What the handshake's reader already holds (hello, often more).
+	var t tally
+	buffered, _ := c.r.Peek(c.r.Buffered())
+	rest, err := lc.consume(buffered, time.Now(), &t)
+	t.flush(r.st)
+	if err != nil {
+		unix.Close(fd)
+		return err
+	}
+	lc.pending = append(lc.pending, rest...)
+	r.mu.Lock()
+	l := r.loops[r.next%len(r.loops)]
+	r.next++
+	r.mu.Unlock()
+	if err := l.add(lc); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	return <-lc.done
+}
+
+// detach takes the socket's descriptor from the runtime: a copy of it,
+// then the connection is closed (out of the runtime's poller).
+func detach(c *wsViewerConn) (int, error) {
+	sc, ok := c.conn.(syscall.Conn)
+	if !ok {
+		return -1, errors.New("not a socket")
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	var derr error
+	if err := raw.Control(func(s uintptr) { fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, err
+	}
+	if derr != nil {
+		return -1, derr
+	}
+	c.conn.Close()
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+func (l *wsLoop) add(lc *loopConn) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return context.Canceled
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(lc.fd)}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, lc.fd, &ev); err != nil {
+		return fmt.Errorf("epoll add: %w", err)
+	}
+	l.conns[lc.fd] = lc
+	return nil
+}
+
+func (l *wsLoop) run(ctx context.Context) {
+	events := make([]unix.EpollEvent, 512)
+	for ctx.Err() == nil {
+		n, err := unix.EpollWait(l.epfd, events, 100)
+		if err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			break
+		}
+		for _, ev := range events[:n] {
+			l.mu.Lock()
+			lc := l.conns[int(ev.Fd)]
+			l.mu.Unlock()
+			if lc != nil {
+				l.read(lc)
+			}
+		}
+		l.t.flush(l.st)
+	}
+	l.mu.Lock()
+	l.closed = true
+	conns := l.conns
+	l.conns = nil
+	l.mu.Unlock()
+	for _, lc := range conns {
+		unix.Close(lc.fd)
+		lc.done <- ctx.Err()
+	}
+	unix.Close(l.epfd)
+}
+
+// read takes what the socket holds: one read when it all fits.
+func (l *wsLoop) read(lc *loopConn) {
+	for {
+		if len(lc.pending) > len(l.buf)/2 {
+			l.buf = make([]byte, 2*len(lc.pending))
+		}
+		k := copy(l.buf, lc.pending)
+		m, err := recvNow(lc.fd, l.buf[k:])
+		if m > 0 {
+			rest, cerr := lc.consume(l.buf[:k+m], time.Now(), &l.t)
+			if cerr != nil {
+				l.end(lc, cerr)
+				return
+			}
+			lc.pending = append(lc.pending[:0], rest...)
+			if k+m < len(l.buf) {
+				return // a short read: the socket is empty, the next bytes bring a new edge
+			}
+			continue
+		}
+		switch {
+		case err == unix.EAGAIN:
+			return
+		case err == unix.EINTR:
+			continue
+		case err == nil:
+			l.end(lc, io.EOF)
+		default:
+			l.end(lc, err)
+		}
+		return
+	}
+}
+
+func (l *wsLoop) end(lc *loopConn, err error) {
+	l.mu.Lock()
+	delete(l.conns, lc.fd)
+	l.mu.Unlock()
+	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, lc.fd, nil)
+	unix.Close(lc.fd)
+	lc.done <- err
+}
+
+// consume handles the whole frames at the start of b and returns the
+// rest (the start of a frame).
+func (lc *loopConn) consume(b []byte, now time.Time, t *tally) ([]byte, error) {
+	for len(b) >= 2 {
+		op, hlen, n, err := parseFrameHeader(b)
+		if errors.Is(err, errShortHeader) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if uint64(len(b)-hlen) < n {
+			break
+		}
+		p := b[hlen : hlen+int(n)]
+		b = b[hlen+int(n):]
+		text, reply, err := controlFrame(op, p)
+		if text {
+			seq, err := t.envelope(p, now)
+			if err != nil {
+				return nil, err
+			}
+			if seq > 0 {
+				*lc.since = seq
+			}
+			continue
+		}
+		if reply != nil {
+			// Small and rare (a pong every ping interval): the socket's
+			// buffer takes it.
+			_, _ = unix.Write(lc.fd, reply)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// recvNow is recv(2) without waiting.
+func recvNow(fd int, b []byte) (int, error) {
+	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+		unix.MSG_DONTWAIT, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package overlay
+
+import "golang.org/x/sys/unix"
+
+// sendNow writes to a non-blocking socket. Sockets are parked on Linux
+// only (internal/netpoll), so this is not on a hot path elsewhere.
+func sendNow(fd int, b []byte) (int, error) { return unix.Write(fd, b) }
