@@ -158,11 +158,12 @@ type lastSegment struct {
 }
 
 // cutLast cuts the last segment of a sequence's clip at its unpin, with
-// its bytes if withData; nil when the segment is served whole: an open
-// sequence (still pinned at the end of the live) or an unpin at the
-// segment's end.
+// its bytes if withData; nil when the segment is served whole: a sequence
+// still pinned while the live is recorded (its end moves), or an unpin at
+// the segment's end. Once the live has ended, a sequence still pinned then
+// ends at the end of the live, as its MP4 does.
 func (r *Recorder) cutLast(rc *recording, seq *Sequence, clip []store.RecordingSegment, withData bool) (*lastSegment, error) {
-	if seq.Open || len(clip) == 0 {
+	if (seq.Open && rc.live()) || len(clip) == 0 {
 		return nil, nil
 	}
 	seg := clip[len(clip)-1]
