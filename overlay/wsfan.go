@@ -6,16 +6,25 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"vitrine/internal/httperr"
 )
 
 // fan writes one room's events to the room's parked viewer sockets: each
-// event is framed once and written to every socket from one goroutine
-// (split over the cores for a crowd), instead of a goroutine and a queue
-// per viewer. It follows the room with a host subscription, so it sees
-// every seq, and lives while it has sockets.
+// event is framed once and written to every socket, instead of a
+// goroutine and a queue per viewer. It follows the room with a host
+// subscription, so it sees every seq, and lives while it has sockets.
+//
+// Two goroutines: run takes the events from the subscription into the
+// window (the frames some socket may still lack), and sweep writes the
+// window to the sockets, pass after pass, split over the cores for a
+// crowd. A pass reads the window afresh for every few sockets, so an
+// event published during a pass reaches the sockets the pass has not
+// written yet in the same write, and the next pass only the sockets it
+// had already written: an event waits at most one pass, not the rest of
+// the pass in progress and then a whole one.
 type fan struct {
 	h    *Handler
 	room *Room
@@ -24,15 +33,25 @@ type fan struct {
 	mu      sync.Mutex
 	socks   map[*parkedSocket]struct{}
 	last    int64 // the last event handled
-	visible int64 // the last event viewers see, handled
+	visible int64 // the last event viewers see, handled (in the window)
+	floor   int64 // every socket has the visible events up to floor
 	ended   bool
+	done    chan struct{} // closed when ended
 
-	list []*parkedSocket // the run goroutine's copy of socks
+	win  atomic.Pointer[batch]
+	wake chan struct{} // the window grew
+	pass chan struct{} // a pass ended: the floor rose
+
+	list []*parkedSocket // the sweep goroutine's copy of socks
 }
 
 // broadcastChunk is the number of sockets one goroutine writes an event
-// to before the work is split over more.
-const broadcastChunk = 500
+// to before the work is split over more; sweepChunk the sockets a worker
+// takes at a time, reading the window once.
+const (
+	broadcastChunk = 500
+	sweepChunk     = 64
+)
 
 // fanOf returns the room's running fan, starting one if needed.
 func (h *Handler) fanOf(room *Room) (*fan, error) {
@@ -49,9 +68,12 @@ func (h *Handler) fanOf(room *Room) (*fan, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &fan{h: h, room: room, sub: sub, socks: map[*parkedSocket]struct{}{}, last: seq, visible: visible}
+	f := &fan{h: h, room: room, sub: sub, socks: map[*parkedSocket]struct{}{}, last: seq, visible: visible, floor: visible,
+		done: make(chan struct{}), wake: make(chan struct{}, 1), pass: make(chan struct{}, 1)}
+	f.win.Store(&batch{last: visible})
 	h.fans[room] = f
 	h.wg.Go(f.run)
+	h.wg.Go(f.sweep)
 	return f, nil
 }
 
@@ -115,6 +137,7 @@ func (f *fan) stop() {
 		return
 	}
 	f.ended = true
+	close(f.done)
 	sub := f.sub
 	f.mu.Unlock()
 	f.h.mu.Lock()
@@ -125,15 +148,18 @@ func (f *fan) stop() {
 	sub.Close()
 }
 
-// batchMax bounds the events (and bytes) written together in one pass.
-const (
-	batchMax      = 64
-	batchMaxBytes = 64 << 10
+// windowMax bounds the window: the events (and bytes) of about two
+// passes. Past it the fan stops taking events until the pass ends;
+// its subscription buffers them meanwhile, and past that it follows again
+// from the log.
+var (
+	windowMax      = 1024
+	windowMaxBytes = 1 << 20
 )
 
-// batch is the frames of one or more consecutive events, written to each
-// socket with one write: while a pass writes to ten thousand sockets,
-// the events published meanwhile queue up and go out together next.
+// batch is the window: the frames of consecutive events, oldest first.
+// A socket that has every event up to some seq gets the rest with one
+// write. It is never changed once published; run replaces it.
 type batch struct {
 	buf    []byte
 	starts []batchFrame
@@ -145,19 +171,54 @@ type batchFrame struct {
 	off int
 }
 
-// from is what a socket that has every event up to last still lacks.
-func (b *batch) from(last int64) []byte {
-	for _, f := range b.starts {
+// from is what a socket that has every event up to last still lacks, and
+// how many frames that is.
+func (b *batch) from(last int64) ([]byte, int) {
+	for i, f := range b.starts {
 		if f.seq > last {
-			return b.buf[f.off:]
+			return b.buf[f.off:], len(b.starts) - i
 		}
 	}
-	return nil
+	return nil, 0
 }
 
-// run writes the room's events to the sockets until the room closes
-// (its sockets are told to reconnect) or the fan stops.
+// extend returns a window with b's frames after floor, then msgs'.
+func (b *batch) extend(floor int64, msgs []*Message) *batch {
+	keep := len(b.starts)
+	for i, f := range b.starts {
+		if f.seq > floor {
+			keep = i
+			break
+		}
+	}
+	nb := &batch{last: b.last}
+	if keep < len(b.starts) {
+		off := b.starts[keep].off
+		nb.buf = append(nb.buf, b.buf[off:]...)
+		for _, f := range b.starts[keep:] {
+			nb.starts = append(nb.starts, batchFrame{seq: f.seq, off: f.off - off})
+		}
+	}
+	for _, m := range msgs {
+		nb.add(m)
+	}
+	return nb
+}
+
+// add appends m's frame unless viewers never see its type.
+func (b *batch) add(m *Message) {
+	b.last = m.Seq
+	if HostOnly[m.Type] {
+		return
+	}
+	b.starts = append(b.starts, batchFrame{seq: m.Seq, off: len(b.buf)})
+	b.buf = appendFrame(b.buf, opText, m.JSON)
+}
+
+// run takes the room's events into the window until the room closes (its
+// sockets are told to reconnect) or the fan stops.
 func (f *fan) run() {
+	var msgs []*Message
 	for {
 		m, err := f.sub.Next(f.h.ctx)
 		if errors.Is(err, ErrSlow) {
@@ -184,76 +245,157 @@ func (f *fan) run() {
 			f.abort()
 			return
 		}
-		b := &batch{}
-		b.add(m)
-		for len(b.starts) < batchMax && len(b.buf) < batchMaxBytes {
+		msgs = append(msgs[:0], m)
+		for len(msgs) < 64 {
 			m, ok := f.sub.ready()
 			if !ok {
 				break
 			}
-			b.add(m)
+			msgs = append(msgs, m)
 		}
+		if !f.publish(msgs) {
+			return
+		}
+	}
+}
+
+// publish adds msgs to the window, waiting for the next pass while the
+// window is full; false once the fan has ended.
+func (f *fan) publish(msgs []*Message) bool {
+	for {
 		f.mu.Lock()
 		if f.ended {
 			f.mu.Unlock()
-			return
+			return false
 		}
-		f.last = b.last
-		if len(b.starts) == 0 { // host-only events
+		w := f.win.Load().extend(f.floor, msgs)
+		if len(w.starts) <= windowMax && len(w.buf) <= windowMaxBytes || f.win.Load().last <= f.floor {
+			// (A window of these events alone is taken whatever its size.)
+			f.last = w.last
+			visible := len(w.starts) > 0 && w.starts[len(w.starts)-1].seq > f.visible
+			if visible {
+				f.visible = w.starts[len(w.starts)-1].seq
+			}
+			f.win.Store(w)
 			f.mu.Unlock()
-			continue
-		}
-		f.visible = b.starts[len(b.starts)-1].seq
-		f.list = f.list[:0]
-		for s := range f.socks {
-			f.list = append(f.list, s)
+			f.h.broadcasts.Add(int64(countVisible(msgs)))
+			if visible {
+				select {
+				case f.wake <- struct{}{}:
+				default:
+				}
+			}
+			return true
 		}
 		f.mu.Unlock()
-		t0 := time.Now()
-		f.broadcast(b)
-		f.h.broadcasts.Add(int64(len(b.starts)))
-		f.h.broadcastNanos.Add(int64(time.Since(t0)))
-		f.h.framesOut.Add(int64(len(f.list) * len(b.starts)))
+		select {
+		case <-f.pass:
+		case <-f.done:
+			return false
+		}
 	}
 }
 
-// add appends m's frame unless viewers never see its type.
-func (b *batch) add(m *Message) {
-	b.last = m.Seq
-	if HostOnly[m.Type] {
-		return
+func countVisible(msgs []*Message) int {
+	n := 0
+	for _, m := range msgs {
+		if !HostOnly[m.Type] {
+			n++
+		}
 	}
-	b.starts = append(b.starts, batchFrame{seq: m.Seq, off: len(b.buf)})
-	b.buf = appendFrame(b.buf, opText, m.JSON)
+	return n
 }
 
-// broadcast writes the batch to the sockets, each from the first event it
-// lacks, over several goroutines for a crowd.
-func (f *fan) broadcast(b *batch) {
-	list := f.list
+// sweep writes the window to the sockets, a pass at a time, while some
+// socket may lack an event.
+func (f *fan) sweep() {
+	f.mu.Lock()
+	swept := f.visible // the window's last at the start of the last pass
+	f.mu.Unlock()
+	for {
+		select {
+		case <-f.wake:
+		case <-f.done:
+			return
+		}
+		for {
+			w := f.win.Load()
+			if len(w.starts) == 0 || w.starts[len(w.starts)-1].seq <= swept {
+				break
+			}
+			f.mu.Lock()
+			if f.ended {
+				f.mu.Unlock()
+				return
+			}
+			f.list = f.list[:0]
+			for s := range f.socks {
+				f.list = append(f.list, s)
+			}
+			f.mu.Unlock()
+			t0 := time.Now()
+			f.h.framesOut.Add(f.broadcast(f.list))
+			f.h.broadcastNanos.Add(int64(time.Since(t0)))
+			clear(f.list)
+			// Every socket of the pass has the events up to w's last now,
+			// and a socket parked meanwhile had them all: the window may
+			// drop them.
+			swept = w.last
+			f.mu.Lock()
+			f.floor = max(f.floor, swept)
+			f.mu.Unlock()
+			select {
+			case f.pass <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// broadcast makes one pass over list, over several goroutines for a
+// crowd, each taking sweepChunk sockets at a time with the window as it
+// is then; it returns the frames written.
+func (f *fan) broadcast(list []*parkedSocket) int64 {
 	workers := min(runtime.GOMAXPROCS(0), (len(list)+broadcastChunk-1)/broadcastChunk)
+	var next atomic.Int64
+	var frames atomic.Int64
+	work := func() {
+		var n int64
+		for {
+			end := int(next.Add(sweepChunk))
+			start := end - sweepChunk
+			if start >= len(list) {
+				break
+			}
+			n += sendAll(list[start:min(end, len(list))], f.win.Load())
+		}
+		frames.Add(n)
+	}
 	if workers <= 1 {
-		sendAll(list, b)
-		return
+		work()
+		return frames.Load()
 	}
 	var wg sync.WaitGroup
-	per := (len(list) + workers - 1) / workers
-	for i := 0; i < len(list); i += per {
-		part := list[i:min(i+per, len(list))]
-		wg.Go(func() { sendAll(part, b) })
+	for range workers {
+		wg.Go(work)
 	}
 	wg.Wait()
+	return frames.Load()
 }
 
-func sendAll(socks []*parkedSocket, b *batch) {
+func sendAll(socks []*parkedSocket, b *batch) int64 {
+	var frames int64
 	for _, s := range socks {
-		p := b.from(s.last)
+		p, n := b.from(s.last)
 		if p == nil {
-			continue // it had them all before it was parked
+			continue // it has them all
 		}
 		s.last = b.last
-		s.send(p)
+		if s.send(p) {
+			frames += int64(n)
+		}
 	}
+	return frames
 }
 
 // abort ends the fan because its room closed or the handler shuts down:
@@ -261,7 +403,10 @@ func sendAll(socks []*parkedSocket, b *batch) {
 func (f *fan) abort() {
 	f.mu.Lock()
 	already := f.ended
-	f.ended = true
+	if !already {
+		f.ended = true
+		close(f.done)
+	}
 	sub := f.sub
 	socks := make([]*parkedSocket, 0, len(f.socks))
 	for s := range f.socks {

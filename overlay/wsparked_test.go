@@ -443,3 +443,57 @@ func TestWSParkedFanFallsBehind(t *testing.T) {
 		t.Fatalf("after catching up: seq %d, want 9", env.Seq)
 	}
 }
+
+// TestWSParkedWindowFull: events published faster than passes end, with
+// a window of a few events (the fan waits for passes to take more), host-
+// only events among them and viewers joining meanwhile, over more sockets
+// than one goroutine writes: every viewer gets every visible event once,
+// in order.
+func TestWSParkedWindowFull(t *testing.T) {
+	defer func(n int) { windowMax = n }(windowMax)
+	windowMax = 3
+	e := newWSEnv(t, Config{Buffer: 4096}, HandlerConfig{})
+	const first, later, events = 1100, 100, 80
+	var clients []*rawWS
+	for range first {
+		clients = append(clients, dialRaw(t, e, "?since=0"))
+	}
+	waitFor(t, "parked", func() bool { return e.h.Parked() == first })
+	visible := make(chan int64, events)
+	go func() {
+		defer close(visible)
+		for i := range events {
+			m, err := e.room.Chat(t.Context(), "host", "Host", fmt.Sprint(i), false)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			visible <- m.Seq
+			if i%3 == 0 {
+				if _, err := e.room.Ban(t.Context(), fmt.Sprintf("vwr_%d", i), true); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	}()
+	for range later {
+		clients = append(clients, dialRaw(t, e, "?since=0"))
+	}
+	var want []int64
+	for seq := range visible {
+		want = append(want, seq)
+	}
+	if len(want) != events {
+		t.Fatalf("%d events published", len(want))
+	}
+	for i, c := range clients {
+		for _, seq := range want {
+			if env := c.event(); env.Seq != seq {
+				t.Fatalf("viewer %d: seq %d (%s), want %d", i, env.Seq, env.Type, seq)
+			}
+		}
+	}
+	_, _, frames := e.h.BroadcastStats()
+	t.Logf("%d frames written to parked sockets", frames)
+}

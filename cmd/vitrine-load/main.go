@@ -37,6 +37,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -52,12 +53,13 @@ func main() {
 	pinEvery := flag.Duration("pin-every", 0, "time between two pin/unpin requests (with -token; default 1s)")
 	product := flag.String("product", "", "product to pin (default: the campaign's first)")
 	chatEvery := flag.Duration("chat-every", 0, "with -ws: send a chat message this often (over 10 sockets of its own, in turn) and report its broadcast latency")
+	wsMeasure := flag.Int("ws-measure", 0, "with -ws: time this many of the viewers, spread among them, and read the others' sockets once a second (0: time all); the tool's reads then take less of the CPU the server needs")
 	wsReaderLoops := flag.Int("ws-readers", 1, "with -ws: epoll loops that read the viewers' sockets (Linux); 0 gives each viewer a goroutine")
 	every := flag.Duration("every", 5*time.Second, "report interval")
 	flag.Parse()
 	if *hlsViewers < 0 || *whepViewers < 0 || *wsViewers < 0 || *hlsViewers+*whepViewers+*wsViewers < 1 ||
-		*duration <= 0 || *ramp < 0 || *every <= 0 || *pinEvery < 0 || *chatEvery < 0 || *wsReaderLoops < 0 {
-		fmt.Fprintln(os.Stderr, "vitrine-load: -hls, -whep and -ws must be >= 0 with at least one > 0, -duration and -every > 0, -ramp, -pin-every, -chat-every and -ws-readers >= 0")
+		*duration <= 0 || *ramp < 0 || *every <= 0 || *pinEvery < 0 || *chatEvery < 0 || *wsReaderLoops < 0 || *wsMeasure < 0 || *wsMeasure > *wsViewers {
+		fmt.Fprintln(os.Stderr, "vitrine-load: -hls, -whep and -ws must be >= 0 with at least one > 0, -duration and -every > 0, -ramp, -pin-every, -chat-every and -ws-readers >= 0, -ws-measure between 0 and -ws")
 		os.Exit(2)
 	}
 	if *token == "" && (*pinEvery > 0 || *product != "") {
@@ -127,7 +129,12 @@ func main() {
 		}
 		readers = r
 	}
-	spawn(*wsViewers, func() { runWSViewer(ctx, eventsURL, sstats, readers) })
+	var joined atomic.Int64
+	spawn(*wsViewers, func() {
+		// Every n/measure-th viewer is timed (all without -ws-measure).
+		i, n, m := joined.Add(1)-1, int64(*wsViewers), int64(*wsMeasure)
+		runWSViewer(ctx, eventsURL, sstats, readers, m == 0 || readers == nil || i*m/n < (i+1)*m/n)
+	})
 	if *token != "" {
 		p, err := newPinner(ctx, httpClient, *server, *streamID, *token, *product, sstats)
 		if err != nil {

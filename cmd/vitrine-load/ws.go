@@ -200,8 +200,9 @@ func (s *wsStats) chatError(err error) {
 // snapshot, then the events, and after a disconnect resumes (a second
 // later, as players do) with since= the last seq it saw. With readers (an
 // epoll loop, Linux) the socket is read there; else this goroutine is its
-// read loop.
-func runWSViewer(ctx context.Context, eventsURL string, st *wsStats, readers *wsReaders) {
+// read loop. A viewer not measured (readers only) reads what arrived once
+// a second and times nothing.
+func runWSViewer(ctx context.Context, eventsURL string, st *wsStats, readers *wsReaders, measured bool) {
 	since := int64(-1)
 	for ctx.Err() == nil {
 		u := eventsURL
@@ -218,7 +219,7 @@ func runWSViewer(ctx context.Context, eventsURL string, st *wsStats, readers *ws
 		}
 		st.viewerJoined()
 		if readers != nil {
-			err = readers.follow(c, &since)
+			err = readers.follow(c, &since, measured)
 		} else {
 			stop := context.AfterFunc(ctx, func() { c.Close() })
 			err = readWS(c, st, &since)
@@ -255,6 +256,7 @@ func readWS(c *wsViewerConn, st *wsStats, since *int64) error {
 // stats: the epoll loops take the stats' lock once per batch of sockets,
 // not once per message.
 type tally struct {
+	unmeasured        bool // count the events, time none
 	events, snapshots int64
 	pins              []pinRecv
 	chats             []time.Duration
@@ -282,10 +284,12 @@ func (t *tally) envelope(b []byte, now time.Time) (int64, error) {
 		return 0, nil // seq 0, not an event of the log
 	case "product.pinned", "product.unpinned":
 		t.events++
-		t.pins = append(t.pins, pinRecv{seq, now})
+		if !t.unmeasured {
+			t.pins = append(t.pins, pinRecv{seq, now})
+		}
 	case "chat.message":
 		t.events++
-		if at, ok := chatSentAt(b); ok {
+		if at, ok := chatSentAt(b); ok && !t.unmeasured {
 			t.chats = append(t.chats, now.Sub(at))
 		}
 	default:

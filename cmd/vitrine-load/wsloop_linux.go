@@ -21,9 +21,14 @@ import (
 // read and a second read that finds nothing; here a loop takes a batch
 // of ready sockets from one epoll_wait and reads each once, so the
 // measure leaves the server more of the CPU.
+//
+// A viewer that is not measured is read by the idle loop, once a second:
+// the server still writes every event to its socket as it comes, and the
+// tool spends its CPU on the viewers whose latency it reports.
 type wsReaders struct {
 	st    *wsStats
 	loops []*wsLoop
+	idle  *wsLoop
 	mu    sync.Mutex
 	next  int
 }
@@ -32,6 +37,8 @@ type wsReaders struct {
 type wsLoop struct {
 	epfd int
 	st   *wsStats
+
+	every time.Duration // the idle loop's pause between two reads
 
 	mu     sync.Mutex
 	conns  map[int]*loopConn
@@ -53,7 +60,7 @@ type loopConn struct {
 // ctx ends.
 func newWSReaders(ctx context.Context, n int, st *wsStats) (*wsReaders, error) {
 	r := &wsReaders{st: st}
-	for range n {
+	for i := range n + 1 {
 		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 		if err != nil {
 			for _, l := range r.loops {
@@ -61,24 +68,30 @@ func newWSReaders(ctx context.Context, n int, st *wsStats) (*wsReaders, error) {
 			}
 			return nil, fmt.Errorf("epoll: %w", err)
 		}
-		r.loops = append(r.loops, &wsLoop{epfd: epfd, st: st, conns: map[int]*loopConn{}, buf: make([]byte, 64<<10)})
+		l := &wsLoop{epfd: epfd, st: st, conns: map[int]*loopConn{}, buf: make([]byte, 64<<10)}
+		if i == n {
+			l.every, l.t.unmeasured = time.Second, true
+			r.idle = l
+			break
+		}
+		r.loops = append(r.loops, l)
 	}
-	for _, l := range r.loops {
+	for _, l := range append(r.loops, r.idle) {
 		go l.run(ctx)
 	}
 	return r, nil
 }
 
-// follow hands c's socket to a loop and waits until it ends; since is
-// updated with every event received.
-func (r *wsReaders) follow(c *wsViewerConn, since *int64) error {
+// follow hands c's socket to a loop (the idle one unless measured) and
+// waits until it ends; since is updated with every event received.
+func (r *wsReaders) follow(c *wsViewerConn, since *int64, measured bool) error {
 	fd, err := detach(c)
 	if err != nil {
 		return err
 	}
 	lc := &loopConn{fd: fd, since: since, done: make(chan error, 1)}
 	// What the handshake's reader already holds (hello, often more).
-	var t tally
+	t := tally{unmeasured: !measured}
 	buffered, _ := c.r.Peek(c.r.Buffered())
 	rest, err := lc.consume(buffered, time.Now(), &t)
 	t.flush(r.st)
@@ -87,10 +100,13 @@ func (r *wsReaders) follow(c *wsViewerConn, since *int64) error {
 		return err
 	}
 	lc.pending = append(lc.pending, rest...)
-	r.mu.Lock()
-	l := r.loops[r.next%len(r.loops)]
-	r.next++
-	r.mu.Unlock()
+	l := r.idle
+	if measured {
+		r.mu.Lock()
+		l = r.loops[r.next%len(r.loops)]
+		r.next++
+		r.mu.Unlock()
+	}
 	if err := l.add(lc); err != nil {
 		unix.Close(fd)
 		return err
@@ -131,6 +147,10 @@ func (l *wsLoop) add(lc *loopConn) error {
 	if l.closed {
 		return context.Canceled
 	}
+	if l.every > 0 {
+		l.conns[lc.fd] = lc // read in turn; no epoll
+		return nil
+	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(lc.fd)}
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, lc.fd, &ev); err != nil {
 		return fmt.Errorf("epoll add: %w", err)
@@ -140,6 +160,25 @@ func (l *wsLoop) add(lc *loopConn) error {
 }
 
 func (l *wsLoop) run(ctx context.Context) {
+	if l.every > 0 {
+		l.runIdle(ctx)
+	} else {
+		l.runReady(ctx)
+	}
+	l.mu.Lock()
+	l.closed = true
+	conns := l.conns
+	l.conns = nil
+	l.mu.Unlock()
+	for _, lc := range conns {
+		unix.Close(lc.fd)
+		lc.done <- ctx.Err()
+	}
+	unix.Close(l.epfd)
+}
+
+// runReady reads the sockets epoll says are readable.
+func (l *wsLoop) runReady(ctx context.Context) {
 	events := make([]unix.EpollEvent, 512)
 	for ctx.Err() == nil {
 		n, err := unix.EpollWait(l.epfd, events, 100)
@@ -159,16 +198,27 @@ func (l *wsLoop) run(ctx context.Context) {
 		}
 		l.t.flush(l.st)
 	}
-	l.mu.Lock()
-	l.closed = true
-	conns := l.conns
-	l.conns = nil
-	l.mu.Unlock()
-	for _, lc := range conns {
-		unix.Close(lc.fd)
-		lc.done <- ctx.Err()
+}
+
+// runIdle reads every socket in turn each period. Its sockets are in no
+// epoll set: a frame the server writes to one wakes nothing, as with a
+// viewer on another machine.
+func (l *wsLoop) runIdle(ctx context.Context) {
+	var conns []*loopConn
+	for ctx.Err() == nil {
+		conns = conns[:0]
+		l.mu.Lock()
+		for _, lc := range l.conns {
+			conns = append(conns, lc)
+		}
+		l.mu.Unlock()
+		for _, lc := range conns {
+			l.read(lc)
+		}
+		l.t.flush(l.st)
+		clear(conns)
+		sleep(ctx, l.every)
 	}
-	unix.Close(l.epfd)
 }
 
 // read takes what the socket holds: one read when it all fits.
@@ -211,6 +261,7 @@ func (l *wsLoop) end(lc *loopConn, err error) {
 	l.mu.Unlock()
 	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, lc.fd, nil)
 	unix.Close(lc.fd)
+	l.t.flush(l.st) // what it received is counted before it is gone
 	lc.done <- err
 }
 

@@ -66,7 +66,7 @@ func TestWSLoopReadsSplitFrames(t *testing.T) {
 	stream = append(stream, serverFrame(0x8, []byte{0x03, 0xE8})...)
 	since := int64(-1)
 	done := make(chan error, 1)
-	go func() { done <- r.follow(&wsViewerConn{conn: conn, r: bufio.NewReader(conn)}, &since) }()
+	go func() { done <- r.follow(&wsViewerConn{conn: conn, r: bufio.NewReader(conn)}, &since, true) }()
 	rng := rand.New(rand.NewPCG(1, 2))
 	for len(stream) > 0 {
 		n := min(len(stream), 1+rng.IntN(700))

@@ -13,4 +13,4 @@ type wsReaders struct{}
 
 func newWSReaders(context.Context, int, *wsStats) (*wsReaders, error) { return nil, nil }
 
-func (*wsReaders) follow(*wsViewerConn, *int64) error { return errors.ErrUnsupported }
+func (*wsReaders) follow(*wsViewerConn, *int64, bool) error { return errors.ErrUnsupported }
