@@ -452,7 +452,7 @@ func TestWSParkedFanFallsBehind(t *testing.T) {
 func TestWSParkedWindowFull(t *testing.T) {
 	defer func(n int) { windowMax = n }(windowMax)
 	windowMax = 3
-	e := newWSEnv(t, Config{Buffer: 4096}, HandlerConfig{})
+	e := newWSEnv(t, Config{Buffer: 4096, CountInterval: -1}, HandlerConfig{})
 	const first, later, events = 1100, 100, 80
 	var clients []*rawWS
 	for range first {
