@@ -183,8 +183,8 @@ func seriesOf(times []time.Time, b buckets) []Point {
 	return b.points(counts)
 }
 
-// groupSeries turns AggregateTracked's bucket groups into points.
-func groupSeries(gs []store.TrackedGroup, b buckets) []Point {
+// groupSeries turns a series' bucket groups into points.
+func groupSeries(gs []group, b buckets) []Point {
 	counts := make([]int64, b.n)
 	for _, g := range gs {
 		if g.Bucket >= 0 && g.Bucket < int64(b.n) {

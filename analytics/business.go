@@ -92,7 +92,7 @@ type businessInput struct {
 	catalog     map[string]catalogEntry
 	shown       map[string]bool // products pinned during the live
 	audience    map[string]bool
-	byType      map[string]store.TrackedGroup
+	byType      map[string]group
 	clickers    map[string]bool
 	carts       []store.TrackedEvent
 	purchases   []purchase // in the phase

@@ -93,22 +93,33 @@ func (d *campaignData) attrsOf(phase, v string) viewerAttrs {
 	return a
 }
 
+// group counts a phase's events of one type: all of them, those of one
+// target (Key), or those of one time bucket of a series (Bucket).
+type group struct {
+	Type     string
+	Key      string // the target; "" for the type's total or a bucket
+	Bucket   int64  // the bucket's index; 0 outside a series
+	Count    int64  // events
+	Viewers  int64  // distinct non-empty viewer ids
+	SumValue int64  // sum of Value
+}
+
 // phaseRaw is what the queries of one phase return.
 type phaseRaw struct {
 	name        string
 	w           Window
 	visits      []visit
 	audience    audienceStats
-	byType      map[string]store.TrackedGroup
-	byTarget    map[string]map[string]store.TrackedGroup
+	byType      map[string]group
+	byTarget    map[string]map[string]group
 	clicksByPID map[string]int64
 	clickers    map[string]bool
 	interacting map[string]bool
 	reach       int64
 	alertOpen   int64
 	alertValid  int64
-	clickSeries []store.TrackedGroup
-	calSeries   []store.TrackedGroup
+	clickSeries []group
+	calSeries   []group
 	fold        *chatFold
 }
 
@@ -403,7 +414,7 @@ func foldTracked(ctx context.Context, st store.Store, campaignID string, d *camp
 	bucket time.Duration) ([]string, error) {
 	folds := make([]*phaseFold, len(raws))
 	for i, r := range raws {
-		r.byType, r.byTarget = map[string]store.TrackedGroup{}, map[string]map[string]store.TrackedGroup{}
+		r.byType, r.byTarget = map[string]group{}, map[string]map[string]group{}
 		r.clicksByPID, r.clickers, r.interacting = map[string]int64{}, map[string]bool{}, map[string]bool{}
 		folds[i] = &phaseFold{r: r, from: micros(r.w.From), to: micros(r.w.To), base: micros(r.w.From),
 			bucket: bucket.Microseconds(), groups: map[typeTarget]*counter{}, clicks: map[int64]int64{},
@@ -499,7 +510,7 @@ func (f *phaseFold) add(e *store.TrackedEvent, at int64) {
 func (f *phaseFold) finish() {
 	r := f.r
 	for k, c := range f.groups {
-		g := store.TrackedGroup{Type: k.typ, Key: k.target, Count: c.count, Viewers: int64(len(c.viewers)), SumValue: c.sumValue}
+		g := group{Type: k.typ, Key: k.target, Count: c.count, Viewers: int64(len(c.viewers)), SumValue: c.sumValue}
 		t := r.byType[k.typ]
 		t.Type = k.typ
 		t.Count += g.Count
@@ -507,7 +518,7 @@ func (f *phaseFold) finish() {
 		t.SumValue += g.SumValue
 		r.byType[k.typ] = t
 		if r.byTarget[k.typ] == nil {
-			r.byTarget[k.typ] = map[string]store.TrackedGroup{}
+			r.byTarget[k.typ] = map[string]group{}
 		}
 		r.byTarget[k.typ][k.target] = g
 	}
@@ -520,10 +531,10 @@ func (f *phaseFold) finish() {
 }
 
 // seriesGroups are the counts per bucket as groups.
-func seriesGroups(typ string, counts map[int64]int64) []store.TrackedGroup {
-	out := make([]store.TrackedGroup, 0, len(counts))
+func seriesGroups(typ string, counts map[int64]int64) []group {
+	out := make([]group, 0, len(counts))
 	for b, n := range counts {
-		out = append(out, store.TrackedGroup{Type: typ, Bucket: b, Count: n})
+		out = append(out, group{Type: typ, Bucket: b, Count: n})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Bucket < out[j].Bucket })
 	return out

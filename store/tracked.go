@@ -16,30 +16,22 @@ type TrackedStore interface {
 	// is skipped, so a batch sent twice is counted once. An unknown
 	// campaign is ErrNotFound and writes nothing.
 	InsertTrackedEvents(ctx context.Context, events []TrackedEvent) (inserted int, err error)
-	// AggregateTracked groups a campaign's tracked events of q.Types within
-	// [q.From, q.To) by type, by q.GroupBy's column and, when q.Bucket > 0,
-	// by time bucket, and returns one row per group in no particular order.
-	AggregateTracked(ctx context.Context, q TrackedQuery) ([]TrackedGroup, error)
-	// TrackedViewers returns the distinct non-empty viewer ids of q's
-	// events (q.GroupBy and q.Bucket are ignored).
-	TrackedViewers(ctx context.Context, q TrackedQuery) ([]string, error)
 	// TrackedSessions folds the events with a session id within [q.From,
 	// q.To) (q.Types, when not empty, restricts them) into one span per
 	// session: its viewer (the least viewer id among those events) and its
 	// first and last event.
 	TrackedSessions(ctx context.Context, q TrackedQuery) ([]TrackedSpan, error)
-	// ScanTrackedEvents calls fn with each of q's events (q.GroupBy and
-	// q.Bucket ignored) in time order, without holding them all; fn's
-	// event is reused between calls. An error from fn stops the scan and
-	// is returned.
+	// ScanTrackedEvents calls fn with each of q's events in time order,
+	// without holding them all; fn's event is reused between calls. An
+	// error from fn stops the scan and is returned.
 	ScanTrackedEvents(ctx context.Context, q TrackedQuery, fn func(*TrackedEvent) error) error
-	// ScanTrackedBrief calls fn with each of q's events (q.GroupBy and
-	// q.Bucket ignored) in no particular order, each with only the fields
-	// an index holds: CampaignID, Type, At, ViewerID, Target, ProductID
-	// and Value, and with origin also Device, Source and EventID (the rest
-	// are zero). It is the cheap read for a fold over many events, each
-	// field costing a little per row; fn's event is reused between calls,
-	// and an error from fn stops the scan and is returned.
+	// ScanTrackedBrief calls fn with each of q's events in no particular
+	// order, each with only the fields an index holds: CampaignID, Type,
+	// At, ViewerID, Target, ProductID and Value, and with origin also
+	// Device, Source and EventID (the rest are zero). It is the cheap read
+	// for a fold over many events, each field costing a little per row;
+	// fn's event is reused between calls, and an error from fn stops the
+	// scan and is returned.
 	ScanTrackedBrief(ctx context.Context, q TrackedQuery, origin bool, fn func(*TrackedEvent) error) error
 	// DeleteTrackedEvents deletes every tracked event of the campaign (a
 	// live's reset) and returns how many there were.
@@ -80,25 +72,6 @@ type TrackedQuery struct {
 	Types []string
 	// Targets: only events with one of these targets; empty: any.
 	Targets []string
-	// GroupBy is "", "target", "product_id", "device" or "source".
-	GroupBy string
-	// Bucket, when > 0, also groups by (At - BucketBase) / Bucket.
-	Bucket     time.Duration
-	BucketBase time.Time
-}
-
-// TrackedGroup is one group of AggregateTracked.
-type TrackedGroup struct {
-	Type   string
-	Key    string // the GroupBy column's value; "" without GroupBy
-	Bucket int64  // the bucket's index from BucketBase; 0 without Bucket
-	Count  int64  // events
-	// Viewers counts the distinct non-empty viewer ids.
-	Viewers int64
-	// SumValue, SumAmount, MinAmount and MaxAmount aggregate Value and
-	// AmountE4.
-	SumValue                        int64
-	SumAmount, MinAmount, MaxAmount int64
 }
 
 // TrackedSpan is one session of TrackedSessions.

@@ -219,68 +219,6 @@ func trackedWhere(s *sel, q store.TrackedQuery) {
 	s.where("at_us < " + s.arg(to))
 }
 
-var trackedGroupCols = map[string]string{"": "''", "target": "target", "product_id": "product_id",
-	"device": "device", "source": "source"}
-
-// AggregateTracked groups q's events by type, q.GroupBy and time bucket.
-func (db *DB) AggregateTracked(ctx context.Context, q store.TrackedQuery) ([]store.TrackedGroup, error) {
-	key, ok := trackedGroupCols[q.GroupBy]
-	if !ok {
-		return nil, fmt.Errorf("%s: aggregate tracked: cannot group by %q: %w", db.d.Name, q.GroupBy, store.ErrInvalidFilter)
-	}
-	var s sel
-	trackedWhere(&s, q)
-	bucket := "0"
-	if q.Bucket > 0 {
-		bucket = fmt.Sprintf("(at_us - %s) / %s", s.arg(normTime(q.BucketBase).UnixMicro()), s.arg(q.Bucket.Microseconds()))
-	}
-	rows, err := db.r.QueryContext(ctx, `SELECT type, `+key+`, `+bucket+`, COUNT(*), COUNT(DISTINCT NULLIF(viewer_id, '')),
-		CAST(COALESCE(SUM(value), 0) AS BIGINT), CAST(COALESCE(SUM(amount_e4), 0) AS BIGINT),
-		COALESCE(MIN(amount_e4), 0), COALESCE(MAX(amount_e4), 0)
-		FROM tracked_events`+s.clause()+` GROUP BY 1, 2, 3`, s.args...)
-	if err != nil {
-		return nil, db.fail(err, "aggregate tracked", "", "")
-	}
-	defer rows.Close()
-	var out []store.TrackedGroup
-	for rows.Next() {
-		var g store.TrackedGroup
-		if err := rows.Scan(&g.Type, &g.Key, &g.Bucket, &g.Count, &g.Viewers, &g.SumValue, &g.SumAmount,
-			&g.MinAmount, &g.MaxAmount); err != nil {
-			return nil, db.fail(err, "aggregate tracked", "", "")
-		}
-		out = append(out, g)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, db.fail(err, "aggregate tracked", "", "")
-	}
-	return out, nil
-}
-
-// TrackedViewers returns the distinct non-empty viewer ids of q's events.
-func (db *DB) TrackedViewers(ctx context.Context, q store.TrackedQuery) ([]string, error) {
-	var s sel
-	trackedWhere(&s, q)
-	s.where("viewer_id <> ''")
-	rows, err := db.r.QueryContext(ctx, `SELECT DISTINCT viewer_id FROM tracked_events`+s.clause(), s.args...)
-	if err != nil {
-		return nil, db.fail(err, "tracked viewers", "", "")
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, db.fail(err, "tracked viewers", "", "")
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, db.fail(err, "tracked viewers", "", "")
-	}
-	return out, nil
-}
-
 // TrackedSessions folds the events of each session into its span.
 //
 // Without a filter on types or targets it reads the rollup
