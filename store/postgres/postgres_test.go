@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"net/url"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 
 	"vitrine/store"
 	"vitrine/store/internal/sqlstore"
@@ -25,9 +27,27 @@ func TestStore(t *testing.T) {
 	})
 }
 
-// connect opens a plain connection to a store URL from pgtest (its pool
-// settings are for pgxpool, which a single connection refuses).
-func connect(t *testing.T, raw string) *pgx.Conn {
+// TestSessionsBackfill: migration 0007 fills tracked_sessions from the
+// tracked events of a database that already holds them.
+func TestSessionsBackfill(t *testing.T) {
+	url := pgtest.FreshURL(t)
+	ms, err := postgres.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("pgx", plainURL(t, url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	storetest.SessionsBackfill(t, db, postgres.Dialect, ms, func(t *testing.T) store.Store {
+		return pgtest.Open(t, url)
+	})
+}
+
+// plainURL is a store URL from pgtest without its pool settings, which a
+// single connection refuses.
+func plainURL(t *testing.T, raw string) string {
 	t.Helper()
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -36,7 +56,14 @@ func connect(t *testing.T, raw string) *pgx.Conn {
 	q := u.Query()
 	q.Del("pool_max_conns")
 	u.RawQuery = q.Encode()
-	conn, err := pgx.Connect(t.Context(), u.String())
+	return u.String()
+}
+
+// connect opens a plain connection to a store URL from pgtest (its pool
+// settings are for pgxpool, which a single connection refuses).
+func connect(t *testing.T, raw string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), plainURL(t, raw))
 	if err != nil {
 		t.Fatal(err)
 	}

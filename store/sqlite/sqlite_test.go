@@ -94,6 +94,26 @@ func TestReopenPersistsAndMigratesOnce(t *testing.T) {
 	}
 }
 
+// TestSessionsBackfill: migration 0007 fills tracked_sessions from the
+// tracked events of a database that already holds them.
+func TestSessionsBackfill(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vitrine.db")
+	ms, err := sqlstore.LoadMigrations(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	storetest.SessionsBackfill(t, db, Dialect, ms, func(t *testing.T) store.Store {
+		s := open(t, path)
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
 func TestPragmas(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "vitrine.db")
 	s := open(t, path)

@@ -63,7 +63,8 @@ func LoadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 // migration leaves the schema at the previous version. Every transaction
 // first takes d.MigrationLock and re-reads the version, so nodes starting
 // together apply each migration once. A schema newer than ms is refused
-// with ErrSchemaTooNew.
+// with ErrSchemaTooNew. Given a prefix of the migrations, it stops at the
+// last of the prefix (tests put data in an older schema that way).
 func Migrate(ctx context.Context, db *sql.DB, d Dialect, ms []Migration) error {
 	err := migrateTx(ctx, db, d, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, d.MigrationsDDL)
