@@ -84,9 +84,8 @@ type Handler struct {
 	fans   map[*Room]*fan
 	closed bool
 
-	// What the fans did: events written to parked sockets, the time it
-	// took (nanoseconds, from the fan taking the event to its last write),
-	// and the frames written.
+	// What the fans did: events written to parked sockets, the time their
+	// passes took (nanoseconds), and the frames written or queued.
 	broadcasts, broadcastNanos, framesOut atomic.Int64
 }
 
@@ -140,7 +139,7 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 			return nil, fmt.Errorf("overlay: %w", err)
 		}
 		h.poller = p
-		h.wg.Go(p.Run)
+		go p.Run() // the poller's own: Close stops it and waits
 		h.wg.Go(h.pingLoop)
 	}
 	return h, nil
@@ -158,10 +157,10 @@ func (h *Handler) Close() {
 	h.closed = true
 	h.mu.Unlock()
 	h.cancel() // fans abort, the ping loop returns
-	if h.poller != nil {
-		h.poller.Close()
-	}
 	h.wg.Wait()
+	if h.poller != nil {
+		h.poller.Close() // after the fans: their sockets leave it first
+	}
 }
 
 // Parked is the number of viewer sockets held without a goroutine.

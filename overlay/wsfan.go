@@ -1,10 +1,12 @@
 package overlay
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,6 +106,15 @@ func (h *Handler) park(room *Room, s *parkedSocket, last int64, onPark func()) (
 			s.finish()
 			return true, fmt.Errorf("overlay: watch the socket: %w", err)
 		}
+		// A socket that ended between joining the fan and the poller
+		// (a pass, the pinger or an abort closed it) was taken out of the
+		// poller before it was in: take it out now.
+		s.mu.Lock()
+		finished := s.finished
+		s.mu.Unlock()
+		if finished {
+			h.poller.Remove(s.conn)
+		}
 		return true, nil
 	}
 }
@@ -174,25 +185,24 @@ type batchFrame struct {
 // from is what a socket that has every event up to last still lacks, and
 // how many frames that is.
 func (b *batch) from(last int64) ([]byte, int) {
-	for i, f := range b.starts {
-		if f.seq > last {
-			return b.buf[f.off:], len(b.starts) - i
-		}
+	i, _ := slices.BinarySearchFunc(b.starts, last+1, func(f batchFrame, seq int64) int { return cmp.Compare(f.seq, seq) })
+	if i == len(b.starts) {
+		return nil, 0
 	}
-	return nil, 0
+	return b.buf[b.starts[i].off:], len(b.starts) - i
 }
 
-// extend returns a window with b's frames after floor, then msgs'.
+// extend returns a window with b's frames after floor, then msgs'. When
+// it keeps all of b's frames it appends to b's arrays in place: b's
+// readers see only b's length, and run, the only writer, always extends
+// the window it last published.
 func (b *batch) extend(floor int64, msgs []*Message) *batch {
-	keep := len(b.starts)
-	for i, f := range b.starts {
-		if f.seq > floor {
-			keep = i
-			break
-		}
-	}
+	keep, _ := slices.BinarySearchFunc(b.starts, floor+1, func(f batchFrame, seq int64) int { return cmp.Compare(f.seq, seq) })
 	nb := &batch{last: b.last}
-	if keep < len(b.starts) {
+	switch {
+	case keep == 0:
+		nb.buf, nb.starts = b.buf, b.starts
+	case keep < len(b.starts):
 		off := b.starts[keep].off
 		nb.buf = append(nb.buf, b.buf[off:]...)
 		for _, f := range b.starts[keep:] {
@@ -268,9 +278,12 @@ func (f *fan) publish(msgs []*Message) bool {
 			f.mu.Unlock()
 			return false
 		}
-		w := f.win.Load().extend(f.floor, msgs)
-		if len(w.starts) <= windowMax && len(w.buf) <= windowMaxBytes || f.win.Load().last <= f.floor {
-			// (A window of these events alone is taken whatever its size.)
+		cur := f.win.Load()
+		w := cur.extend(f.floor, msgs)
+		// A window of these events alone is taken whatever its size: no
+		// pass may be coming to make room.
+		alone := len(cur.starts) == 0 || cur.starts[len(cur.starts)-1].seq <= f.floor
+		if len(w.starts) <= windowMax && len(w.buf) <= windowMaxBytes || alone {
 			f.last = w.last
 			visible := len(w.starts) > 0 && w.starts[len(w.starts)-1].seq > f.visible
 			if visible {
@@ -292,6 +305,9 @@ func (f *fan) publish(msgs []*Message) bool {
 		case <-f.pass:
 		case <-f.done:
 			return false
+		case <-f.h.ctx.Done():
+			f.abort()
+			return false
 		}
 	}
 }
@@ -309,8 +325,10 @@ func countVisible(msgs []*Message) int {
 // sweep writes the window to the sockets, a pass at a time, while some
 // socket may lack an event.
 func (f *fan) sweep() {
+	// Every socket has the events up to the floor; only this goroutine
+	// raises it.
 	f.mu.Lock()
-	swept := f.visible // the window's last at the start of the last pass
+	swept := f.floor
 	f.mu.Unlock()
 	for {
 		select {

@@ -497,3 +497,45 @@ func TestWSParkedWindowFull(t *testing.T) {
 	_, _, frames := e.h.BroadcastStats()
 	t.Logf("%d frames written to parked sockets", frames)
 }
+
+// TestFanPublishFullWindow: the fan takes a batch that alone overflows
+// the window when no frame of the window is still needed, even if a
+// host-only event moved the window's last seq past the floor (no pass
+// would come to make room: waiting would stall the room).
+func TestFanPublishFullWindow(t *testing.T) {
+	defer func(n int) { windowMax = n }(windowMax)
+	windowMax = 3
+	e := newWSEnv(t, Config{CountInterval: -1}, HandlerConfig{})
+	msg := func(seq int64, typ string) *Message {
+		m, err := NewMessage(Envelope{V: Version, Seq: seq, Type: typ, Data: json.RawMessage(`{}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	f := &fan{h: e.h, done: make(chan struct{}), wake: make(chan struct{}, 1), pass: make(chan struct{}, 1), floor: 10}
+	// Frames up to 10 were swept; 11 is host-only.
+	w := (&batch{last: 8}).extend(8, []*Message{msg(9, TypeChatMessage), msg(10, TypeChatMessage), msg(11, TypeViewerBanned)})
+	f.win.Store(w)
+	published := make(chan bool, 1)
+	go func() {
+		published <- f.publish([]*Message{msg(12, TypeChatMessage), msg(13, TypeChatMessage), msg(14, TypeChatMessage), msg(15, TypeChatMessage)})
+	}()
+	select {
+	case ok := <-published:
+		if !ok {
+			t.Fatal("publish refused")
+		}
+	case <-time.After(5 * time.Second):
+		close(f.done)
+		t.Fatal("publish waited for a pass that no event would start")
+	}
+	got := f.win.Load()
+	if p, n := got.from(10); n != 4 || got.last != 15 || len(p) == 0 {
+		t.Fatalf("window after 10: %d frames, last %d", n, got.last)
+	}
+	// The window before it is intact (it was extended in place or copied).
+	if p, n := w.from(8); n != 2 || !bytes.HasPrefix(p, appendFrame(nil, opText, msg(9, TypeChatMessage).JSON)) {
+		t.Fatalf("the earlier window changed: %d frames", n)
+	}
+}

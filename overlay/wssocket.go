@@ -35,6 +35,7 @@ type parkedSocket struct {
 
 	mu       sync.Mutex
 	queue    [][]byte // frames waiting for the drain goroutine
+	queued   int      // their bytes
 	draining bool
 	closing  bool // a close frame is written or queued; nothing follows it
 	finished bool // the socket is closed
@@ -76,10 +77,11 @@ func (s *parkedSocket) sendLocked(b []byte) error {
 		return errSocketClosed
 	}
 	if s.draining {
-		if len(s.queue) >= s.max {
+		if len(s.queue) >= s.max || s.queued+len(b) > maxQueuedBytes {
 			return errSocketSlow
 		}
 		s.queue = append(s.queue, b)
+		s.queued += len(b)
 		return nil
 	}
 	n, err := s.writeNow(b)
@@ -88,11 +90,16 @@ func (s *parkedSocket) sendLocked(b []byte) error {
 	}
 	if n < len(b) {
 		s.queue = append(s.queue, b[n:])
+		s.queued += len(b) - n
 		s.draining = true
 		go s.drain()
 	}
 	return nil
 }
+
+// maxQueuedBytes bounds what a slow socket's queue holds, whatever its
+// number of frames (a frame from the fan may carry many events).
+const maxQueuedBytes = 1 << 20
 
 // send writes a frame (sendFrame), closing the socket if it cannot: a
 // close frame for a viewer too slow, nothing more if the connection
@@ -139,7 +146,7 @@ func (s *parkedSocket) drain() {
 	for {
 		s.mu.Lock()
 		q := s.queue
-		s.queue = nil
+		s.queue, s.queued = nil, 0
 		if len(q) == 0 {
 			// Back to writes that do not wait; they honour the deadline.
 			_ = s.conn.SetWriteDeadline(time.Time{})
@@ -157,7 +164,7 @@ func (s *parkedSocket) drain() {
 			if _, err := s.conn.Write(b); err != nil {
 				// Nothing more can be written, not even a close frame.
 				s.mu.Lock()
-				s.queue, s.draining, s.closing = nil, false, true
+				s.queue, s.queued, s.draining, s.closing = nil, 0, false, true
 				s.mu.Unlock()
 				s.finish()
 				return
@@ -188,16 +195,23 @@ func (s *parkedSocket) closeWith(code uint16, reason string) {
 		s.mu.Unlock()
 		return
 	}
+	cf := closeFrame(code, reason)
 	if s.draining {
 		// After the frame being written; the frames not begun are
 		// dropped: the viewer resumes with since.
-		s.queue = append(s.queue[:0], closeFrame(code, reason))
+		s.queue, s.queued = append(s.queue[:0], cf), len(cf)
 		s.closing = true
 		s.mu.Unlock()
 		return
 	}
-	_, _ = s.writeNow(closeFrame(code, reason))
 	s.closing = true
+	if n, err := s.writeNow(cf); err == nil && n < len(cf) {
+		// The rest of the close frame goes before the FIN.
+		s.queue, s.queued, s.draining = [][]byte{cf[n:]}, len(cf)-n, true
+		s.mu.Unlock()
+		go s.drain()
+		return
+	}
 	s.mu.Unlock()
 	s.finish()
 }

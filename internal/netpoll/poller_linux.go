@@ -94,6 +94,13 @@ func (p *Poller) Rearm(conn syscall.Conn) error {
 	if err != nil {
 		return fmt.Errorf("netpoll: %w", err)
 	}
+	// Under mu, so that Close cannot close the epoll descriptor (whose
+	// number may then be reused) in between.
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.close {
+		return ErrClosed
+	}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, int(fd), &unix.EpollEvent{Events: events, Fd: fd}); err != nil {
 		return fmt.Errorf("netpoll: epoll_ctl mod: %w", err)
 	}
@@ -108,9 +115,11 @@ func (p *Poller) Remove(conn syscall.Conn) {
 		return // already closed, and so out of the epoll set
 	}
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	delete(p.fds, fd)
-	p.mu.Unlock()
-	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
+	if !p.close {
+		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
+	}
 }
 
 // Len is the number of sockets watched.
