@@ -18,8 +18,13 @@
 // viewers connected, estimates its memory per connection. With
 // -chat-every the tool also chats (over ten sockets of its own, in turn:
 // the server limits each to one message a second) and reports each chat
-// message's broadcast latency, from its sending to each viewer. All kinds join
-// evenly over -ramp and can be combined:
+// message's broadcast latency, from its sending to each viewer. On Linux
+// the events-socket viewers are read by -ws-readers epoll loops rather
+// than a goroutine each, so that the tool, on the same cores as the
+// server, takes as little CPU as it can; with -ws-measure N only N of them,
+// spread among the others, are timed, and the rest are read once a
+// second (the server writes to every socket all the same). All kinds
+// join evenly over -ramp and can be combined:
 //
 //	vitrine-load -server http://localhost:8080 -stream demo -hls 200 -duration 60s
 //	vitrine-load -server http://localhost:8080 -stream demo -hls 0 -whep 50 -ramp 5s -duration 20s -every 5s

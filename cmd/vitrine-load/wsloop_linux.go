@@ -200,16 +200,20 @@ func (l *wsLoop) runReady(ctx context.Context) {
 	}
 }
 
-// runIdle reads every socket in turn each period. Its sockets are in no
-// epoll set: a frame the server writes to one wakes nothing, as with a
-// viewer on another machine.
+// runIdle reads every socket once each period, a tenth of them every
+// tenth of it (not all at once, which would take a core from the server
+// for a while). Its sockets are in no epoll set: a frame the server
+// writes to one wakes nothing, as with a viewer on another machine.
 func (l *wsLoop) runIdle(ctx context.Context) {
+	const slices = 10
 	var conns []*loopConn
-	for ctx.Err() == nil {
+	for slice := 0; ctx.Err() == nil; slice = (slice + 1) % slices {
 		conns = conns[:0]
 		l.mu.Lock()
-		for _, lc := range l.conns {
-			conns = append(conns, lc)
+		for fd, lc := range l.conns {
+			if fd%slices == slice {
+				conns = append(conns, lc)
+			}
 		}
 		l.mu.Unlock()
 		for _, lc := range conns {
@@ -217,7 +221,7 @@ func (l *wsLoop) runIdle(ctx context.Context) {
 		}
 		l.t.flush(l.st)
 		clear(conns)
-		sleep(ctx, l.every)
+		sleep(ctx, l.every/slices)
 	}
 }
 
