@@ -18,12 +18,21 @@ import (
 //
 // HLS has no session: a viewer is told apart by the `viewer` query
 // parameter the player appends to the playlist URL (gohlslib carries it
-// to the media playlists), else by its address and User-Agent. Its
-// session starts with its first playlist request (hls.start), is alive
-// while it keeps reloading playlists (an hls.heartbeat every
-// HeartbeatEvery), and ends HLSIdle after its last request (hls.end at
-// that request). A player reloads a live playlist every part or segment
-// (about once a second), so the idle time is far above a reload.
+// to the media playlists, the replay's playlists to their segments),
+// else by its address and User-Agent. Its session starts with its first
+// request (hls.start), is alive while it keeps requesting (an
+// hls.heartbeat every HeartbeatEvery), and ends HLSIdle after its last
+// request (hls.end at that request). A player reloads a live playlist
+// every part or segment (about once a second), and loads a replay's
+// playlist once, then a segment every segment's duration once its buffer
+// is full, so the idle time is far above a request while it plays. The
+// requests only touch memory: however many a viewer makes, the store
+// gets its hls.start, one hls.heartbeat every HeartbeatEvery and its
+// hls.end. Bots (crawlers by their User-Agent) are not viewers.
+//
+// The phase of a session is not the recorder's: the report cuts the
+// sessions at the phases' bounds (a replay watched after the end of the
+// live is in the replay).
 //
 // Events are written in batches every FlushEvery by Run; one of a stream
 // that is not a campaign (a declared stream such as demo) is dropped.
@@ -79,30 +88,47 @@ func viewerKey(prefix, viewer string, parts ...string) string {
 	return prefix + hex.EncodeToString(h.Sum(nil))[:20]
 }
 
-// HLSRequest notes a playlist request of a campaign's LL-HLS stream.
+// HLSRequest notes a request of a viewer of a campaign's HLS: a playlist
+// of its LL-HLS live, or a playlist or segment of its replay.
 func (r *SessionRecorder) HLSRequest(campaignID, viewer, addr, userAgent string) {
 	now := r.now().UTC()
 	v := viewerKey("hls-", viewer, addr, userAgent)
 	key := campaignID + "|" + v
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := r.hls[key]
-	if s == nil {
-		device, human := DeviceOf(userAgent)
-		if !human {
-			device = Other
-		}
-		s = &serverSession{campaign: campaignID, id: NewEventID("hls-"), viewer: v, device: device,
-			first: now, last: now, beat: now}
-		r.hls[key] = s
-		r.emitLocked(s, TypeHLSStart, now)
+	if r.touchLocked(key, now) {
+		r.mu.Unlock()
 		return
 	}
-	s.last = now
+	r.mu.Unlock()
+	// A new session: the User-Agent is parsed outside the lock.
+	device, human := DeviceOf(userAgent)
+	if !human {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.touchLocked(key, now) { // another request of the viewer came first
+		return
+	}
+	s := &serverSession{campaign: campaignID, id: NewEventID("hls-"), viewer: v, device: device,
+		first: now, last: now, beat: now}
+	r.hls[key] = s
+	r.emitLocked(s, TypeHLSStart, now)
+}
+
+// touchLocked keeps the viewer's open HLS session alive, if it has one:
+// an hls.heartbeat every HeartbeatEvery, whatever the requests' rate.
+func (r *SessionRecorder) touchLocked(key string, now time.Time) bool {
+	s := r.hls[key]
+	if s == nil {
+		return false
+	}
+	s.last = later(s.last, now)
 	if now.Sub(s.beat) >= HeartbeatEvery {
 		s.beat = now
 		r.emitLocked(s, TypeHLSHeartbeat, now)
 	}
+	return true
 }
 
 // Like records a like tap the server saw on the events socket or the

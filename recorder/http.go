@@ -44,6 +44,7 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // there (derived on the server from the sequence, like the MP4 download).
 // A sequence still pinned at the end of the live, or unpinned on a
 // segment boundary, ends with a whole segment and has no last.m4s.
+// A playlist asked for with ?viewer=ID names it on its segments too.
 func (r *Recorder) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /replay/{id}/index.m3u8", r.servePlaylist)
 	mux.HandleFunc("GET /replay/{id}/events", r.serveEvents)
@@ -116,12 +117,27 @@ func (r *Recorder) servePlaylist(w http.ResponseWriter, req *http.Request) {
 		httperr.Write(w, http.StatusNotFound, "recording_not_found", "the recording has no segment yet")
 		return
 	}
-	b, err := playlist(rc.segs, !rc.live(), "", "")
+	b, err := playlist(rc.segs, !rc.live(), "", "", viewerQuery(req))
 	if err != nil {
 		r.httpError(w, req, err)
 		return
 	}
 	writePlaylist(w, b, rc.live())
+}
+
+// viewerQuery is "?viewer=ID" when the playlist's request names its
+// viewer with a well-formed id, else "". The playlist carries it to its
+// segments' URIs: a VOD player loads the playlist once and then only
+// segments, resolved against the playlist's URL without its query, and
+// the server's analytics tell a viewer apart by it on every request (as
+// gohlslib carries it from a live's multivariant playlist to its media
+// playlists).
+func viewerQuery(req *http.Request) string {
+	v := req.URL.Query().Get("viewer")
+	if !idPattern.MatchString(v) {
+		return ""
+	}
+	return "?viewer=" + v
 }
 
 func writePlaylist(w http.ResponseWriter, b []byte, live bool) {
@@ -157,7 +173,7 @@ func (r *Recorder) serveSequencePlaylist(w http.ResponseWriter, req *http.Reques
 		clip[len(clip)-1].Duration = last.duration // clip is a copy
 		lastURI = lastSegmentFile
 	}
-	b, err := playlist(clip, true, "../../", lastURI)
+	b, err := playlist(clip, true, "../../", lastURI, viewerQuery(req))
 	if err != nil {
 		r.httpError(w, req, err)
 		return

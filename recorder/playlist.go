@@ -73,7 +73,9 @@ func (independentSegments) String() string { return "#EXT-X-INDEPENDENT-SEGMENTS
 // its PROGRAM-DATE-TIME, the media clock of the shopping events. prefix is
 // prepended to the URIs (relative to the playlist); last, if set, is the
 // URI of the last segment instead (a sequence's segment cut at its unpin).
-func playlist(segs []store.RecordingSegment, vod bool, prefix, last string) ([]byte, error) {
+// query, if set ("?viewer=..."), is appended to the segments' URIs (see
+// viewerQuery).
+func playlist(segs []store.RecordingSegment, vod bool, prefix, last, query string) ([]byte, error) {
 	p, err := m3u8.NewMediaPlaylist(0, uint(max(len(segs), 1)))
 	if err != nil {
 		return nil, err
@@ -95,7 +97,7 @@ func playlist(segs []store.RecordingSegment, vod bool, prefix, last string) ([]b
 			uri = last
 		}
 		seg := &m3u8.MediaSegment{
-			URI:             uri,
+			URI:             uri + query,
 			Duration:        d,
 			ProgramDateTime: s.StartAt.UTC(),
 			Discontinuity:   i > 0 && (s.Discontinuity || s.Session != session),

@@ -311,7 +311,11 @@ func (s *Server) routes(metrics http.Handler) http.Handler {
 	}
 	mux.Handle("/live/", s.trackHLS(s.hls))
 	if s.recorder != nil {
-		s.recorder.Register(mux)
+		// The replay's routes on their own mux, behind the analytics of
+		// its viewers (each request still names its route for /metrics).
+		replay := http.NewServeMux()
+		s.recorder.Register(replay)
+		mux.Handle("/replay/", s.trackReplay(replay))
 	}
 	s.web.Register(mux) // the player page, embed.js, /static/
 	mux.Handle("GET /metrics", metrics)
