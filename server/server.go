@@ -263,7 +263,7 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 			Name: "vitrine_events_broadcasts_total", Help: "Data-channel events written to the parked WebSockets of their room.",
 		}, func() float64 { n, _, _ := s.events.BroadcastStats(); return float64(n) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "vitrine_events_broadcast_seconds_total", Help: "Time spent writing events to every parked WebSocket of their room (from the event to its last write).",
+			Name: "vitrine_events_broadcast_seconds_total", Help: "Time the fans spent in passes writing events to the parked WebSockets of their room (a pass writes every event a socket lacks).",
 		}, func() float64 { _, sec, _ := s.events.BroadcastStats(); return sec }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "vitrine_events_frames_written_total", Help: "Event frames written to parked WebSockets (an event to N sockets is N frames).",
