@@ -41,6 +41,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,7 +60,7 @@ func main() {
 	product := flag.String("product", "", "product to pin (default: the campaign's first)")
 	chatEvery := flag.Duration("chat-every", 0, "with -ws: send a chat message this often (over 10 sockets of its own, in turn) and report its broadcast latency")
 	wsMeasure := flag.Int("ws-measure", 0, "with -ws: time this many of the viewers, spread among them, and read the others' sockets once a second (0: time all); the tool's reads then take less of the CPU the server needs")
-	wsReaderLoops := flag.Int("ws-readers", 1, "with -ws: epoll loops that read the viewers' sockets (Linux); 0 gives each viewer a goroutine")
+	wsReaderLoops := flag.Int("ws-readers", runtime.GOMAXPROCS(0), "with -ws: epoll loops that read the viewers' sockets (Linux); 0 gives each viewer a goroutine")
 	every := flag.Duration("every", 5*time.Second, "report interval")
 	flag.Parse()
 	if *hlsViewers < 0 || *whepViewers < 0 || *wsViewers < 0 || *hlsViewers+*whepViewers+*wsViewers < 1 ||
