@@ -63,7 +63,14 @@ func (h *Handler) fanOf(room *Room) (*fan, error) {
 		return nil, ErrClosed
 	}
 	if f := h.fans[room]; f != nil {
-		return f, nil
+		f.mu.Lock()
+		ended := f.ended
+		f.mu.Unlock()
+		if !ended {
+			return f, nil
+		}
+		// It is stopping: a new one replaces it (the old one removes
+		// itself from fans only while it is still there).
 	}
 	seq, visible := room.position()
 	sub, err := room.subscribeFan(h.ctx, seq)
@@ -92,7 +99,7 @@ func (h *Handler) park(room *Room, s *parkedSocket, last int64, onPark func()) (
 		f.mu.Lock()
 		if f.ended {
 			f.mu.Unlock()
-			continue // it just stopped: start another
+			continue // it just stopped: fanOf starts another
 		}
 		if !s.k.sub.caughtUp() || last < f.visible {
 			f.mu.Unlock()
