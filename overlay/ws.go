@@ -87,6 +87,8 @@ type Handler struct {
 	// What the fans did: events written to parked sockets, the time their
 	// passes took (nanoseconds), and the frames written or queued.
 	broadcasts, broadcastNanos, framesOut atomic.Int64
+
+	parkedSeq atomic.Int64 // sockets parked so far: their ping slots
 }
 
 // BroadcastStats are the fans' totals: events broadcast to parked sockets,

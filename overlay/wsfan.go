@@ -107,6 +107,7 @@ func (h *Handler) park(room *Room, s *parkedSocket, last int64, onPark func()) (
 		}
 		onPark()
 		s.fan, s.last = f, last
+		s.slot = int(h.parkedSeq.Add(1) % pingSlots)
 		f.socks[s] = struct{}{}
 		f.mu.Unlock()
 		if err := h.poller.Add(s.conn, s.readable); err != nil {
@@ -452,15 +453,20 @@ func (f *fan) abort() {
 	}
 }
 
+// pingSlots spreads the pings: every PingInterval/pingSlots the pinger
+// pings one slot's sockets, so that ten thousand pings (and their pongs)
+// do not come at once and hold up the events' passes.
+const pingSlots = 20
+
 // pingLoop keeps the parked sockets alive: a ping to each every
-// PingInterval; a socket from which nothing came (not even the pong) for
-// PingInterval+PongTimeout is closed.
+// PingInterval, a slot of them at a time; a socket from which nothing
+// came (not even the pong) for PingInterval+PongTimeout is closed.
 func (h *Handler) pingLoop() {
-	t := time.NewTicker(h.cfg.PingInterval)
+	t := time.NewTicker(max(h.cfg.PingInterval/pingSlots, time.Millisecond))
 	defer t.Stop()
 	ping := appendFrame(nil, opPing, nil)
 	var socks []*parkedSocket
-	for {
+	for slot := 0; ; slot = (slot + 1) % pingSlots {
 		select {
 		case <-h.ctx.Done():
 			return
@@ -471,7 +477,9 @@ func (h *Handler) pingLoop() {
 		for _, f := range h.fans {
 			f.mu.Lock()
 			for s := range f.socks {
-				socks = append(socks, s)
+				if s.slot == slot {
+					socks = append(socks, s)
+				}
 			}
 			f.mu.Unlock()
 		}

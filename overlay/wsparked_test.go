@@ -539,3 +539,54 @@ func TestFanPublishFullWindow(t *testing.T) {
 		t.Fatalf("the earlier window changed: %d frames", n)
 	}
 }
+
+// TestWSParkedPingsSpread: parked sockets are pinged a slot at a time
+// across the interval, not all at once (ten thousand pings and their
+// pongs in one go would hold up the events), and each within it.
+func TestWSParkedPingsSpread(t *testing.T) {
+	const interval = 400 * time.Millisecond
+	e := newWSEnv(t, Config{CountInterval: -1}, HandlerConfig{PingInterval: interval})
+	const n = 40
+	clients := make([]*rawWS, n)
+	for i := range clients {
+		clients[i] = dialRaw(t, e, "?since=0")
+	}
+	waitFor(t, "parked", func() bool { return e.h.Parked() == n })
+	start := time.Now()
+	type ping struct {
+		at  time.Time
+		err error
+	}
+	got := make(chan ping, n)
+	for _, c := range clients {
+		go func() {
+			_ = c.conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+			var h [2]byte
+			_, err := io.ReadFull(c.r, h[:])
+			if err == nil && (h[0] != 0x80|opPing || h[1] != 0) {
+				err = fmt.Errorf("frame % x, want an empty ping", h)
+			}
+			got <- ping{time.Now(), err}
+		}()
+	}
+	first, last := time.Time{}, time.Time{}
+	for range n {
+		p := <-got
+		if p.err != nil {
+			t.Fatal(p.err)
+		}
+		if first.IsZero() || p.at.Before(first) {
+			first = p.at
+		}
+		if p.at.After(last) {
+			last = p.at
+		}
+	}
+	t.Logf("first pings from %v to %v after parking", first.Sub(start), last.Sub(start))
+	if last.Sub(start) > interval+200*time.Millisecond {
+		t.Errorf("a socket waited %v for its first ping (interval %v)", last.Sub(start), interval)
+	}
+	if last.Sub(first) < interval/2 {
+		t.Errorf("the first pings came within %v of each other: not spread over the %v interval", last.Sub(first), interval)
+	}
+}

@@ -30,6 +30,7 @@ type parkedSocket struct {
 	fan  *fan
 	max  int   // frames queued at most while slow
 	last int64 // the last seq written or queued; the fan's goroutine only
+	slot int   // the pinger's slot (pingLoop)
 
 	lastSeen atomic.Int64 // unix nanoseconds of the last bytes read
 
