@@ -221,6 +221,30 @@ func TestPlayerWHEP(t *testing.T) {
 	if c := got["cart.create"]; c.AmountE4 != 1290000 || c.Currency != "EUR" {
 		t.Errorf("cart.create recorded as %+v", c)
 	}
+	// The server's own record of the WHEP session names the page's viewer.
+	oneViewer(t, e.s, e.c.ID, "", "page.view", "session.start", "cart.add", "whep.start")
+}
+
+// oneViewer waits for the tracked events of each type and checks that
+// one viewer id is on all of them (but the test's own, probe): the page's
+// beacons and the server's record of the video it plays (the page passes
+// ?viewer= on its video requests) count as one viewer.
+func oneViewer(t *testing.T, s *Server, campaignID, probe string, types ...string) {
+	t.Helper()
+	waitTracked(t, s, campaignID, types...)
+	ids := map[string][]string{}
+	err := s.store.ScanTrackedEvents(t.Context(), store.TrackedQuery{CampaignID: campaignID}, func(e *store.TrackedEvent) error {
+		if e.ViewerID != probe && !slices.Contains(ids[e.ViewerID], e.Type) {
+			ids[e.ViewerID] = append(ids[e.ViewerID], e.Type)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 1 {
+		t.Fatalf("tracked events under %d viewer ids, want one: %v", len(ids), ids)
+	}
 }
 
 // waitTracked waits until the server has recorded a tracked event of each
@@ -294,7 +318,7 @@ func TestPlayerUpcoming(t *testing.T) {
 func TestPlayerLLHLS(t *testing.T) {
 	e := newPlayerEnv(t, true)
 	e.push(60)
-	waitPlaylist(t, e.s.hlsURL(e.c.ID), 15*time.Second)
+	waitPlaylist(t, e.s.hlsURL(e.c.ID)+"?viewer=test_probe", 15*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	p := e.page(ctx, "?transport=hls")
@@ -305,6 +329,7 @@ func TestPlayerLLHLS(t *testing.T) {
 	if err := p.Eval(ctx, `document.querySelector('.vt-card[data-product="`+e.products[1]+`"] .vt-card-name').textContent`, &name); err != nil || name != "Silk <scarf> & co" {
 		t.Fatalf("card name %q, %v", name, err)
 	}
+	oneViewer(t, e.s, e.c.ID, "test_probe", "page.view", "session.start", "hls.start")
 }
 
 // TestPlayerFallsBackToLLHLS: the page picks WebRTC by itself; when its

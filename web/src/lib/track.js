@@ -84,8 +84,9 @@ export function fields(type, d = {}) {
 
 const clip = (s, n) => String(s || '').slice(0, n);
 
-// tracker batches events. viewerId() is read at each event (the page learns
-// its server id after a while); session: true gives the batches a session
+// tracker batches events. viewerId() is read when a batch is made: the
+// page learns its server id a moment after it loads, and the events
+// queued before then belong to it too; session: true gives the batches a session
 // id, new per page load and after 5 minutes without an event (the player
 // page); widgets on the seller's site send none.
 export function tracker({ endpoint, viewerId, source, session = false, every = 4000, log }) {
@@ -111,9 +112,11 @@ export function tracker({ endpoint, viewerId, source, session = false, every = 4
   function batches() {
     // One viewer and one session per batch, at most 100 events.
     const groups = new Map();
+    let vid = viewerId() || '';
+    if (!idRe.test(vid)) vid = queue[0]?.vid || '';
     for (const q of queue) {
-      const k = q.vid + ' ' + q.sid;
-      if (!groups.has(k)) groups.set(k, { vid: q.vid, sid: q.sid, events: [] });
+      const k = q.sid;
+      if (!groups.has(k)) groups.set(k, { vid, sid: q.sid, events: [] });
       groups.get(k).events.push(q.ev);
     }
     queue = [];

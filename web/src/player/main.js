@@ -113,6 +113,17 @@ root.append(
 );
 
 // ---- tracking -----------------------------------------------------------------
+// The video requests name the viewer as the beacons do (?viewer=), so that
+// the server merges what it sees of the video with the page's visit (and
+// still counts a viewer whose beacons are blocked). The id is the
+// server's once the events socket said hello.
+let helloSeen;
+const hello = new Promise((r) => (helloSeen = r));
+const helloOrSoon = () => Promise.race([hello, sleep(1000)]);
+const asViewer = (u) => {
+  const v = me || localId;
+  return v ? `${u}${u.includes('?') ? '&' : '?'}viewer=${encodeURIComponent(v)}` : u;
+};
 const source = trafficSource();
 const tr = tracker({
   endpoint: urls.track,
@@ -171,6 +182,7 @@ setInterval(() => timeline.tick(), 100);
 const events = new Events(id, {
   onHello: (d) => {
     me = d.viewer_id || '';
+    helloSeen();
   },
   onSnapshot: (env) => {
     timeline.queue.length = 0;
@@ -243,9 +255,10 @@ async function startLive() {
     await sleep(2000);
   }
   const preferWebRTC = info.webrtc?.enabled && !/^none/.test(info.webrtc.video || '');
-  video.fallback = () => gen === liveGen && video.playHLS(urls.hls, { live: true }).catch(fail);
+  await helloOrSoon();
+  video.fallback = () => gen === liveGen && video.playHLS(asViewer(urls.hls), { live: true }).catch(fail);
   try {
-    await video.live({ whepURL: urls.whep, hlsURL: urls.hls, preferWebRTC, force });
+    await video.live({ whepURL: asViewer(urls.whep), hlsURL: asViewer(urls.hls), preferWebRTC, force });
   } catch (e) {
     fail(e);
   }
@@ -361,7 +374,8 @@ async function startReplay() {
   renderChapters();
   const t = Date.parse(params.get('at') || '');
   try {
-    await video.playHLS(urls.replay, { live: false, start: isNaN(t) ? null : t });
+    await helloOrSoon();
+    await video.playHLS(asViewer(urls.replay), { live: false, start: isNaN(t) ? null : t });
   } catch (e) {
     fail(e);
   }
@@ -500,7 +514,7 @@ function toggleMute() {
   muteBtn.setAttribute('aria-pressed', String(!v.muted));
   // WebRTC carries no audio for AAC sources: sound means LL-HLS.
   if (!v.muted && video.transport === 'whep' && /^none/.test(info?.webrtc?.audio || '') && !force) {
-    video.playHLS(urls.hls, { live: true }).catch(fail);
+    video.playHLS(asViewer(urls.hls), { live: true }).catch(fail);
   }
   v.play().catch(() => {});
 }
