@@ -153,19 +153,8 @@ func writePlaylist(w http.ResponseWriter, b []byte, live bool) {
 }
 
 func (r *Recorder) serveSequencePlaylist(w http.ResponseWriter, req *http.Request) {
-	id, rc, ok := r.replayOf(w, req)
+	clip, last, ok := r.sequenceOf(w, req, false)
 	if !ok {
-		return
-	}
-	seq, err := r.sequence(req.Context(), id, rc, req.PathValue("seq"))
-	if err != nil {
-		r.httpError(w, req, err)
-		return
-	}
-	clip := clipSegments(rc.segs, seq.from, seq.to)
-	last, err := r.cutLast(rc, seq, clip, false)
-	if err != nil {
-		r.httpError(w, req, err)
 		return
 	}
 	lastURI := ""
@@ -188,18 +177,8 @@ const lastSegmentFile = "last.m4s"
 // serveSequenceLast serves a sequence's last segment cut at its unpin,
 // with Range support; 404 when its playlist ends with a whole segment.
 func (r *Recorder) serveSequenceLast(w http.ResponseWriter, req *http.Request) {
-	id, rc, ok := r.replayOf(w, req)
+	_, last, ok := r.sequenceOf(w, req, true)
 	if !ok {
-		return
-	}
-	seq, err := r.sequence(req.Context(), id, rc, req.PathValue("seq"))
-	if err != nil {
-		r.httpError(w, req, err)
-		return
-	}
-	last, err := r.cutLast(rc, seq, clipSegments(rc.segs, seq.from, seq.to), true)
-	if err != nil {
-		r.httpError(w, req, err)
 		return
 	}
 	if last == nil {
@@ -210,6 +189,29 @@ func (r *Recorder) serveSequenceLast(w http.ResponseWriter, req *http.Request) {
 	h.Set("Content-Type", "video/mp4")
 	h.Set("Cache-Control", "public, max-age=3600")
 	http.ServeContent(w, req, "", last.modTime, bytes.NewReader(last.data))
+}
+
+// sequenceOf finds the sequence the request names ({id}, {seq}) and
+// returns its segments and its last segment cut at the unpin (nil when
+// served whole; with its bytes if withData); false when it answered the
+// request with an error.
+func (r *Recorder) sequenceOf(w http.ResponseWriter, req *http.Request, withData bool) ([]store.RecordingSegment, *lastSegment, bool) {
+	id, rc, ok := r.replayOf(w, req)
+	if !ok {
+		return nil, nil, false
+	}
+	seq, err := r.sequence(req.Context(), id, rc, req.PathValue("seq"))
+	if err != nil {
+		r.httpError(w, req, err)
+		return nil, nil, false
+	}
+	clip := clipSegments(rc.segs, seq.from, seq.to)
+	last, err := r.cutLast(rc, seq, clip, withData)
+	if err != nil {
+		r.httpError(w, req, err)
+		return nil, nil, false
+	}
+	return clip, last, true
 }
 
 var segmentFile = regexp.MustCompile(`^([0-9]{1,12})\.m4s$`)

@@ -156,14 +156,7 @@ func TestSequenceLastSegmentMatchesMP4(t *testing.T) {
 	testenv.RequireFFmpeg(t)
 	e := newEnv(t, nil)
 	e.start()
-	id := e.campaign()
-	e.push(id, 3)
-	e.hub.End(id)
-	e.waitState(id, store.RecordingReady)
-	rc, err := e.rec.load(t.Context(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, rc := e.recorded(3)
 	if len(rc.segs) < 3 {
 		t.Fatalf("%d segments", len(rc.segs))
 	}

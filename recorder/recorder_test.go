@@ -104,6 +104,21 @@ func (e *env) push(id string, seconds float64) {
 	}
 }
 
+// recorded pushes seconds to a new campaign, ends its live and returns
+// the campaign and its finished recording as served.
+func (e *env) recorded(seconds float64) (string, *recording) {
+	e.t.Helper()
+	id := e.campaign()
+	e.push(id, seconds)
+	e.hub.End(id)
+	e.waitState(id, store.RecordingReady)
+	rc, err := e.rec.load(e.t.Context(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return id, rc
+}
+
 func (e *env) waitState(id, state string) *store.Recording {
 	e.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -235,14 +250,7 @@ func TestExportMatchesPMP4(t *testing.T) {
 	testenv.RequireFFmpeg(t)
 	e := newEnv(t, nil)
 	e.start()
-	id := e.campaign()
-	e.push(id, 3)
-	e.hub.End(id)
-	e.waitState(id, store.RecordingReady)
-	rc, err := e.rec.load(t.Context(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, rc := e.recorded(3)
 	m, err := e.rec.buildMP4(rc, rc.segs, time.Time{}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
