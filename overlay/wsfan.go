@@ -43,8 +43,6 @@ type fan struct {
 	win  atomic.Pointer[batch]
 	wake chan struct{} // the window grew
 	pass chan struct{} // a pass ended: the floor rose
-
-	list []*parkedSocket // the sweep goroutine's copy of socks
 }
 
 // broadcastChunk is the number of sockets one goroutine writes an event
@@ -338,6 +336,7 @@ func (f *fan) sweep() {
 	f.mu.Lock()
 	swept := f.floor
 	f.mu.Unlock()
+	var list []*parkedSocket // this pass's copy of socks
 	for {
 		select {
 		case <-f.wake:
@@ -354,15 +353,15 @@ func (f *fan) sweep() {
 				f.mu.Unlock()
 				return
 			}
-			f.list = f.list[:0]
+			list = list[:0]
 			for s := range f.socks {
-				f.list = append(f.list, s)
+				list = append(list, s)
 			}
 			f.mu.Unlock()
 			t0 := time.Now()
-			f.h.framesOut.Add(f.broadcast(f.list))
+			f.h.framesOut.Add(f.broadcast(list))
 			f.h.broadcastNanos.Add(int64(time.Since(t0)))
-			clear(f.list)
+			clear(list)
 			// Every socket of the pass has the events up to w's last now,
 			// and a socket parked meanwhile had them all: the window may
 			// drop them.
