@@ -16,10 +16,10 @@ const chatPrefix = "vitrine-load "
 // connection send one message a second (bursts of five).
 const chatSends = 10
 
-// runChatter sends a chat message every interval until ctx ends, over
+// runChatter sends a chat message every interval on average (pace) until ctx ends, over
 // chatSends sockets of its own taken in turn; each viewer that receives one
 // reports its broadcast latency.
-func runChatter(ctx context.Context, eventsURL string, every time.Duration, st *wsStats) {
+func runChatter(ctx context.Context, eventsURL string, every time.Duration, jitter float64, st *wsStats) {
 	var conns []*wsViewerConn
 	defer func() {
 		for _, c := range conns {
@@ -51,20 +51,18 @@ func runChatter(ctx context.Context, eventsURL string, every time.Duration, st *
 		}()
 		conns = append(conns, c)
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for i := 0; ; i++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	i := 0
+	pace(ctx, every, jitter, func() bool {
 		msg, _ := json.Marshal(map[string]any{"type": "chat.send", "data": map[string]any{
 			"text": chatPrefix + strconv.FormatInt(time.Now().UnixNano(), 10), "name": "load"}})
-		if err := conns[i%len(conns)].write(0x1, msg); err != nil && ctx.Err() == nil {
-			st.chatError(err)
-			return
+		if err := conns[i%len(conns)].write(0x1, msg); err != nil {
+			if ctx.Err() == nil {
+				st.chatError(err)
+			}
+			return false
 		}
+		i++
 		st.chatSent()
-	}
+		return true
+	})
 }

@@ -13,7 +13,9 @@
 // with since=). With an admin -token the tool also pins and unpins a
 // product of the campaign (-product, or its first) every -pin-every and
 // reports the broadcast latency: from just before the POST/DELETE to each
-// viewer receiving product.pinned/unpinned, on this machine's clock. The
+// viewer receiving product.pinned/unpinned, on this machine's clock, and
+// the requests' own time (the server answers once the event is durable
+// and handed to its broadcast). The
 // server's RSS growth since before the viewers joined, divided by the
 // viewers connected, estimates its memory per connection. With
 // -chat-every the tool also chats (over ten sockets of its own, in turn:
@@ -23,7 +25,9 @@
 // than a goroutine each, so that the tool, on the same cores as the
 // server, takes as little CPU as it can; with -ws-measure N only N of them,
 // spread among the others, are timed, and the rest are read once a
-// second (the server writes to every socket all the same). All kinds
+// second (the server writes to every socket all the same). The waits
+// between pins and between chats are drawn at random around their mean
+// (-jitter), so that a run meets every phase between the two. All kinds
 // join evenly over -ramp and can be combined:
 //
 //	vitrine-load -server http://localhost:8080 -stream demo -hls 200 -duration 60s
@@ -61,11 +65,12 @@ func main() {
 	chatEvery := flag.Duration("chat-every", 0, "with -ws: send a chat message this often (over 10 sockets of its own, in turn) and report its broadcast latency")
 	wsMeasure := flag.Int("ws-measure", 0, "with -ws: time this many of the viewers, spread among them, and read the others' sockets once a second (0: time all); the tool's reads then take less of the CPU the server needs")
 	wsReaderLoops := flag.Int("ws-readers", runtime.GOMAXPROCS(0), "with -ws: epoll loops that read the viewers' sockets (Linux); 0 gives each viewer a goroutine")
+	jitter := flag.Float64("jitter", 0.5, "spread of the waits between pins and between chats: each is drawn from the mean ±jitter·mean (0: a fixed period)")
 	every := flag.Duration("every", 5*time.Second, "report interval")
 	flag.Parse()
 	if *hlsViewers < 0 || *whepViewers < 0 || *wsViewers < 0 || *hlsViewers+*whepViewers+*wsViewers < 1 ||
-		*duration <= 0 || *ramp < 0 || *every <= 0 || *pinEvery < 0 || *chatEvery < 0 || *wsReaderLoops < 0 || *wsMeasure < 0 || *wsMeasure > *wsViewers {
-		fmt.Fprintln(os.Stderr, "vitrine-load: -hls, -whep and -ws must be >= 0 with at least one > 0, -duration and -every > 0, -ramp, -pin-every, -chat-every and -ws-readers >= 0, -ws-measure between 0 and -ws")
+		*duration <= 0 || *ramp < 0 || *every <= 0 || *pinEvery < 0 || *chatEvery < 0 || !(*jitter >= 0 && *jitter < 1) || *wsReaderLoops < 0 || *wsMeasure < 0 || *wsMeasure > *wsViewers {
+		fmt.Fprintln(os.Stderr, "vitrine-load: -hls, -whep and -ws must be >= 0 with at least one > 0, -duration and -every > 0, -ramp, -pin-every, -chat-every and -ws-readers >= 0, -jitter in [0, 1), -ws-measure between 0 and -ws")
 		os.Exit(2)
 	}
 	if *token == "" && (*pinEvery > 0 || *product != "") {
@@ -147,10 +152,10 @@ func main() {
 			fmt.Fprintln(os.Stderr, "vitrine-load:", err)
 			os.Exit(1)
 		}
-		wg.Go(func() { p.run(ctx, *pinEvery) })
+		wg.Go(func() { p.run(ctx, *pinEvery, *jitter) })
 	}
 	if *chatEvery > 0 {
-		wg.Go(func() { runChatter(ctx, eventsURL, *chatEvery, sstats) })
+		wg.Go(func() { runChatter(ctx, eventsURL, *chatEvery, *jitter, sstats) })
 	}
 
 	var what string
@@ -171,9 +176,15 @@ func main() {
 	}
 	if *token != "" {
 		what += fmt.Sprintf(", pin/unpin every %v", *pinEvery)
+		if *jitter > 0 {
+			what += fmt.Sprintf(" ±%.0f%%", *jitter*100)
+		}
 	}
 	if *chatEvery > 0 {
 		what += fmt.Sprintf(", chat every %v", *chatEvery)
+		if *jitter > 0 {
+			what += fmt.Sprintf(" ±%.0f%%", *jitter*100)
+		}
 	}
 	fmt.Printf("vitrine-load: %s, ramp %v, measure %v\n", what, *ramp, *duration)
 	line := func(r report, w whepReport, ws wsReport, over time.Duration) string {

@@ -35,6 +35,7 @@ type wsReport struct {
 	pins, pinErrors   int
 	errors, drops     int
 	latency           []time.Duration
+	pinRequest        []time.Duration // each pin request, from sending to its answer
 	chats, chatErrors int
 	chatLatency       []time.Duration
 	viewers           int
@@ -80,8 +81,12 @@ func (s *wsStats) sending(at time.Time) {
 }
 
 func (s *wsStats) answered(seq int64, err error) {
+	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.inflightSet && err == nil && seq > 0 {
+		s.cur.pinRequest = append(s.cur.pinRequest, now.Sub(s.inflight))
+	}
 	if seq > 0 {
 		s.pub[seq] = s.inflight
 		s.cur.pins++
@@ -118,6 +123,7 @@ func (r *wsReport) merge(o wsReport) {
 	r.errors += o.errors
 	r.drops += o.drops
 	r.latency = append(r.latency, o.latency...)
+	r.pinRequest = append(r.pinRequest, o.pinRequest...)
 	r.chats += o.chats
 	r.chatErrors += o.chatErrors
 	r.chatLatency = append(r.chatLatency, o.chatLatency...)
@@ -149,7 +155,7 @@ func (r wsReport) String(over time.Duration, pinning, chatting bool) string {
 		if r.pinErrors > 0 {
 			s += fmt.Sprintf(" (%d failed)", r.pinErrors)
 		}
-		s += ", pin broadcast latency " + quantiles(r.latency)
+		s += ", pin broadcast latency " + quantiles(r.latency) + ", pin request " + quantiles(r.pinRequest)
 	}
 	if chatting {
 		s += fmt.Sprintf(", chats %d", r.chats)
@@ -415,20 +421,11 @@ func (p *pinner) toggle(ctx context.Context) {
 
 // run toggles the pin every interval until ctx ends, then leaves the
 // product unpinned.
-func (p *pinner) run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		p.toggle(ctx)
-		select {
-		case <-ctx.Done():
-			if p.isPinned {
-				cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				_, _, _ = p.do(cctx, http.MethodDelete, p.api+"/pins/product/"+url.PathEscape(p.product), nil)
-				cancel()
-			}
-			return
-		case <-t.C:
-		}
+func (p *pinner) run(ctx context.Context, every time.Duration, jitter float64) {
+	pace(ctx, every, jitter, func() bool { p.toggle(ctx); return true })
+	if p.isPinned {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _, _ = p.do(cctx, http.MethodDelete, p.api+"/pins/product/"+url.PathEscape(p.product), nil)
+		cancel()
 	}
 }

@@ -113,7 +113,7 @@ func TestWSViewersSeeEveryPinAndChat(t *testing.T) {
 			}
 			chatCtx, stopChat := context.WithCancel(ctx)
 			chatDone := make(chan struct{})
-			go func() { runChatter(chatCtx, u, 100*time.Millisecond, st); close(chatDone) }()
+			go func() { runChatter(chatCtx, u, 100*time.Millisecond, 0.5, st); close(chatDone) }()
 			var got wsReport
 			waitUntil(t, "every pin and chat message at every viewer", func() bool {
 				r := st.take()
@@ -128,7 +128,7 @@ func TestWSViewersSeeEveryPinAndChat(t *testing.T) {
 			<-chatDone
 			time.Sleep(200 * time.Millisecond)
 			got.merge(st.take())
-			if got.pins != pins || got.pinErrors > 0 || got.errors > 0 || got.drops > 0 || got.chatErrors > 0 {
+			if got.pins != pins || len(got.pinRequest) != pins || got.pinErrors > 0 || got.errors > 0 || got.drops > 0 || got.chatErrors > 0 {
 				t.Fatalf("report: %+v", got)
 			}
 			// (Viewer counts come too, as viewers join.)
@@ -136,7 +136,7 @@ func TestWSViewersSeeEveryPinAndChat(t *testing.T) {
 				t.Fatalf("%d pin receptions timed, want %d; %d chat receptions timed, want %d; %d events, want at least %d",
 					len(got.latency), measured*pins, len(got.chatLatency), measured*got.chats, got.events, viewers*(pins+got.chats))
 			}
-			for _, l := range append(got.latency, got.chatLatency...) {
+			for _, l := range append(append(got.latency, got.chatLatency...), got.pinRequest...) {
 				if l <= 0 || l > 10*time.Second {
 					t.Fatalf("latency %v", l)
 				}
