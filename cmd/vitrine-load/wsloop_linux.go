@@ -22,6 +22,11 @@ import (
 // of ready sockets from one epoll_wait and reads each once, so the
 // measure leaves the server more of the CPU.
 //
+// A measured viewer's messages are timed at their arrival (the kernel's
+// receive timestamps, stampArrivals), so its loop reads in batches, a few
+// milliseconds apart: fewer wakeups, each taking the core from the server
+// once, and a latency that counts none of the tool's own delays.
+//
 // A viewer that is not measured is read by the idle loop, once a second:
 // the server still writes every event to its socket as it comes, and the
 // tool spends its CPU on the viewers whose latency it reports.
@@ -45,13 +50,20 @@ type wsLoop struct {
 	closed bool
 
 	buf []byte
+	oob []byte // a read's control message: the arrival stamp
 	t   tally
 }
+
+// readPause is the measured loops' wait between two batches of reads:
+// what arrives meanwhile is timed by the kernel and read in the next
+// batch, without a wakeup of its own.
+const readPause = 5 * time.Millisecond
 
 // loopConn is a viewer's socket in a loop.
 type loopConn struct {
 	fd      int
 	pending []byte // the start of a frame, until its end arrives
+	stamped bool   // the kernel times its arrivals (stampArrivals)
 	since   *int64 // the last seq received; the loop's until done
 	done    chan error
 }
@@ -68,7 +80,7 @@ func newWSReaders(ctx context.Context, n int, st *wsStats) (*wsReaders, error) {
 			}
 			return nil, fmt.Errorf("epoll: %w", err)
 		}
-		l := &wsLoop{epfd: epfd, st: st, conns: map[int]*loopConn{}, buf: make([]byte, 64<<10)}
+		l := &wsLoop{epfd: epfd, st: st, conns: map[int]*loopConn{}, buf: make([]byte, 64<<10), oob: make([]byte, stampSpace)}
 		if i == n {
 			l.every, l.t.unmeasured = time.Second, true
 			r.idle = l
@@ -151,6 +163,8 @@ func (l *wsLoop) add(lc *loopConn) error {
 		l.conns[lc.fd] = lc // read in turn; no epoll
 		return nil
 	}
+	// Without stamps (an old kernel) the read's own time is taken.
+	lc.stamped = stampArrivals(lc.fd) == nil
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(lc.fd)}
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, lc.fd, &ev); err != nil {
 		return fmt.Errorf("epoll add: %w", err)
@@ -197,6 +211,9 @@ func (l *wsLoop) runReady(ctx context.Context) {
 			}
 		}
 		l.t.flush(l.st)
+		if n > 0 {
+			sleep(ctx, readPause)
+		}
 	}
 }
 
@@ -232,9 +249,19 @@ func (l *wsLoop) read(lc *loopConn) {
 			l.buf = make([]byte, 2*len(lc.pending))
 		}
 		k := copy(l.buf, lc.pending)
-		m, err := recvNow(lc.fd, l.buf[k:])
+		var m int
+		var err error
+		var at time.Time
+		if lc.stamped {
+			m, at, err = recvStamped(lc.fd, l.buf[k:], l.oob)
+		} else {
+			m, err = recvNow(lc.fd, l.buf[k:])
+		}
+		if at.IsZero() {
+			at = time.Now()
+		}
 		if m > 0 {
-			rest, cerr := lc.consume(l.buf[:k+m], time.Now(), &l.t)
+			rest, cerr := lc.consume(l.buf[:k+m], at, &l.t)
 			if cerr != nil {
 				l.end(lc, cerr)
 				return
