@@ -90,6 +90,11 @@ type Config struct {
 	// Recordings serves recordings, sequences, downloads and resets;
 	// nil: their routes answer 404 recording_not_found (reset still works).
 	Recordings Recordings
+	// WebhookURL vets a webhook's URL at creation (notify.ValidateURL):
+	// one the deliveries would never reach, or that carries credentials,
+	// is refused with a 422 there rather than failing at every delivery;
+	// nil: only the API's own URL checks.
+	WebhookURL func(raw string) error
 }
 
 // MinTokenLength is the shortest admin token New accepts.
@@ -124,6 +129,7 @@ type API struct {
 	hostEvents  http.HandlerFunc
 	actionLimit *limiter
 	recordings  Recordings // nil: no recorder
+	webhookURL  func(raw string) error
 }
 
 // New validates cfg, creates the image directory and builds the route
@@ -169,6 +175,7 @@ func New(cfg Config) (*API, error) {
 		hostEvents: cfg.HostEvents,
 		webrtcInfo: cfg.WebRTCInfo,
 		recordings: cfg.Recordings,
+		webhookURL: cfg.WebhookURL,
 	}
 	if isNilInterface(cfg.Recordings) {
 		a.recordings = nil

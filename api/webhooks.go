@@ -94,6 +94,11 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	}
 	var v validator
 	checkURL(&v, "url", in.URL, true)
+	if v.ok() && a.webhookURL != nil {
+		if err := a.webhookURL(in.URL); err != nil {
+			v.add("url", "%s", strings.TrimPrefix(err.Error(), "notify: "))
+		}
+	}
 	events := []string{}
 	switch {
 	case len(in.Events) == 0:

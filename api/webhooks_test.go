@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"vitrine/notify"
 	"vitrine/store"
 )
 
@@ -94,4 +95,34 @@ func TestWebhooks(t *testing.T) {
 	e.must(http.StatusNoContent, "DELETE", "/api/v1/webhooks/"+created.ID, nil)
 	e.must(http.StatusNotFound, "GET", "/api/v1/webhooks/"+created.ID, nil).errCode(t)
 	e.must(http.StatusNotFound, "DELETE", "/api/v1/webhooks/"+created.ID, nil).errCode(t)
+}
+
+// TestWebhookURLVetted: with the server's vetting (notify.ValidateURL,
+// webhooks.allow_private off) a URL the deliveries would never reach is
+// refused when the webhook is created, saying which setting allows it;
+// with allow_private on it is taken.
+func TestWebhookURLVetted(t *testing.T) {
+	for _, allowPrivate := range []bool{false, true} {
+		e := newEnv(t, func(c *Config) {
+			c.WebhookURL = func(raw string) error { return notify.ValidateURL(raw, allowPrivate) }
+		})
+		for _, u := range []string{"http://127.0.0.1:9999/hook", "http://localhost:3000/h", "http://10.0.0.7/h", "http://[::1]/h"} {
+			body := `{"url": "` + u + `", "events": ["*"]}`
+			if allowPrivate {
+				e.must(http.StatusCreated, "POST", "/api/v1/webhooks", body)
+				continue
+			}
+			r := e.must(http.StatusUnprocessableEntity, "POST", "/api/v1/webhooks", body)
+			if !slices.Contains(r.fields(t), "url") || !strings.Contains(string(r.Body), "webhooks.allow_private") {
+				t.Fatalf("%s: %s, want a url error naming webhooks.allow_private", u, r.Body)
+			}
+		}
+		e.must(http.StatusCreated, "POST", "/api/v1/webhooks", `{"url": "https://hooks.example.com/v", "events": ["*"]}`)
+		if !allowPrivate {
+			r := e.must(http.StatusUnprocessableEntity, "POST", "/api/v1/webhooks", `{"url": "https://u:p@hooks.example.com/v", "events": ["*"]}`)
+			if !slices.Contains(r.fields(t), "url") || !strings.Contains(string(r.Body), "credentials") {
+				t.Fatalf("credentials: %s", r.Body)
+			}
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -14,7 +15,7 @@ import (
 // ErrForbiddenAddress: the endpoint resolved to an address Vitrine refuses
 // to call (loopback, private, link-local...), so that a webhook URL cannot
 // be used to reach the server's own network (SSRF).
-var ErrForbiddenAddress = errors.New("notify: refusing to connect to a non-public address")
+var ErrForbiddenAddress = errors.New("notify: refusing to connect to a non-public address (set webhooks.allow_private to reach one)")
 
 // blocked lists ranges that are not on the public internet beyond what
 // netip's predicates cover. Each one leads somewhere internal or nowhere.
@@ -84,7 +85,7 @@ func NewTransport(allowPrivate bool) *http.Transport {
 }
 
 // ValidateURL checks a webhook URL when it is registered, so the API can
-// answer 400 at once instead of recording failed deliveries later: http or
+// answer 422 at once instead of recording failed deliveries later: http or
 // https, a host, no credentials, and, when the host is an IP literal, a
 // public one unless allowPrivate. Host names are only vetted at dial time.
 func ValidateURL(raw string, allowPrivate bool) error {
@@ -107,8 +108,8 @@ func ValidateURL(raw string, allowPrivate bool) error {
 	if a, err := netip.ParseAddr(u.Hostname()); err == nil {
 		return checkAddr(a)
 	}
-	if u.Hostname() == "localhost" {
-		return fmt.Errorf("%w: localhost", ErrForbiddenAddress)
+	if h := strings.TrimSuffix(strings.ToLower(u.Hostname()), "."); h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return fmt.Errorf("%w: %s", ErrForbiddenAddress, u.Hostname())
 	}
 	return nil
 }

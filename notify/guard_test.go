@@ -26,7 +26,8 @@ func TestCheckAddr(t *testing.T) {
 }
 
 func TestValidateURL(t *testing.T) {
-	for _, u := range []string{"ftp://x.example/", "http://", "https://u:p@x.example/", "http://127.0.0.1/", "http://[::1]:8080/", "http://localhost/", "::bad"} {
+	for _, u := range []string{"ftp://x.example/", "http://", "https://u:p@x.example/", "http://127.0.0.1/", "http://[::1]:8080/",
+		"http://localhost/", "http://LocalHost./h", "http://app.localhost:3000/", "http://[fe80::1%25eth0]/", "::bad"} {
 		if ValidateURL(u, false) == nil {
 			t.Errorf("%s accepted", u)
 		}

@@ -228,6 +228,7 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		Store: s.store, Hub: s.hub, Notifier: s.notifier, AdminToken: token, DataDir: cfg.Data.Dir,
 		PublicURL: cfg.HTTP.PublicURL, TrustProxy: cfg.HTTP.TrustProxy, RTMPPort: rtmpPort, RTSPPort: rtspPort, Logger: log,
 		WebRTCInfo: s.webrtcInfo, Overlay: s.overlay, Identity: identity, HostEvents: s.events.ServeHost, Recordings: recs,
+		WebhookURL: func(raw string) error { return notify.ValidateURL(raw, cfg.Webhooks.AllowPrivate) },
 	})
 	if err != nil {
 		return nil, err
