@@ -164,6 +164,13 @@ func TestCampaignStatusRules(t *testing.T) {
 	if c.Title != "Edited" || c.Description != up.Description || c.StreamKey != up.StreamKey {
 		t.Fatalf("patched %+v", c)
 	}
+	// Fields of the answer that no request sets say what sets them.
+	for body, want := range map[string]string{`{"status": "ongoing"}`: "POST …/live", `{"stream_key": "k"}`: "/stream-key"} {
+		r := e.must(http.StatusBadRequest, "PATCH", "/api/v1/campaigns/"+up.ID, body)
+		if r.errCode(t) != "unknown_field" || !strings.Contains(string(r.Body), want) {
+			t.Fatalf("PATCH %s: %s, want unknown_field naming %s", body, r.Body, want)
+		}
+	}
 	e.must(http.StatusNoContent, "DELETE", "/api/v1/campaigns/"+up.ID, nil)
 	e.must(http.StatusNotFound, "GET", "/api/v1/campaigns/"+up.ID, nil)
 

@@ -133,11 +133,27 @@ func jsonError(err error) error {
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		name = strings.Trim(name, `"`)
+		msg := "unknown field"
+		if why, ok := readOnlyFields[name]; ok {
+			msg += "; " + why
+		}
 		return &apiError{Status: http.StatusBadRequest, Code: "unknown_field",
-			Message: fmt.Sprintf("unknown field %q", name),
-			Fields:  []fieldError{{Field: name, Message: "unknown field"}}}
+			Message: fmt.Sprintf("%s %q", msg, name),
+			Fields:  []fieldError{{Field: name, Message: msg}}}
 	}
 	return badRequest("invalid_json", "invalid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// readOnlyFields are fields of the API's answers that a request cannot
+// set, with what does set them: a client that sends one back gets told.
+var readOnlyFields = map[string]string{
+	"id":              "ids are given by the server",
+	"status":          "statuses are derived by the server (a campaign's from its window and its live: POST …/live, POST …/end)",
+	"stream_key":      "rotate it with POST /api/v1/campaigns/{id}/stream-key",
+	"created_at":      "set by the server",
+	"updated_at":      "set by the server",
+	"live_started_at": "set by POST /api/v1/campaigns/{id}/live",
+	"live_ended_at":   "set by POST /api/v1/campaigns/{id}/end",
 }
 
 func jsonKind(t reflect.Type) string {
