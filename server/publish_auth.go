@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"vitrine/server/stream"
@@ -23,6 +24,12 @@ func (a campaignKeys) AuthorizePublish(ctx context.Context, req stream.PublishRe
 	}
 	c, err := a.store.GetCampaignByStreamKey(ctx, req.Key)
 	if errors.Is(err, store.ErrNotFound) {
+		if strings.HasPrefix(req.Key, "cmp_") {
+			// An easy slip: the campaign's id where its key goes. The id
+			// is public (it is in the player's URL): it may be repeated.
+			return "", fmt.Errorf("%w: %s is a campaign id; publish with the campaign's stream_key (its ingest URLs carry it)",
+				stream.ErrUnauthorized, req.Key)
+		}
 		return "", stream.ErrUnauthorized
 	}
 	if err != nil {
@@ -46,11 +53,15 @@ func (a campaignKeys) AuthorizePublish(ctx context.Context, req stream.PublishRe
 type anyOf []stream.Authorizer
 
 func (as anyOf) AuthorizePublish(ctx context.Context, req stream.PublishRequest) (string, error) {
+	refusal := stream.ErrUnauthorized
 	for _, a := range as {
 		id, err := a.AuthorizePublish(ctx, req)
 		if !errors.Is(err, stream.ErrUnauthorized) {
 			return id, err
 		}
+		if err != stream.ErrUnauthorized && refusal == stream.ErrUnauthorized {
+			refusal = err // one that says more
+		}
 	}
-	return "", stream.ErrUnauthorized
+	return "", refusal
 }
