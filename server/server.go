@@ -325,7 +325,13 @@ func (s *Server) routes(metrics http.Handler) http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		httperr.Write(w, http.StatusNotFound, "not_found", "no such resource: "+r.URL.Path)
+		msg := "no such resource: " + r.URL.Path
+		if r.URL.Path == "/" {
+			// Where a first visit lands: say where things are.
+			msg = "this is a Vitrine server: the player page is /watch/{campaign_id}, the admin API " +
+				"/api/v1 (reference: /api/v1/openapi.json), health /healthz, metrics /metrics"
+		}
+		httperr.Write(w, http.StatusNotFound, "not_found", msg)
 	})
 	return mux
 }

@@ -430,6 +430,16 @@ func TestUnknownStreamIs404JSON(t *testing.T) {
 	if res.StatusCode != http.StatusNotFound || !strings.Contains(string(b), `"code":"stream_not_found"`) {
 		t.Fatalf("unknown stream: %d %s", res.StatusCode, b)
 	}
+	// The root answers where things are.
+	res, err = http.Get(fmt.Sprintf("http://%s/", s.HTTPAddr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound || !strings.Contains(string(b), "/watch/{campaign_id}") || !strings.Contains(string(b), "/api/v1/openapi.json") {
+		t.Fatalf("root: %d %s", res.StatusCode, b)
+	}
 	res, err = http.Get(fmt.Sprintf("http://%s/metrics", s.HTTPAddr()))
 	if err != nil {
 		t.Fatal(err)
