@@ -2,13 +2,12 @@ package api
 
 import (
 	"math"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"vitrine/internal/clientaddr"
 )
 
 // RateLimit is a token bucket per client address: Burst requests may come
@@ -153,44 +152,10 @@ func (l *limiter) size() int {
 	return len(l.buckets)
 }
 
-// clientKey identifies the client of r for rate limiting: its IP address,
-// or for IPv6 its /64 network (one subscriber usually holds a whole /64
-// and can change addresses within it at will). Behind a reverse proxy
-// every request comes from the proxy: with trustProxy the address is the
-// last one of X-Forwarded-For, the one the proxy itself appended, which a
-// client cannot forge (earlier entries it can). Without TrustProxy, behind
-// a proxy, all clients share one bucket.
-func clientKey(r *http.Request, trustProxy bool) string {
-	if trustProxy {
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			last := xff[len(xff)-1]
-			if i := strings.LastIndexByte(last, ','); i >= 0 {
-				last = last[i+1:]
-			}
-			if addr, err := netip.ParseAddr(strings.TrimSpace(last)); err == nil {
-				return addrKey(addr)
-			}
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	return addrKey(addr)
-}
-
-func addrKey(addr netip.Addr) string {
-	addr = addr.Unmap().WithZone("")
-	if addr.Is6() {
-		p, _ := addr.Prefix(64)
-		return p.String()
-	}
-	return addr.String()
-}
+// clientKey identifies the client of r for rate limiting (see
+// clientaddr.Key: without trustProxy, behind a proxy, all clients share one
+// bucket).
+func clientKey(r *http.Request, trustProxy bool) string { return clientaddr.Key(r, trustProxy) }
 
 // tooManyRequests answers 429 with Retry-After (whole seconds, at least 1)
 // and the JSON error.

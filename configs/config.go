@@ -85,6 +85,9 @@ type HTTP struct {
 	// X-Forwarded-For/-Proto/-Host: set it only behind a proxy that
 	// overwrites them.
 	TrustProxy bool `yaml:"trust_proxy"`
+	// EventsPerAddress bounds one client address's events sockets (the
+	// data channel's WebSockets); loopback is exempt. 0: no bound.
+	EventsPerAddress int `yaml:"events_per_address"`
 }
 
 type RTMP struct {
@@ -291,6 +294,9 @@ func (c *Config) Validate() error {
 				bad(fmt.Sprintf("webrtc.ice_servers[%d]", i), "%v", err)
 			}
 		}
+	}
+	if c.HTTP.EventsPerAddress < 0 {
+		bad("http.events_per_address", "must be 0 (no bound) or more, got %d", c.HTTP.EventsPerAddress)
 	}
 	if c.HLS.SegmentCount < 7 {
 		bad("hls.segment_count", "must be at least 7 (LL-HLS needs them), got %d", c.HLS.SegmentCount)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"vitrine/internal/clientaddr"
 	"vitrine/internal/httperr"
 	"vitrine/internal/netpoll"
 	"vitrine/store"
@@ -64,7 +65,25 @@ type HandlerConfig struct {
 	// NoParking keeps a goroutine on every viewer's socket, as on
 	// platforms without epoll, instead of parking the idle ones.
 	NoParking bool
+	// MaxSockets bounds the events sockets open at once; past it a new
+	// one is refused with 503, so that viewers cannot take the file
+	// descriptors the rest of the server needs. 0: the process's
+	// open-file limit less 1,024; negative: no bound.
+	MaxSockets int
+	// MaxPerAddress bounds the viewer sockets of one client address
+	// (429 past it); loopback is exempt (a local proxy without
+	// TrustProxy, a load test). 0: DefaultMaxPerAddress; negative: no
+	// bound.
+	MaxPerAddress int
+	// TrustProxy takes the client's address from X-Forwarded-For
+	// (clientaddr.Key).
+	TrustProxy bool
 }
+
+// DefaultMaxPerAddress is HandlerConfig.MaxPerAddress's default: more
+// tabs and devices than a household holds, and what an office or a
+// school behind one address would open for one live.
+const DefaultMaxPerAddress = 100
 
 // Handler serves GET /live/{id}/events. On Linux a viewer's socket is
 // parked once it has caught up: no goroutine stays with it; its room's
@@ -89,6 +108,8 @@ type Handler struct {
 	broadcasts, broadcastNanos, framesOut atomic.Int64
 
 	parkedSeq atomic.Int64 // sockets parked so far: their ping slots
+
+	slots socketSlots
 }
 
 // BroadcastStats are the fans' totals: events broadcast to parked sockets,
@@ -132,7 +153,14 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	if cfg.Identity == nil {
 		cfg.Identity, _ = NewIdentity(nil)
 	}
-	h := &Handler{cfg: cfg, log: cfg.Logger.With("component", "overlay.ws"), fans: map[*Room]*fan{}}
+	if cfg.MaxSockets == 0 {
+		cfg.MaxSockets = defaultMaxSockets()
+	}
+	if cfg.MaxPerAddress == 0 {
+		cfg.MaxPerAddress = DefaultMaxPerAddress
+	}
+	h := &Handler{cfg: cfg, log: cfg.Logger.With("component", "overlay.ws"), fans: map[*Room]*fan{},
+		slots: socketSlots{max: max(cfg.MaxSockets, 0), perAddr: max(cfg.MaxPerAddress, 0)}}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	if netpoll.Supported && !cfg.NoParking {
 		p, err := netpoll.New()
@@ -164,6 +192,9 @@ func (h *Handler) Close() {
 		h.poller.Close() // after the fans: their sockets leave it first
 	}
 }
+
+// Open is the number of events sockets open (or being opened).
+func (h *Handler) Open() int { return h.slots.open() }
 
 // Parked is the number of viewer sockets held without a goroutine.
 func (h *Handler) Parked() int {
@@ -240,10 +271,27 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, host bool) {
 		h.fail(w, r, err)
 		return
 	}
-	if h.parkable(r, host) {
-		h.serveParked(w, r, room, sub, viewerID, token)
+	addr := clientaddr.Key(r, h.cfg.TrustProxy)
+	release, err := h.slots.take(addr, host || clientaddr.Loopback(addr))
+	switch {
+	case errors.Is(err, errTooManyFromAddress):
+		sub.Close()
+		w.Header().Set("Retry-After", "10")
+		httperr.Write(w, http.StatusTooManyRequests, "rate_limited",
+			fmt.Sprintf("too many events sockets from this address (at most %d); close some", h.cfg.MaxPerAddress))
+		return
+	case err != nil:
+		sub.Close()
+		h.log.Warn("events socket refused: the server holds its most", "max", h.cfg.MaxSockets)
+		w.Header().Set("Retry-After", "10")
+		httperr.Write(w, http.StatusServiceUnavailable, "too_many_sockets", "this server holds all the events sockets it can; retry later")
 		return
 	}
+	if h.parkable(r, host) {
+		h.serveParked(w, r, room, sub, viewerID, token, release)
+		return
+	}
+	defer release()
 	defer sub.Close()
 
 	opts := &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns, InsecureSkipVerify: h.cfg.OriginPatterns == nil}

@@ -499,9 +499,10 @@ func (h *Handler) pingLoop() {
 // caught up: the handshake, hello, the snapshot or the missed events with
 // blocking writes on this goroutine, then the socket is handed to the
 // room's fan and the poller and this goroutine returns.
-func (h *Handler) serveParked(w http.ResponseWriter, r *http.Request, room *Room, sub *Subscription, viewerID, token string) {
+func (h *Handler) serveParked(w http.ResponseWriter, r *http.Request, room *Room, sub *Subscription, viewerID, token string, release func()) {
 	if status, code, msg := checkUpgrade(r, h.cfg.OriginPatterns); status != 0 {
 		sub.Close()
+		release()
 		if status == http.StatusUpgradeRequired {
 			w.Header().Set("Upgrade", "websocket")
 			w.Header().Set("Connection", "Upgrade")
@@ -512,13 +513,15 @@ func (h *Handler) serveParked(w http.ResponseWriter, r *http.Request, room *Room
 	conn, err := upgrade(w, r)
 	if err != nil {
 		sub.Close()
+		release()
 		h.log.Debug("events socket not upgraded", "err", err)
 		return
 	}
-	s, err := newParkedSocket(h, conn, room.h.cfg.Buffer)
+	s, err := newParkedSocket(h, conn, room.h.cfg.Buffer, release)
 	if err != nil {
 		sub.Close()
 		conn.Close()
+		release()
 		return
 	}
 	k := h.newConn(room, sub, s, viewerID, token)

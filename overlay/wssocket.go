@@ -25,12 +25,14 @@ type parkedSocket struct {
 	// fd is the socket's descriptor, for the fan's writes: they run under
 	// mu while the socket is not finished, and the descriptor is closed
 	// only after it is, so it cannot be another file's.
-	fd   int
-	k    *viewerConn
-	fan  *fan
-	max  int   // frames queued at most while slow
-	last int64 // the last seq written or queued; the fan's goroutine only
-	slot int   // the pinger's slot (pingLoop)
+	fd int
+	// release frees the socket's slot (Handler.slots) once it is closed.
+	release func()
+	k       *viewerConn
+	fan     *fan
+	max     int   // frames queued at most while slow
+	last    int64 // the last seq written or queued; the fan's goroutine only
+	slot    int   // the pinger's slot (pingLoop)
 
 	lastSeen atomic.Int64 // unix nanoseconds of the last bytes read
 
@@ -52,12 +54,12 @@ var (
 	errSocketSlow   = errors.New("socket too slow")
 )
 
-func newParkedSocket(h *Handler, conn *net.TCPConn, maxQueued int) (*parkedSocket, error) {
+func newParkedSocket(h *Handler, conn *net.TCPConn, maxQueued int, release func()) (*parkedSocket, error) {
 	raw, err := conn.SyscallConn()
 	if err != nil {
 		return nil, err
 	}
-	s := &parkedSocket{h: h, conn: conn, raw: raw, fd: -1, max: maxQueued, msgs: messageReader{max: MaxInboundBytes}}
+	s := &parkedSocket{h: h, conn: conn, raw: raw, fd: -1, release: release, max: maxQueued, msgs: messageReader{max: MaxInboundBytes}}
 	if err := raw.Control(func(fd uintptr) { s.fd = int(fd) }); err != nil {
 		return nil, err
 	}
@@ -231,7 +233,10 @@ func (s *parkedSocket) finish() {
 	s.mu.Unlock()
 	s.h.unpark(s)
 	_ = s.conn.CloseWrite()
-	time.AfterFunc(time.Second, func() { _ = s.conn.Close() })
+	time.AfterFunc(time.Second, func() {
+		_ = s.conn.Close()
+		s.release() // its descriptor is free now
+	})
 }
 
 // readBufs are the buffers of readable calls.

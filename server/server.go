@@ -146,7 +146,12 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.events, err = overlay.NewHandler(overlay.HandlerConfig{Hub: s.overlay, Campaigns: s.store, Identity: identity, Logger: log})
+	perAddress := cfg.HTTP.EventsPerAddress
+	if perAddress == 0 {
+		perAddress = -1 // no bound
+	}
+	s.events, err = overlay.NewHandler(overlay.HandlerConfig{Hub: s.overlay, Campaigns: s.store, Identity: identity, Logger: log,
+		TrustProxy: cfg.HTTP.TrustProxy, MaxPerAddress: perAddress})
 	if err != nil {
 		return nil, err
 	}
@@ -260,6 +265,9 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "vitrine_events_sockets_parked", Help: "Viewers' events WebSockets held without a goroutine (caught up, idle).",
 		}, func() float64 { return float64(s.events.Parked()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "vitrine_events_sockets_open", Help: "Events WebSockets open (viewers' and hosts'), parked or not.",
+		}, func() float64 { return float64(s.events.Open()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "vitrine_events_broadcasts_total", Help: "Data-channel events written to the parked WebSockets of their room.",
 		}, func() float64 { n, _, _ := s.events.BroadcastStats(); return float64(n) }),
