@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"time"
+
+	"vitrine/internal/httperr"
 )
 
 // Upload limits. The pixel bound keeps decompression bombs away from the
@@ -82,6 +84,7 @@ func (a *API) uploadImage(w http.ResponseWriter, r *http.Request) error {
 	}
 	var src io.Reader
 	declared := ""
+	httperr.LimitBodyTime(w)
 	switch {
 	case mt == "multipart/form-data":
 		if params["boundary"] == "" {

@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -281,12 +283,39 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		reg.MustRegister(s.recorder.Collector())
 	}
 	s.httpSrv = &http.Server{
-		Handler:           newHTTPMetrics(reg).wrap(s.routes(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))),
+		Handler:           newHTTPMetrics(reg).wrap(refuseControl(s.routes(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))),
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
+		// A keep-alive connection idle this long is closed (without it,
+		// ReadHeaderTimeout's value: idle sockets would stay forever).
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}
 	ok = true
 	return s, nil
+}
+
+// refuseControl answers a request whose path or query holds a control
+// character (NUL, a newline...) with 404 or 400 before any handler: no id,
+// search or name of ours has one, and PostgreSQL refuses a NUL in text,
+// which would make a lookup of such an id a server error.
+func refuseControl(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hasControl(r.URL.Path) {
+			httperr.Write(w, http.StatusNotFound, "not_found", "no such resource: the path holds a control character")
+			return
+		}
+		for k, vs := range r.URL.Query() {
+			if hasControl(k) || slices.ContainsFunc(vs, hasControl) {
+				httperr.Write(w, http.StatusBadRequest, "invalid_query", "the query holds a control character")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
 
 // webrtcInfo describes a stream's WHEP playback for the API's campaign view.

@@ -240,6 +240,7 @@ func readBody(w http.ResponseWriter, r *http.Request, contentType string, limit 
 		httperr.Write(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be "+contentType)
 		return nil, false
 	}
+	httperr.LimitBodyTime(w)
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
