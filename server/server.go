@@ -285,8 +285,8 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 	s.httpSrv = &http.Server{
 		Handler:           newHTTPMetrics(reg).wrap(refuseControl(s.routes(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))),
 		ReadHeaderTimeout: 10 * time.Second,
-		// A keep-alive connection idle this long is closed (without it,
-		// ReadHeaderTimeout's value: idle sockets would stay forever).
+		// A keep-alive connection idle this long is closed (without it
+		// and without a ReadTimeout, an idle one stays forever).
 		IdleTimeout: 2 * time.Minute,
 		ErrorLog:    slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}

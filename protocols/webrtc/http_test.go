@@ -213,3 +213,41 @@ func TestSessionLimits(t *testing.T) {
 		t.Fatalf("second: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestPublishersKeepTheirSlots: viewers that never connect cannot take the
+// last sessions: a publisher still gets in when they have taken all they
+// may (MaxSessions 10: a slot is kept for publishers).
+func TestPublishersKeepTheirSlots(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, func(c *Config) { c.MaxSessions = 10 })
+	m := loadMedia(t)
+	startPublisher(t, ts, "c1", m, true)
+	waitFor(t, 8*time.Second, "WHIP stream online", func() bool {
+		st, ok := ts.hub.Get("c1")
+		return ok && st.Online() && len(st.Tracks()) > 0
+	})
+	whepOffer := func() string {
+		pc, err := clientAPI(t, false).NewPeerConnection(pion.Configuration{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pc.Close() })
+		if _, err := pc.AddTransceiverFromKind(pion.RTPCodecTypeVideo, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+		return offerOf(t, pc)
+	}
+	for i := range 8 { // with the publisher, 9 of 10
+		if resp, body := post(t, ts.base+"/live/c1/whep", "", "application/sdp", whepOffer()); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("viewer %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	resp, body := post(t, ts.base+"/live/c1/whep", "", "application/sdp", whepOffer())
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "too_many_sessions") {
+		t.Fatalf("a viewer past the viewers' share: %d %s", resp.StatusCode, body)
+	}
+	resp, body = post(t, ts.base+"/whip/c2", testKey, "application/sdp", whipOfferSDP(t))
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("a publisher when the viewers have taken their share: %d %s", resp.StatusCode, body)
+	}
+}

@@ -59,7 +59,8 @@ type Config struct {
 	Logger       *slog.Logger
 
 	// MaxSessions bounds WHIP and WHEP sessions together; beyond, POST
-	// answers 503. Default 1000.
+	// answers 503. Viewers (WHEP) may take all but a tenth of them (at
+	// most 50), kept for publishers. Default 1000.
 	MaxSessions int
 	// MaxViewersPerStream bounds the WHEP sessions of one stream. Default 500.
 	MaxViewersPerStream int
@@ -341,6 +342,10 @@ func (s *Server) StreamInfo(id string) Info {
 	return info
 }
 
+// publisherReserve is how many of the sessions only WHIP publishers may
+// take: a tenth, between 1 and 50.
+func publisherReserve(sessions int) int { return min(50, max(1, sessions/10)) }
+
 // reserve counts a new session against the limits; release undoes it.
 func (s *Server) reserve(kind sessionKind, streamID string) error {
 	s.mu.Lock()
@@ -351,6 +356,11 @@ func (s *Server) reserve(kind sessionKind, streamID string) error {
 	case !s.started:
 		return errNotStarted
 	case len(s.sessions)+s.pending >= s.cfg.MaxSessions:
+		return errTooManySessions
+	case kind == kindWHEP && len(s.sessions)+s.pending >= s.cfg.MaxSessions-publisherReserve(s.cfg.MaxSessions):
+		// The last slots are the publishers': viewers (anonymous, and
+		// able to hold a slot for ConnectTimeout without connecting)
+		// must not keep a seller from going live.
 		return errTooManySessions
 	case kind == kindWHEP && s.viewers[streamID] >= s.cfg.MaxViewersPerStream:
 		return errTooManyViewers
