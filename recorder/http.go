@@ -347,6 +347,8 @@ func (r *Recorder) serveEvents(w http.ResponseWriter, req *http.Request) {
 }
 
 // parseBound reads an RFC 3339 time or a replay offset in seconds.
+var secondsPattern = regexp.MustCompile(`^[0-9]{1,10}(\.[0-9]{1,20})?$`)
+
 func (r *Recorder) parseBound(s string, rc *recording, cm clockMap) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
@@ -354,8 +356,10 @@ func (r *Recorder) parseBound(s string, rc *recording, cm clockMap) (time.Time, 
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
+	// Plain decimal seconds only: ParseFloat would also take NaN, Inf,
+	// hex and digits with underscores.
 	off, err := strconv.ParseFloat(s, 64)
-	if err != nil || off < 0 || off > 1e9 {
+	if err != nil || !secondsPattern.MatchString(s) || off > 1e9 {
 		return time.Time{}, fmt.Errorf("want an RFC 3339 time or seconds into the replay, got %q", s)
 	}
 	d := time.Duration(off * float64(time.Second))

@@ -565,6 +565,10 @@ func checkBadReplayRequests(t *testing.T, admin *adminClient, base, id string) {
 		"/replay/" + id + "/sequences/..%2f..%2fs1/last.m4s",
 		"/replay/cmp_nope/sequences/1/last.m4s",
 		"/replay/" + id + "/events?from=yesterday",
+		"/replay/" + id + "/events?from=NaN",
+		"/replay/" + id + "/events?to=Inf",
+		"/replay/" + id + "/events?from=1_0",
+		"/replay/" + id + "/events?from=0x10",
 		"/replay/" + id + "/events?limit=0",
 		"/replay/" + id + "/events?cursor=x",
 	}
