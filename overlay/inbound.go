@@ -89,7 +89,8 @@ type shareData struct {
 // DecodeInbound reads one viewer frame strictly: one JSON object, no
 // unknown fields, nothing after it, at most MaxInboundBytes, a known type,
 // valid UTF-8 text without control characters (a newline is allowed in
-// chat text), trimmed, within the length limits. Text is kept as plain
+// chat text; a tab becomes a space, CR LF a newline), trimmed, within
+// the length limits. Text is kept as plain
 // text, not escaped: the renderer escapes it.
 func DecodeInbound(b []byte) (Inbound, error) {
 	if len(b) > MaxInboundBytes {
@@ -215,8 +216,13 @@ func strictJSON(b []byte, v any) error {
 	return nil
 }
 
+// pastedSpace turns what pasted text commonly carries (a tab, a Windows
+// line end) into a space and a newline, rather than refusing the message
+// and closing the viewer's socket for it.
+var pastedSpace = strings.NewReplacer("\r\n", "\n", "\r", "\n", "\t", " ")
+
 func cleanText(field, s string, maxRunes int, newlines bool) (string, error) {
-	s = strings.TrimSpace(s)
+	s = strings.TrimSpace(pastedSpace.Replace(s))
 	if s == "" {
 		return "", fmt.Errorf("%w: empty %s", ErrBadInbound, field)
 	}

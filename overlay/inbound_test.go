@@ -21,6 +21,8 @@ func TestDecodeInbound(t *testing.T) {
 		`{"type":"survey.answer","data":{"rating":4}}`:                              {Type: InSurveyAnswer, Rating: 4},
 		`{"type":"survey.answer","data":{"rating":5,"comment":" Great "}}`:          {Type: InSurveyAnswer, Rating: 5, Comment: "Great"},
 		`{"type":"share","data":{"network":"whatsapp"}}`:                            {Type: InShare, Network: "whatsapp"},
+		// Pasted text: a tab is a space, a Windows line end a newline.
+		`{"type":"chat.send","data":{"text":"a\tb\r\nc\rd","name":"Ann\tLee"}}`: {Type: InChatSend, Text: "a b\nc\nd", Name: "Ann Lee"},
 	}
 	for in, want := range ok {
 		got, err := DecodeInbound([]byte(in))
@@ -35,6 +37,7 @@ func TestDecodeInbound(t *testing.T) {
 		`{"type":"chat.send","data":{"text":"hi","name":"A","html":"<i>"}}`,
 		`{"type":"chat.send","data":{"text":"a\u0000b","name":"A"}}`,
 		`{"type":"chat.send","data":{"text":"ok","name":"A\nB"}}`,
+		`{"type":"chat.send","data":{"text":"ok","name":"A\r\nB"}}`,
 		`{"type":"chat.send","data":{"text":"` + strings.Repeat("é", MaxChatRunes+1) + `","name":"A"}}`,
 		`{"type":"chat.send","data":{"text":"ok","name":"` + strings.Repeat("n", MaxNameRunes+1) + `"}}`,
 		`{"type":"like","pad":"` + strings.Repeat("x", MaxInboundBytes) + `"}`,
