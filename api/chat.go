@@ -218,8 +218,8 @@ func (a *API) ban(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if in.ViewerID == "" || len(in.ViewerID) > 64 {
-		return invalidField("viewer_id", "required: the viewer_id of the viewer's messages")
+	if !overlay.ValidViewerID(in.ViewerID) {
+		return invalidField("viewer_id", "required: the viewer_id of the viewer's messages (v_…)")
 	}
 	msg, err := room.Ban(r.Context(), in.ViewerID, true)
 	if err != nil {

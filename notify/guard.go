@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -101,6 +102,11 @@ func ValidateURL(raw string, allowPrivate bool) error {
 	}
 	if u.User != nil {
 		return errors.New("notify: webhook url must not carry credentials")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("notify: webhook url port %q is not between 1 and 65535", p)
+		}
 	}
 	if allowPrivate {
 		return nil

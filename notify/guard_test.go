@@ -27,7 +27,7 @@ func TestCheckAddr(t *testing.T) {
 
 func TestValidateURL(t *testing.T) {
 	for _, u := range []string{"ftp://x.example/", "http://", "https://u:p@x.example/", "http://127.0.0.1/", "http://[::1]:8080/",
-		"http://localhost/", "http://LocalHost./h", "http://app.localhost:3000/", "http://[fe80::1%25eth0]/", "::bad"} {
+		"http://localhost/", "http://LocalHost./h", "http://app.localhost:3000/", "http://[fe80::1%25eth0]/", "https://example.com:99999/", "https://example.com:0/", "::bad"} {
 		if ValidateURL(u, false) == nil {
 			t.Errorf("%s accepted", u)
 		}

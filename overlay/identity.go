@@ -42,6 +42,21 @@ func (i *Identity) Issue() (id, token string) {
 	return id, id + "." + i.sign(id)
 }
 
+// ValidViewerID says whether id has the form of the ids Issue gives (v_
+// and base32 of the id alphabet), as a host's ban must name one.
+func ValidViewerID(id string) bool {
+	rest, ok := strings.CutPrefix(id, "v_")
+	if !ok || rest == "" || len(rest) > 40 {
+		return false
+	}
+	for _, r := range rest {
+		if !strings.ContainsRune("0123456789abcdefghjkmnpqrstvwxyz", r) {
+			return false
+		}
+	}
+	return true
+}
+
 // Verify returns the viewer id of a token.
 func (i *Identity) Verify(token string) (string, error) {
 	id, sig, ok := strings.Cut(token, ".")

@@ -344,6 +344,14 @@ func TestIdentity(t *testing.T) {
 	if _, err := other.Verify(tok); err == nil {
 		t.Error("a token of another key accepted")
 	}
+	if !ValidViewerID(id) {
+		t.Errorf("an issued id %q is not valid", id)
+	}
+	for _, bad := range []string{"", "v_", "<script>", "v_<b>", "w_abc", "v_ABC", "v_" + strings.Repeat("a", 41), "v_aaa\u0000"} {
+		if ValidViewerID(bad) {
+			t.Errorf("viewer id %q valid", bad)
+		}
+	}
 	if _, err := NewIdentity([]byte("short")); err == nil {
 		t.Error("short secret accepted")
 	}
