@@ -33,7 +33,7 @@ func openSQLite(t testing.TB) store.Store {
 func newCampaign(t testing.TB, s store.Store) string {
 	t.Helper()
 	c := &store.Campaign{Title: "Live", Description: "x", StartsAt: time.Now(), EndsAt: time.Now().Add(time.Hour),
-		Visibility: "suggested"}
+		Visibility: "suggested", Published: true}
 	if err := s.CreateCampaign(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}

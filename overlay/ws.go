@@ -208,7 +208,7 @@ func (h *Handler) Parked() int {
 // Without since the viewer first gets a snapshot; with since (the last
 // seq it saw) every event after it. Then the live tail, one envelope per
 // text message. Errors before the upgrade are JSON (400 for a bad since,
-// 404 for an unknown campaign).
+// 404 for an unknown or unpublished campaign).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.serve(w, r, false)
 }
@@ -245,12 +245,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, host bool) {
 		}
 	}
 	ctx := r.Context()
-	if _, err := h.cfg.Campaigns.GetCampaign(ctx, id); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			httperr.Write(w, http.StatusNotFound, "not_found", "no such campaign")
-			return
-		}
+	camp, err := h.cfg.Campaigns.GetCampaign(ctx, id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		h.fail(w, r, err)
+		return
+	}
+	// A draft has no viewers yet, as its page and /info say: only its
+	// host's console follows it.
+	if err != nil || (!host && !camp.Published) {
+		httperr.Write(w, http.StatusNotFound, "not_found", "no such campaign")
 		return
 	}
 	room, err := h.cfg.Hub.Room(ctx, id)

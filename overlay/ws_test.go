@@ -135,7 +135,12 @@ func TestWSSnapshotOrderAndResume(t *testing.T) {
 
 func TestWSBadRequests(t *testing.T) {
 	e := newWSEnv(t, Config{}, HandlerConfig{})
+	draft := &store.Campaign{Title: "Draft", StartsAt: time.Now(), EndsAt: time.Now().Add(time.Hour), Visibility: "suggested"}
+	if err := e.st.CreateCampaign(t.Context(), draft); err != nil {
+		t.Fatal(err)
+	}
 	for q, want := range map[string]int{
+		"/live/" + draft.ID + "/events":       http.StatusNotFound, // unpublished: no viewers yet
 		"/live/" + e.id + "/events?since=-1":  http.StatusBadRequest,
 		"/live/" + e.id + "/events?since=abc": http.StatusBadRequest,
 		"/live/" + e.id + "/events?since=99":  http.StatusBadRequest,
