@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -41,12 +42,15 @@ type SessionRecorder struct {
 	log *slog.Logger
 	now func() time.Time
 
-	mu      sync.Mutex
-	hls     map[string]*serverSession // campaign|viewer key
-	liked   map[string]time.Time      // campaign|viewer -> its last like event
-	whep    map[string]*serverSession // session id
-	pending []store.TrackedEvent
-	dropped int64
+	mu  sync.Mutex
+	hls map[string]*serverSession // campaign|viewer key
+	// namedByAddr counts the open HLS sessions of each campaign|address
+	// that named their viewer.
+	namedByAddr map[string]int
+	liked       map[string]time.Time      // campaign|viewer -> its last like event
+	whep        map[string]*serverSession // session id
+	pending     []store.TrackedEvent
+	dropped     int64
 }
 
 // Recorder timings.
@@ -63,7 +67,18 @@ const (
 type serverSession struct {
 	campaign, id, viewer, device string
 	first, last, beat            time.Time
+	// named is its campaign|address in namedByAddr when the request
+	// named its viewer (?viewer=), empty otherwise.
+	named string
 }
+
+// MaxNamedPerAddress bounds the open HLS sessions one client address may
+// name with viewer ids of its choosing, per campaign: past it, its new
+// ones count under its address and User-Agent, so that a client making
+// up ids cannot inflate the unique viewers. As many as an office or a
+// school would open for one live; loopback (a local proxy, a load test)
+// is exempt.
+const MaxNamedPerAddress = 100
 
 // NewSessionRecorder returns a recorder writing to st.
 func NewSessionRecorder(st store.TrackedStore, log *slog.Logger) *SessionRecorder {
@@ -71,7 +86,7 @@ func NewSessionRecorder(st store.TrackedStore, log *slog.Logger) *SessionRecorde
 		log = slog.Default()
 	}
 	return &SessionRecorder{st: st, log: log.With("component", "analytics"), now: time.Now,
-		hls: map[string]*serverSession{}, whep: map[string]*serverSession{}, liked: map[string]time.Time{}}
+		hls: map[string]*serverSession{}, namedByAddr: map[string]int{}, whep: map[string]*serverSession{}, liked: map[string]time.Time{}}
 }
 
 // viewerKey is the viewer's id: the player's own when it sent one that
@@ -110,10 +125,29 @@ func (r *SessionRecorder) HLSRequest(campaignID, viewer, addr, userAgent string)
 	if r.touchLocked(key, now) { // another request of the viewer came first
 		return
 	}
+	var named string
+	if v == viewer && !loopback(addr) {
+		named = campaignID + "|" + addr
+		if r.namedByAddr[named] >= MaxNamedPerAddress {
+			v, named = viewerKey("hls-", "", addr, userAgent), ""
+			key = campaignID + "|" + v
+			if r.touchLocked(key, now) {
+				return
+			}
+		}
+	}
 	s := &serverSession{campaign: campaignID, id: NewEventID("hls-"), viewer: v, device: device,
-		first: now, last: now, beat: now}
+		first: now, last: now, beat: now, named: named}
 	r.hls[key] = s
+	if named != "" {
+		r.namedByAddr[named]++
+	}
 	r.emitLocked(s, TypeHLSStart, now)
+}
+
+func loopback(addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	return err == nil && a.IsLoopback()
 }
 
 // touchLocked keeps the viewer's open HLS session alive, if it has one:
@@ -188,6 +222,11 @@ func (r *SessionRecorder) sweep(now time.Time, closing bool) {
 	for k, s := range r.hls {
 		if closing || now.Sub(s.last) >= HLSIdle {
 			delete(r.hls, k)
+			if s.named != "" {
+				if r.namedByAddr[s.named]--; r.namedByAddr[s.named] <= 0 {
+					delete(r.namedByAddr, s.named)
+				}
+			}
 			r.emitLocked(s, TypeHLSEnd, s.last)
 		}
 	}

@@ -1,6 +1,8 @@
 package analytics
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,5 +104,57 @@ func TestSessionRecorderHLSReplay(t *testing.T) {
 	}
 	if !first[0].Equal(start) || !end[0].Equal(last) || !first[1].Equal(last.Add(HLSIdle+time.Second)) {
 		t.Fatalf("sessions %v..%v; want %v..%v, then one from %v", first, end, start, last, last.Add(HLSIdle+time.Second))
+	}
+}
+
+// TestSessionRecorderNamedViewersBounded: one address naming ever new
+// viewer ids opens at most MaxNamedPerAddress sessions under them; the
+// rest count as that address's one anonymous viewer. Loopback is exempt,
+// and the bound frees as the sessions end.
+func TestSessionRecorderNamedViewersBounded(t *testing.T) {
+	sc := newScript(t)
+	id := sc.st.c.ID
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	r := NewSessionRecorder(sc.st, nil)
+	r.now = func() time.Time { return now }
+	const ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
+	extra := 50
+	for i := range MaxNamedPerAddress + extra {
+		r.HLSRequest(id, fmt.Sprintf("v_made_up_%d", i), "203.0.113.7", ua)
+		r.HLSRequest(id, fmt.Sprintf("v_local_%d", i), "127.0.0.1", ua)
+	}
+	viewers := func() map[string]bool {
+		t.Helper()
+		r.Flush(t.Context())
+		got := map[string]bool{}
+		err := sc.st.ScanTrackedEvents(t.Context(), store.TrackedQuery{CampaignID: id, Types: []string{TypeHLSStart}},
+			func(e *store.TrackedEvent) error { got[e.ViewerID] = true; return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	got := viewers()
+	var madeUp, local, anonymous int
+	for v := range got {
+		switch {
+		case strings.HasPrefix(v, "v_made_up_"):
+			madeUp++
+		case strings.HasPrefix(v, "v_local_"):
+			local++
+		case strings.HasPrefix(v, "hls-"):
+			anonymous++
+		}
+	}
+	if madeUp != MaxNamedPerAddress || anonymous != 1 || local != MaxNamedPerAddress+extra {
+		t.Fatalf("%d named, %d anonymous from one address; %d from loopback: want %d, 1, %d",
+			madeUp, anonymous, local, MaxNamedPerAddress, MaxNamedPerAddress+extra)
+	}
+	// Once those sessions ended, the address may name viewers again.
+	now = now.Add(HLSIdle)
+	r.sweep(now, false)
+	r.HLSRequest(id, "v_back", "203.0.113.7", ua)
+	if !viewers()["v_back"] {
+		t.Fatal("a named viewer refused after the address's sessions ended")
 	}
 }
