@@ -244,6 +244,29 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, host bool) {
 			return
 		}
 	}
+	// The slot first: a refused socket costs no store read nor log replay.
+	addr := clientaddr.Key(r, h.cfg.TrustProxy)
+	release, err := h.slots.take(addr, host || clientaddr.Loopback(addr))
+	switch {
+	case errors.Is(err, errTooManyFromAddress):
+		w.Header().Set("Retry-After", "10")
+		httperr.Write(w, http.StatusTooManyRequests, "rate_limited",
+			fmt.Sprintf("too many events sockets from this address (at most %d); close some", h.cfg.MaxPerAddress))
+		return
+	case err != nil:
+		h.log.Warn("events socket refused: the server holds its most", "max", h.cfg.MaxSockets)
+		w.Header().Set("Retry-After", "10")
+		httperr.Write(w, http.StatusServiceUnavailable, "too_many_sockets", "this server holds all the events sockets it can; retry later")
+		return
+	}
+	// Until the socket is handed to serveParked, which frees the slot
+	// when it closes, every way out of here frees it.
+	parked := false
+	defer func() {
+		if !parked {
+			release()
+		}
+	}()
 	ctx := r.Context()
 	camp, err := h.cfg.Campaigns.GetCampaign(ctx, id)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -274,27 +297,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, host bool) {
 		h.fail(w, r, err)
 		return
 	}
-	addr := clientaddr.Key(r, h.cfg.TrustProxy)
-	release, err := h.slots.take(addr, host || clientaddr.Loopback(addr))
-	switch {
-	case errors.Is(err, errTooManyFromAddress):
-		sub.Close()
-		w.Header().Set("Retry-After", "10")
-		httperr.Write(w, http.StatusTooManyRequests, "rate_limited",
-			fmt.Sprintf("too many events sockets from this address (at most %d); close some", h.cfg.MaxPerAddress))
-		return
-	case err != nil:
-		sub.Close()
-		h.log.Warn("events socket refused: the server holds its most", "max", h.cfg.MaxSockets)
-		w.Header().Set("Retry-After", "10")
-		httperr.Write(w, http.StatusServiceUnavailable, "too_many_sockets", "this server holds all the events sockets it can; retry later")
-		return
-	}
 	if h.parkable(r, host) {
+		parked = true
 		h.serveParked(w, r, room, sub, viewerID, token, release)
 		return
 	}
-	defer release()
 	defer sub.Close()
 
 	opts := &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns, InsecureSkipVerify: h.cfg.OriginPatterns == nil}

@@ -29,6 +29,22 @@ type rawWS struct {
 
 func dialRaw(t testing.TB, e *wsEnv, query string) *rawWS {
 	t.Helper()
+	conn, r, resp := rawHandshake(t, e, query, "")
+	c := &rawWS{t: t, conn: conn, r: r}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %s", resp.Status)
+	}
+	if op, p := c.frame(); op != opText || !bytes.Contains(p, []byte(`"type":"hello"`)) {
+		t.Fatalf("first frame %d %s, want hello", op, p)
+	}
+	return c
+}
+
+// rawHandshake sends an events socket's upgrade request (with header, a
+// "Name: value\r\n" line or more, if any) on a new connection, closed
+// when the test ends, and reads the answer's head.
+func rawHandshake(t testing.TB, e *wsEnv, query, header string) (net.Conn, *bufio.Reader, *http.Response) {
+	t.Helper()
 	addr := strings.TrimPrefix(e.srv.URL, "http://")
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -38,19 +54,13 @@ func dialRaw(t testing.TB, e *wsEnv, query string) *rawWS {
 	key := make([]byte, 16)
 	_, _ = rand.Read(key)
 	fmt.Fprintf(conn, "GET /live/%s/events%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n", e.id, query, addr, base64.StdEncoding.EncodeToString(key))
-	c := &rawWS{t: t, conn: conn, r: bufio.NewReader(conn)}
-	resp, err := http.ReadResponse(c.r, nil)
+		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n", e.id, query, addr, base64.StdEncoding.EncodeToString(key), header)
+	r := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(r, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("handshake: %s", resp.Status)
-	}
-	if op, p := c.frame(); op != opText || !bytes.Contains(p, []byte(`"type":"hello"`)) {
-		t.Fatalf("first frame %d %s, want hello", op, p)
-	}
-	return c
+	return conn, r, resp
 }
 
 // frame reads the server's next frame (unmasked, unfragmented).

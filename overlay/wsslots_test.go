@@ -1,14 +1,11 @@
 package overlay
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 // handshakeFrom opens an events socket as a client behind a proxy that
@@ -17,22 +14,11 @@ import (
 // upgraded stays open until the test ends or close is called.
 func handshakeFrom(t *testing.T, e *wsEnv, from string) (status int, body string, close func()) {
 	t.Helper()
-	addr := strings.TrimPrefix(e.srv.URL, "http://")
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
 	xff := ""
 	if from != "" {
 		xff = "X-Forwarded-For: " + from + "\r\n"
 	}
-	fmt.Fprintf(conn, "GET /live/%s/events HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n", e.id, addr, xff)
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, _, resp := rawHandshake(t, e, "", xff)
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		resp.Body.Close()

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"vitrine/internal/clientaddr"
 )
 
 // trackHLS tells analytics of every playlist served by the LL-HLS
@@ -105,16 +107,8 @@ func fromPlayerPage(r *http.Request, id string) bool {
 // clientAddr is the client's address, from X-Forwarded-For's last entry
 // behind a trusted proxy.
 func (s *Server) clientAddr(r *http.Request) string {
-	if s.cfg.HTTP.TrustProxy {
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			last := xff[len(xff)-1]
-			if i := strings.LastIndexByte(last, ','); i >= 0 {
-				last = last[i+1:]
-			}
-			if a := strings.TrimSpace(last); a != "" {
-				return a
-			}
-		}
+	if a := clientaddr.Addr(r, s.cfg.HTTP.TrustProxy); a.IsValid() {
+		return a.String()
 	}
 	return hostOf(r.RemoteAddr)
 }

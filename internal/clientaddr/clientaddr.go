@@ -9,14 +9,11 @@ import (
 	"strings"
 )
 
-// Key identifies the client of r: its IP address, or for IPv6 its /64
-// network (one subscriber usually holds a whole /64 and can change
-// addresses within it at will). Behind a reverse proxy every request comes
-// from the proxy: with trustProxy the address is the last one of
+// Addr is the address of r's client: with trustProxy the last entry of
 // X-Forwarded-For, the one the proxy itself appended, which a client
-// cannot forge (earlier entries it can). Without trustProxy, behind a
-// proxy, all clients share one key.
-func Key(r *http.Request, trustProxy bool) string {
+// cannot forge (earlier entries it can); else, or when that entry is not
+// an address, the peer's. It is invalid when neither is an address.
+func Addr(r *http.Request, trustProxy bool) netip.Addr {
 	if trustProxy {
 		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
 			last := xff[len(xff)-1]
@@ -24,19 +21,32 @@ func Key(r *http.Request, trustProxy bool) string {
 				last = last[i+1:]
 			}
 			if addr, err := netip.ParseAddr(strings.TrimSpace(last)); err == nil {
-				return addrKey(addr)
+				return addr
 			}
 		}
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
+	addr, _ := netip.ParseAddr(host(r.RemoteAddr))
+	return addr
+}
+
+// Key identifies the client of r (Addr): its IP address, or for IPv6 its
+// /64 network (one subscriber usually holds a whole /64 and can change
+// addresses within it at will). Behind a reverse proxy every request comes
+// from the proxy: without trustProxy all clients share one key.
+func Key(r *http.Request, trustProxy bool) string {
+	addr := Addr(r, trustProxy)
+	if !addr.IsValid() {
+		return host(r.RemoteAddr)
 	}
 	return addrKey(addr)
+}
+
+// host is the host part of a host:port address, or the address.
+func host(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
 }
 
 func addrKey(addr netip.Addr) string {
