@@ -25,7 +25,7 @@ import (
 	"time"
 
 	"vitrine/overlay"
-	"vitrine/server/stream"
+	"vitrine/stream"
 	"vitrine/store"
 )
 

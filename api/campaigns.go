@@ -10,7 +10,7 @@ import (
 	"slices"
 	"time"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 	"vitrine/store"
 )
 

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"vitrine/overlay"
-	"vitrine/server/stream"
+	"vitrine/stream"
 	"vitrine/store"
 	"vitrine/store/sqlite"
 )

@@ -9,7 +9,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // sps720 is a real 1280x720 30 fps High profile SPS.

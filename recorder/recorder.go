@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"vitrine/internal/cors"
-	"vitrine/server/stream"
+	"vitrine/stream"
 	"vitrine/store"
 )
 

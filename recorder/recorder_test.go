@@ -20,7 +20,7 @@ import (
 
 	"vitrine/internal/testenv"
 	"vitrine/protocols/rtmp"
-	"vitrine/server/stream"
+	"vitrine/stream"
 	"vitrine/store"
 	"vitrine/store/sqlite"
 )

@@ -11,7 +11,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // discontinuityThreshold: when the wall clock of the units jumps by more

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 
 	"vitrine/configs"
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // staticKeys authorises publishers against the streams declared in config,

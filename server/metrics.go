@@ -3,7 +3,7 @@ package server
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // hubCollector exports the hub's per-stream counters at scrape time, so the

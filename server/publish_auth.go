@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 	"vitrine/store"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 	"vitrine/store/sqlite"
 )
 

@@ -33,7 +33,7 @@ import (
 	"vitrine/protocols/rtsp"
 	"vitrine/protocols/webrtc"
 	"vitrine/recorder"
-	"vitrine/server/stream"
+	"vitrine/stream"
 	"vitrine/store"
 	"vitrine/web"
 )

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // TestOfflineAndClose: while the publisher is away nothing releases the

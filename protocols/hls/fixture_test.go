@@ -15,7 +15,7 @@ import (
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
 
 	"vitrine/internal/httperr"
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 type fixture struct {

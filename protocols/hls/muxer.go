@@ -13,7 +13,7 @@ import (
 	"github.com/bluenviron/gohlslib/v2"
 	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // errLogInterval bounds encode error logs to one line per interval and

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"vitrine/internal/cors"
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // Config configures the LL-HLS server. Zero values take the defaults.

@@ -18,7 +18,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // The test source is real encoder output: ffmpeg encodes H.264 with

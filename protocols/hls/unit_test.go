@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 func TestToClockRate(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"testing"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // BenchmarkChunkGuard measures the guard on every byte a publisher sends.

@@ -10,7 +10,7 @@ import (
 	gortmp "github.com/yutopp/go-rtmp"
 	"github.com/yutopp/go-rtmp/message"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // These tests publish crafted FLV tags with go-rtmp's client, for the cases

@@ -12,7 +12,7 @@ import (
 	gortmp "github.com/yutopp/go-rtmp"
 	"github.com/yutopp/go-rtmp/message"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // authTimeout bounds one authorisation call (a store lookup).

@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"vitrine/internal/testenv"
-	"vitrine/server/stream"
+	"vitrine/stream"
+	"vitrine/stream/streamtest"
 )
 
 const (
-	testKey    = testenv.TestKey
-	testStream = testenv.TestStream
+	testKey    = streamtest.TestKey
+	testStream = streamtest.TestStream
 )
 
 // env is a hub and an RTMP server on a loopback port, with logs captured.
@@ -44,7 +45,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth := testenv.Authorizer("rtmp")
+	auth := streamtest.Authorizer("rtmp")
 	srv, err := New(Config{Listen: "127.0.0.1:0", Hub: hub, Auth: auth, Logger: logger, SetupTimeout: o.setupTimeout})
 	if err != nil {
 		t.Fatal(err)

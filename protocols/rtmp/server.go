@@ -19,7 +19,7 @@ import (
 
 	gortmp "github.com/yutopp/go-rtmp"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // Defaults for the optional Config fields.

@@ -10,7 +10,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	flvtag "github.com/yutopp/go-flv/tag"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // Bounds of the setup phase, between the publish command and Hub.Publish.

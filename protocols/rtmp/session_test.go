@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // newTestSession is a session on a hub, without a network connection.

@@ -7,7 +7,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 
 	"vitrine/internal/testenv"
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // BenchmarkIngestH264 is the publisher's hot path per video frame: RTP

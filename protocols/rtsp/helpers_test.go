@@ -17,12 +17,13 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
 	"vitrine/internal/testenv"
-	"vitrine/server/stream"
+	"vitrine/stream"
+	"vitrine/stream/streamtest"
 )
 
 const (
-	testKey    = testenv.TestKey
-	testStream = testenv.TestStream
+	testKey    = streamtest.TestKey
+	testStream = streamtest.TestStream
 )
 
 // env is a hub and an RTSP server on loopback ports (TCP and UDP), with its
@@ -48,7 +49,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth := testenv.Authorizer("rtsp")
+	auth := streamtest.Authorizer("rtsp")
 	cfg := Config{
 		Listen: "127.0.0.1:0", Hub: hub, Auth: auth, Logger: logger,
 		ReadTimeout: o.readTimeout, MaxConns: o.maxConns, MaxSessions: o.maxSessions,

@@ -10,7 +10,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/pion/rtp"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // Payload types of the readers' SDP; each track is its own media, so they

@@ -14,7 +14,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/pion/rtp"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // Bounds on the NTP times of RTCP sender reports. A camera whose clock is off

@@ -13,7 +13,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 
 	"vitrine/internal/testenv"
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // TestFFmpegPublishTCP is the brief's reference publish: H.264 with

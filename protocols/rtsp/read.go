@@ -12,7 +12,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // relay is the RTSP copy of one live stream: one hub reader packetizes it

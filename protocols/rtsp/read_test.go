@@ -14,7 +14,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 
 	"vitrine/internal/testenv"
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // framecrc is what ffmpeg decoded, from its framecrc output.

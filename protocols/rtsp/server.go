@@ -24,7 +24,7 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // Defaults for the optional Config fields.

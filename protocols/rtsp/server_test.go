@@ -12,7 +12,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // closedWithin reads from c until the server closes it, at most d.

@@ -17,7 +17,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/pion/rtp"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // frame is one access unit of an ingest track, timed on the track's RTP

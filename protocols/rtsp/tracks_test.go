@@ -13,7 +13,7 @@ import (
 	"github.com/pion/rtp"
 
 	"vitrine/internal/testenv"
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // h264Packets packetizes the sample, access unit i at timestamp i*3000,

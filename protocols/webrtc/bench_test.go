@@ -10,7 +10,7 @@ import (
 	"github.com/pion/ice/v4"
 	pion "github.com/pion/webrtc/v4"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // BenchmarkFanout measures the cost of one RTP packet for one WHEP viewer

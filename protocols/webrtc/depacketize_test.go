@@ -11,7 +11,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // synthetic access units: a keyframe larger than many packets, small

@@ -14,7 +14,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/sdp/v3"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // A pion publisher sends H.264 and Opus over WHIP; the hub gets aligned

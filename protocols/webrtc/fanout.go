@@ -8,7 +8,7 @@ import (
 	"sync"
 	"weak"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // feed is the WHEP side of one live stream: a single hub reader whose units

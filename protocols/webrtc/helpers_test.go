@@ -31,7 +31,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
 	"vitrine/internal/testenv"
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 const (

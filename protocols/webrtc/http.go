@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"vitrine/internal/httperr"
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 const (

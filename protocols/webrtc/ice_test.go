@@ -10,7 +10,7 @@ import (
 	"github.com/pion/ice/v4"
 	pion "github.com/pion/webrtc/v4"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // A viewer that can only use TCP (a network that blocks UDP) connects over

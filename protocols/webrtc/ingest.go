@@ -9,7 +9,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 const (

@@ -10,7 +10,7 @@ import (
 
 	"github.com/pion/sdp/v3"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // trackKind indexes per-kind state: a session carries at most one video and

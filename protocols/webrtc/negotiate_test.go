@@ -8,7 +8,7 @@ import (
 	"github.com/pion/sdp/v3"
 	pion "github.com/pion/webrtc/v4"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 const fingerprint = "a=fingerprint:sha-256 5E:3A:0B:C9:1D:7F:22:8E:41:90:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45\r\n"

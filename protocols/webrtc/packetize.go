@@ -7,7 +7,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp"
 
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 const (

@@ -22,7 +22,7 @@ import (
 	pion "github.com/pion/webrtc/v4"
 
 	"vitrine/internal/cors"
-	"vitrine/server/stream"
+	"vitrine/stream"
 )
 
 // Defaults of the optional Config fields.
