@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+	"vitrine/events"
 
-	"vitrine/overlay"
 	"vitrine/store"
 )
 
@@ -41,23 +41,23 @@ const benchBatch = 50_000
 // 5,000 chat messages in the log.
 func buildBench(b *testing.B) (*script, error) {
 	start := time.Now()
-	events := benchEvents(b)
+	nEvents := benchEvents(b)
 	s := newScript(b)
 	ctx := b.Context()
 	A, B, C := s.product(0), s.product(1), s.product(2)
 	products := []string{A, B, C}
-	s.log(overlay.TypeStreamLive, at(60, 0), overlay.StreamLive{})
-	s.log(overlay.TypeProductPinned, at(61, 0), overlay.ProductPinned{Product: overlay.ProductRef{ID: A}})
-	s.log(overlay.TypeProductPinned, at(80, 0), overlay.ProductPinned{Product: overlay.ProductRef{ID: B}})
+	s.log(events.TypeStreamLive, at(60, 0), events.StreamLive{})
+	s.log(events.TypeProductPinned, at(61, 0), events.ProductPinned{Product: events.ProductRef{ID: A}})
+	s.log(events.TypeProductPinned, at(80, 0), events.ProductPinned{Product: events.ProductRef{ID: B}})
 	for i := range 5000 {
-		typ := overlay.TypeChatMessage
+		typ := events.TypeChatMessage
 		if i%10 == 0 {
-			typ = overlay.TypeChatQuestion
+			typ = events.TypeChatQuestion
 		}
 		s.log(typ, at(60, 0).Add(time.Duration(i)*700*time.Millisecond),
-			overlay.ChatMessage{ID: fmt.Sprintf("m%d", i), ViewerID: fmt.Sprintf("v%d", i*3), Name: "V", Text: "hello"})
+			events.ChatMessage{ID: fmt.Sprintf("m%d", i), ViewerID: fmt.Sprintf("v%d", i*3), Name: "V", Text: "hello"})
 	}
-	s.log(overlay.TypeStreamEnded, at(120, 0), overlay.StreamEnded{})
+	s.log(events.TypeStreamEnded, at(120, 0), events.StreamEnded{})
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	devices := []string{Desktop, Mobile, Mobile, Tablet}
@@ -80,7 +80,7 @@ func buildBench(b *testing.B) (*script, error) {
 		return nil
 	}
 	add := func(typ string, t time.Time, viewer, session, device, source string, mod func(*store.TrackedEvent)) error {
-		if total+len(batch) >= events {
+		if total+len(batch) >= nEvents {
 			return nil
 		}
 		s.n++
@@ -95,7 +95,7 @@ func buildBench(b *testing.B) (*script, error) {
 		}
 		return nil
 	}
-	for v := 0; total+len(batch) < events; v++ {
+	for v := 0; total+len(batch) < nEvents; v++ {
 		viewer, session := fmt.Sprintf("v%d", v), fmt.Sprintf("s%d", v)
 		device, source := devices[rng.IntN(len(devices))], sources[rng.IntN(len(sources))]
 		// A phase: 1 in 20 in prelive, 1 in 20 in replay, the rest live.

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+	"vitrine/events"
 
-	"vitrine/overlay"
 	"vitrine/store"
 )
 
@@ -167,14 +167,14 @@ func Compute(ctx context.Context, st store.Store, campaignID string, opt Options
 			folds[ph].add(e)
 		}
 		switch e.Type {
-		case overlay.TypeProductPinned:
-			if p, ok := decode[overlay.ProductPinned](e); ok && ph == Live {
+		case events.TypeProductPinned:
+			if p, ok := decode[events.ProductPinned](e); ok && ph == Live {
 				shownLive[p.Product.ID] = true
 			}
-		case overlay.TypeSurveyAnswered:
+		case events.TypeSurveyAnswered:
 			survey = append(survey, *e)
-		case overlay.TypePollOpened, overlay.TypePollVoted, overlay.TypePollResults, overlay.TypePollClosed,
-			overlay.TypeInstantWinOpened, overlay.TypeInstantWinEntered, overlay.TypeInstantWinDrawn:
+		case events.TypePollOpened, events.TypePollVoted, events.TypePollResults, events.TypePollClosed,
+			events.TypeInstantWinOpened, events.TypeInstantWinEntered, events.TypeInstantWinDrawn:
 			interactions = append(interactions, *e)
 		}
 		return nil

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+	"vitrine/events"
 
-	"vitrine/overlay"
 	"vitrine/store"
 	"vitrine/store/sqlite"
 )
@@ -153,7 +153,7 @@ func buildScript(t *testing.T) *script {
 	}
 
 	// Live, 11:00-12:00.
-	s.log(overlay.TypeStreamLive, at(60, 0), overlay.StreamLive{})
+	s.log(events.TypeStreamLive, at(60, 0), events.StreamLive{})
 	s.span("v1", "s1", at(60, 0), at(90, 0), Desktop, "instagram.com") // 1800 s
 	s.ev(TypeWHEPStart, at(65, 0), "v1", "whep-1")                     // the same viewer over WHEP: merged
 	s.ev(TypeWHEPEnd, at(85, 0), "v1", "whep-1")
@@ -161,16 +161,16 @@ func buildScript(t *testing.T) *script {
 	s.ev(TypeHLSStart, at(75, 0), "hls-x", "hls-1", with(func(e *store.TrackedEvent) { e.Device = Other }))
 	s.ev(TypeHLSHeartbeat, at(90, 0), "hls-x", "hls-1", with(func(e *store.TrackedEvent) { e.Device = Other }))
 	s.ev(TypeHLSEnd, at(105, 0), "hls-x", "hls-1", with(func(e *store.TrackedEvent) { e.Device = Other })) // 1800 s
-	s.log(overlay.TypeProductPinned, at(62, 0), overlay.ProductPinned{Product: overlay.ProductRef{ID: A}})
-	s.log(overlay.TypeProductPinned, at(64, 0), overlay.ProductPinned{Product: overlay.ProductRef{ID: B}})
-	s.log(overlay.TypeChatMessage, at(66, 0), overlay.ChatMessage{ID: "m1", ViewerID: "v1", Name: "Vic", Text: "hi"})
-	s.log(overlay.TypeChatQuestion, at(67, 0), overlay.ChatMessage{ID: "m2", ViewerID: "v1", Name: "Vic", Text: "size?"})
-	s.log(overlay.TypeChatMessage, at(71, 0), overlay.ChatMessage{ID: "m3", ViewerID: "v2", Name: "Val", Text: "nice"})
-	s.log(overlay.TypeChatAnswer, at(68, 0), overlay.ChatMessage{ID: "m4", Text: "M and L", ReplyTo: "m2"})
-	s.log(overlay.TypeChatDeleted, at(72, 0), overlay.MessageRef{MessageID: "m3"})
-	s.log(overlay.TypeLikeCount, at(69, 0), overlay.LikeCount{Count: 5, Added: 5})
-	s.log(overlay.TypeLikeCount, at(73, 0), overlay.LikeCount{Count: 8, Added: 3})
-	s.log(overlay.TypeShare, at(74, 0), overlay.Share{ViewerID: "v2", Network: "x"})
+	s.log(events.TypeProductPinned, at(62, 0), events.ProductPinned{Product: events.ProductRef{ID: A}})
+	s.log(events.TypeProductPinned, at(64, 0), events.ProductPinned{Product: events.ProductRef{ID: B}})
+	s.log(events.TypeChatMessage, at(66, 0), events.ChatMessage{ID: "m1", ViewerID: "v1", Name: "Vic", Text: "hi"})
+	s.log(events.TypeChatQuestion, at(67, 0), events.ChatMessage{ID: "m2", ViewerID: "v1", Name: "Vic", Text: "size?"})
+	s.log(events.TypeChatMessage, at(71, 0), events.ChatMessage{ID: "m3", ViewerID: "v2", Name: "Val", Text: "nice"})
+	s.log(events.TypeChatAnswer, at(68, 0), events.ChatMessage{ID: "m4", Text: "M and L", ReplyTo: "m2"})
+	s.log(events.TypeChatDeleted, at(72, 0), events.MessageRef{MessageID: "m3"})
+	s.log(events.TypeLikeCount, at(69, 0), events.LikeCount{Count: 5, Added: 5})
+	s.log(events.TypeLikeCount, at(73, 0), events.LikeCount{Count: 8, Added: 3})
+	s.log(events.TypeShare, at(74, 0), events.Share{ViewerID: "v2", Network: "x"})
 	s.ev(TypeProductClick, at(65, 0), "v1", "s1", pid(A))
 	s.ev(TypeProductClick, at(66, 0), "v1", "s1", pid(B))
 	s.ev(TypeProductClick, at(72, 0), "v2", "s2", pid(A))
@@ -184,23 +184,23 @@ func buildScript(t *testing.T) *script {
 	s.ev(TypeWidgetView, at(69, 0), "v2", "", target(WidgetProduct), with(func(e *store.TrackedEvent) { e.Device = Tablet }))
 	s.ev(TypeSurveyView, at(89, 0), "v1", "s1")
 	s.ev(TypeSurveyView, at(79, 0), "v2", "s2")
-	s.log(overlay.TypeSurveyAnswered, at(89, 30), overlay.SurveyAnswered{ViewerID: "v1", Rating: 5, Comment: "Great"})
-	s.log(overlay.TypeSurveyAnswered, at(79, 30), overlay.SurveyAnswered{ViewerID: "v2", Rating: 3})
-	s.log(overlay.TypeSurveyAnswered, at(89, 40), overlay.SurveyAnswered{ViewerID: "v1", Rating: 1}) // a second answer: ignored
-	s.log(overlay.TypePollOpened, at(75, 0), overlay.PollOpened{Poll: overlay.Poll{ID: "poll1", Question: "Colour?", Options: []string{"Red", "Blue"}}})
-	s.log(overlay.TypePollVoted, at(75, 10), overlay.PollVoted{PollID: "poll1", ViewerID: "v1", Option: 0})
-	s.log(overlay.TypePollVoted, at(75, 20), overlay.PollVoted{PollID: "poll1", ViewerID: "v2", Option: 1})
-	s.log(overlay.TypePollVoted, at(75, 30), overlay.PollVoted{PollID: "poll1", ViewerID: "v1", Option: 1})
-	s.log(overlay.TypePollClosed, at(76, 0), overlay.PollResults{PollID: "poll1", Votes: []int64{1, 1}, Total: 2})
-	s.log(overlay.TypeInstantWinOpened, at(77, 0), overlay.InstantWinOpened{InstantWin: overlay.InstantWin{ID: "iw1", Prize: "Bag", Winners: 1}})
-	s.log(overlay.TypeInstantWinEntered, at(77, 10), overlay.InstantWinEntered{InstantWinID: "iw1", ViewerID: "v1", Name: "Vic"})
-	s.log(overlay.TypeInstantWinEntered, at(77, 20), overlay.InstantWinEntered{InstantWinID: "iw1", ViewerID: "v2", Name: "Val"})
-	s.log(overlay.TypeInstantWinDrawn, at(78, 0), overlay.InstantWinDrawn{InstantWinID: "iw1", Entrants: 2, Winners: []overlay.Winner{{ViewerID: "v2", Name: "Val"}}})
+	s.log(events.TypeSurveyAnswered, at(89, 30), events.SurveyAnswered{ViewerID: "v1", Rating: 5, Comment: "Great"})
+	s.log(events.TypeSurveyAnswered, at(79, 30), events.SurveyAnswered{ViewerID: "v2", Rating: 3})
+	s.log(events.TypeSurveyAnswered, at(89, 40), events.SurveyAnswered{ViewerID: "v1", Rating: 1}) // a second answer: ignored
+	s.log(events.TypePollOpened, at(75, 0), events.PollOpened{Poll: events.Poll{ID: "poll1", Question: "Colour?", Options: []string{"Red", "Blue"}}})
+	s.log(events.TypePollVoted, at(75, 10), events.PollVoted{PollID: "poll1", ViewerID: "v1", Option: 0})
+	s.log(events.TypePollVoted, at(75, 20), events.PollVoted{PollID: "poll1", ViewerID: "v2", Option: 1})
+	s.log(events.TypePollVoted, at(75, 30), events.PollVoted{PollID: "poll1", ViewerID: "v1", Option: 1})
+	s.log(events.TypePollClosed, at(76, 0), events.PollResults{PollID: "poll1", Votes: []int64{1, 1}, Total: 2})
+	s.log(events.TypeInstantWinOpened, at(77, 0), events.InstantWinOpened{InstantWin: events.InstantWin{ID: "iw1", Prize: "Bag", Winners: 1}})
+	s.log(events.TypeInstantWinEntered, at(77, 10), events.InstantWinEntered{InstantWinID: "iw1", ViewerID: "v1", Name: "Vic"})
+	s.log(events.TypeInstantWinEntered, at(77, 20), events.InstantWinEntered{InstantWinID: "iw1", ViewerID: "v2", Name: "Val"})
+	s.log(events.TypeInstantWinDrawn, at(78, 0), events.InstantWinDrawn{InstantWinID: "iw1", Entrants: 2, Winners: []events.Winner{{ViewerID: "v2", Name: "Val"}}})
 	s.st.orders = []store.Order{
 		{ID: "o1", Code: "A-1", Items: []store.OrderItem{{ProductID: A, Quantity: 2}}, CustomerName: "Ana", Total: "258.00", Currency: "EUR", CreatedAt: at(80, 5)},
 		{ID: "o2", Code: "B-1", Items: []store.OrderItem{{ProductID: C, Quantity: 1}}, CustomerName: "Bob", Total: "50.00", Currency: "EUR", CreatedAt: at(100, 0)},
 	}
-	s.log(overlay.TypeStreamEnded, at(120, 0), overlay.StreamEnded{})
+	s.log(events.TypeStreamEnded, at(120, 0), events.StreamEnded{})
 
 	// Replay, from 12:00.
 	s.span("v3", "s3", at(150, 0), at(160, 0), Mobile, "google.com") // 600 s
@@ -380,7 +380,7 @@ func sumPoints(ps []Point) int64 {
 func TestSourcePerPhase(t *testing.T) {
 	s := newScript(t)
 	s.span("a", "sa1", at(10, 0), at(11, 0), Desktop, "google.com")
-	s.log(overlay.TypeStreamLive, at(60, 0), overlay.StreamLive{})
+	s.log(events.TypeStreamLive, at(60, 0), events.StreamLive{})
 	s.ev(TypeWHEPStart, at(70, 0), "b", "whep-b", with(func(e *store.TrackedEvent) { e.Device, e.Source = Other, "" }))
 	s.span("b", "sb", at(70, 1), at(75, 0), Mobile, "instagram.com")
 	s.ev(TypeWHEPEnd, at(75, 0), "b", "whep-b", with(func(e *store.TrackedEvent) { e.Device, e.Source = Other, "" }))
@@ -388,7 +388,7 @@ func TestSourcePerPhase(t *testing.T) {
 	s.span("c", "sc1", at(20, 0), at(21, 0), Tablet, "newsletter")
 	s.ev(TypeHLSStart, at(80, 0), "c", "hls-c", with(func(e *store.TrackedEvent) { e.Device, e.Source = Other, "" }))
 	s.ev(TypeHLSEnd, at(85, 0), "c", "hls-c", with(func(e *store.TrackedEvent) { e.Device, e.Source = Other, "" }))
-	s.log(overlay.TypeStreamEnded, at(120, 0), overlay.StreamEnded{})
+	s.log(events.TypeStreamEnded, at(120, 0), events.StreamEnded{})
 	s.span("a", "sa2", at(130, 0), at(131, 0), Mobile, "newsletter")
 	if _, err := s.st.InsertTrackedEvents(t.Context(), s.tracked); err != nil {
 		t.Fatal(err)
@@ -424,15 +424,15 @@ func TestPurchasesByViewersWhoWatched(t *testing.T) {
 	money := func(e4 int64, data string) func(*store.TrackedEvent) {
 		return func(e *store.TrackedEvent) { e.AmountE4, e.Currency, e.Data = e4, "EUR", data }
 	}
-	s.log(overlay.TypeStreamLive, at(60, 0), overlay.StreamLive{})
-	s.log(overlay.TypeProductPinned, at(61, 0), overlay.ProductPinned{Product: overlay.ProductRef{ID: A}})
+	s.log(events.TypeStreamLive, at(60, 0), events.StreamLive{})
+	s.log(events.TypeProductPinned, at(61, 0), events.ProductPinned{Product: events.ProductRef{ID: A}})
 	s.span("v1", "s1", at(60, 0), at(70, 0), Desktop, Direct)
 	s.span("v2", "s2", at(60, 0), at(70, 0), Desktop, Direct)
 	// v1 buys A-1, which the shop reports too: one purchase.
 	s.ev(TypePurchase, at(65, 0), "v1", "s1", money(1290000, `{"order_id":"A-1","product_ids":["`+A+`"]}`))
 	// w9 never watched: a purchase on the seller's site, not the live's.
 	s.ev(TypePurchase, at(66, 0), "w9", "", money(500000, `{"product_ids":["`+C+`"]}`))
-	s.log(overlay.TypeStreamEnded, at(120, 0), overlay.StreamEnded{})
+	s.log(events.TypeStreamEnded, at(120, 0), events.StreamEnded{})
 	// v2 did not watch the replay: its purchase then is not the replay's.
 	s.ev(TypePurchase, at(130, 0), "v2", "", money(500000, `{"product_ids":["`+C+`"]}`))
 	s.st.orders = []store.Order{

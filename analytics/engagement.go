@@ -2,8 +2,8 @@ package analytics
 
 import (
 	"strconv"
+	"vitrine/events"
 
-	"vitrine/overlay"
 	"vitrine/store"
 )
 
@@ -28,12 +28,12 @@ func newChatFold() *chatFold {
 // add folds one event of the log.
 func (f *chatFold) add(e *store.Event) {
 	switch e.Type {
-	case overlay.TypeChatMessage, overlay.TypeChatQuestion:
-		m, ok := decode[overlay.ChatMessage](e)
+	case events.TypeChatMessage, events.TypeChatQuestion:
+		m, ok := decode[events.ChatMessage](e)
 		if !ok {
 			return
 		}
-		if e.Type == overlay.TypeChatQuestion {
+		if e.Type == events.TypeChatQuestion {
 			f.questions++
 		} else {
 			f.messages++
@@ -41,35 +41,35 @@ func (f *chatFold) add(e *store.Event) {
 		if m.ViewerID != "" {
 			f.chatters[m.ViewerID] = true
 			f.interacting[m.ViewerID] = true
-			if e.Type == overlay.TypeChatQuestion {
+			if e.Type == events.TypeChatQuestion {
 				f.askers[m.ViewerID] = true
 			}
 		}
-	case overlay.TypeChatAnswer:
+	case events.TypeChatAnswer:
 		f.answers++
-	case overlay.TypeLikeCount:
-		if l, ok := decode[overlay.LikeCount](e); ok && l.Added > 0 {
+	case events.TypeLikeCount:
+		if l, ok := decode[events.LikeCount](e); ok && l.Added > 0 {
 			f.likes += l.Added
 		}
-	case overlay.TypeShare:
+	case events.TypeShare:
 		f.shares++
-		if s, ok := decode[overlay.Share](e); ok && s.ViewerID != "" {
+		if s, ok := decode[events.Share](e); ok && s.ViewerID != "" {
 			f.interacting[s.ViewerID] = true
 		}
-	case overlay.TypePollVoted:
-		if v, ok := decode[overlay.PollVoted](e); ok && v.ViewerID != "" {
+	case events.TypePollVoted:
+		if v, ok := decode[events.PollVoted](e); ok && v.ViewerID != "" {
 			f.interacting[v.ViewerID] = true
 		}
-	case overlay.TypeInstantWinEntered:
-		if v, ok := decode[overlay.InstantWinEntered](e); ok && v.ViewerID != "" {
+	case events.TypeInstantWinEntered:
+		if v, ok := decode[events.InstantWinEntered](e); ok && v.ViewerID != "" {
 			f.interacting[v.ViewerID] = true
 		}
-	case overlay.TypeSurveyAnswered:
-		if v, ok := decode[overlay.SurveyAnswered](e); ok && v.ViewerID != "" {
+	case events.TypeSurveyAnswered:
+		if v, ok := decode[events.SurveyAnswered](e); ok && v.ViewerID != "" {
 			f.interacting[v.ViewerID] = true
 		}
-	case overlay.TypeProductPinned:
-		if p, ok := decode[overlay.ProductPinned](e); ok {
+	case events.TypeProductPinned:
+		if p, ok := decode[events.ProductPinned](e); ok {
 			f.shown[p.Product.ID] = true
 		}
 	}
@@ -102,10 +102,10 @@ func satisfactionOf(log []store.Event, views []string) Satisfaction {
 	var sum int64
 	for i := range log {
 		e := &log[i]
-		if e.Type != overlay.TypeSurveyAnswered {
+		if e.Type != events.TypeSurveyAnswered {
 			continue
 		}
-		a, ok := decode[overlay.SurveyAnswered](e)
+		a, ok := decode[events.SurveyAnswered](e)
 		if !ok || a.Rating < 1 || a.Rating > 5 {
 			continue
 		}
@@ -148,8 +148,8 @@ func interactionsOf(log []store.Event) Interactions {
 	for i := range log {
 		e := &log[i]
 		switch e.Type {
-		case overlay.TypePollOpened:
-			p, ok := decode[overlay.PollOpened](e)
+		case events.TypePollOpened:
+			p, ok := decode[events.PollOpened](e)
 			if !ok || p.Poll.ID == "" {
 				continue
 			}
@@ -164,8 +164,8 @@ func interactionsOf(log []store.Event) Interactions {
 				ps.Options[j].Text = o
 			}
 			out.Polls = append(out.Polls, ps)
-		case overlay.TypePollVoted:
-			v, ok := decode[overlay.PollVoted](e)
+		case events.TypePollVoted:
+			v, ok := decode[events.PollVoted](e)
 			if !ok || voted[v.PollID] == nil || voted[v.PollID][v.ViewerID] {
 				continue
 			}
@@ -174,19 +174,19 @@ func interactionsOf(log []store.Event) Interactions {
 			}
 			voted[v.PollID][v.ViewerID] = true
 			counted[v.PollID][v.Option]++
-		case overlay.TypePollResults, overlay.TypePollClosed:
-			r, ok := decode[overlay.PollResults](e)
+		case events.TypePollResults, events.TypePollClosed:
+			r, ok := decode[events.PollResults](e)
 			if !ok {
 				continue
 			}
 			if j, ok := polls[r.PollID]; ok {
 				final[r.PollID] = r.Votes
-				if e.Type == overlay.TypePollClosed {
+				if e.Type == events.TypePollClosed {
 					out.Polls[j].Closed = true
 				}
 			}
-		case overlay.TypeInstantWinOpened:
-			w, ok := decode[overlay.InstantWinOpened](e)
+		case events.TypeInstantWinOpened:
+			w, ok := decode[events.InstantWinOpened](e)
 			if !ok || w.InstantWin.ID == "" {
 				continue
 			}
@@ -197,13 +197,13 @@ func interactionsOf(log []store.Event) Interactions {
 			entered[w.InstantWin.ID] = map[string]bool{}
 			out.InstantWins = append(out.InstantWins, InstantWinStats{ID: w.InstantWin.ID, Prize: w.InstantWin.Prize,
 				OpenedAt: e.At, Planned: w.InstantWin.Winners, Winners: []DrawnWinnerView{}})
-		case overlay.TypeInstantWinEntered:
-			w, ok := decode[overlay.InstantWinEntered](e)
+		case events.TypeInstantWinEntered:
+			w, ok := decode[events.InstantWinEntered](e)
 			if ok && entered[w.InstantWinID] != nil {
 				entered[w.InstantWinID][w.ViewerID] = true
 			}
-		case overlay.TypeInstantWinDrawn:
-			d, ok := decode[overlay.InstantWinDrawn](e)
+		case events.TypeInstantWinDrawn:
+			d, ok := decode[events.InstantWinDrawn](e)
 			if !ok {
 				continue
 			}

@@ -10,10 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"vitrine/events"
 
 	"github.com/xuri/excelize/v2"
 
-	"vitrine/overlay"
 	"vitrine/store"
 )
 
@@ -255,21 +255,21 @@ func writeUsers(ctx context.Context, st store.Store, campaignID string, opt Expo
 			return nil
 		}
 		switch e.Type {
-		case overlay.TypeChatMessage, overlay.TypeChatQuestion:
-			m, ok := decode[overlay.ChatMessage](e)
+		case events.TypeChatMessage, events.TypeChatQuestion:
+			m, ok := decode[events.ChatMessage](e)
 			if !ok || m.ViewerID == "" {
 				return nil
 			}
 			u := get(m.ViewerID)
 			u.name = m.Name
 			u.from["chat"] = true
-			if e.Type == overlay.TypeChatQuestion {
+			if e.Type == events.TypeChatQuestion {
 				u.questions++
 			} else {
 				u.messages++
 			}
-		case overlay.TypeInstantWinEntered:
-			if m, ok := decode[overlay.InstantWinEntered](e); ok && m.ViewerID != "" {
+		case events.TypeInstantWinEntered:
+			if m, ok := decode[events.InstantWinEntered](e); ok && m.ViewerID != "" {
 				u := get(m.ViewerID)
 				if u.name == "" {
 					u.name = m.Name
@@ -389,23 +389,23 @@ func writeUsers(ctx context.Context, st store.Store, campaignID string, opt Expo
 // writeChat writes the chat's messages, questions and answers with their
 // moderation state. The log is read twice, a page at a time: first the
 // moderation (deletions, messages shown to the host, bans), then the
-// lines (overlay.ChatLog of each page), so that memory does not grow
+// lines (ChatLog of each page), so that memory does not grow
 // with the chat.
 func writeChat(ctx context.Context, st store.Store, campaignID string, opt ExportOptions, sw *excelize.StreamWriter) error {
 	deleted, displayed, banned := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	err := EachEvent(ctx, st, campaignID, func(e *store.Event) error {
 		switch e.Type {
-		case overlay.TypeChatDeleted, overlay.TypeChatDisplayed:
-			if r, ok := decode[overlay.MessageRef](e); ok {
-				if e.Type == overlay.TypeChatDeleted {
+		case events.TypeChatDeleted, events.TypeChatDisplayed:
+			if r, ok := decode[events.MessageRef](e); ok {
+				if e.Type == events.TypeChatDeleted {
 					deleted[r.MessageID] = true
 				} else {
 					displayed[r.MessageID] = true
 				}
 			}
-		case overlay.TypeViewerBanned, overlay.TypeViewerUnban:
-			if v, ok := decode[overlay.ViewerRef](e); ok {
-				banned[v.ViewerID] = e.Type == overlay.TypeViewerBanned
+		case events.TypeViewerBanned, events.TypeViewerUnban:
+			if v, ok := decode[events.ViewerRef](e); ok {
+				banned[v.ViewerID] = e.Type == events.TypeViewerBanned
 			}
 		}
 		return nil
@@ -420,12 +420,12 @@ func writeChat(ctx context.Context, st store.Store, campaignID string, opt Expor
 		if err != nil {
 			return err
 		}
-		for _, l := range overlay.ChatLog(page) {
+		for _, l := range ChatLog(page) {
 			if !opt.inRange(l.At) {
 				continue
 			}
-			kind := map[string]string{overlay.TypeChatMessage: "message", overlay.TypeChatQuestion: "question",
-				overlay.TypeChatAnswer: "answer"}[l.Type]
+			kind := map[string]string{events.TypeChatMessage: "message", events.TypeChatQuestion: "question",
+				events.TypeChatAnswer: "answer"}[l.Type]
 			rw.row(l.Seq, l.At.Format(time.RFC3339Nano), kind, l.ViewerID, l.Name, l.Text, l.ReplyTo,
 				l.Deleted || deleted[l.ID], l.Displayed || displayed[l.ID], l.ViewerID != "" && banned[l.ViewerID])
 		}

@@ -12,10 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vitrine/events"
 
 	"github.com/xuri/excelize/v2"
-
-	"vitrine/overlay"
 )
 
 func TestExport(t *testing.T) {
@@ -126,9 +125,9 @@ func TestExportLargeChat(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range n {
-		typ := overlay.TypeChatMessage
+		typ := events.TypeChatMessage
 		if i%10 == 0 {
-			typ = overlay.TypeChatQuestion
+			typ = events.TypeChatQuestion
 		}
 		data := fmt.Sprintf(`{"id":"m%d","viewer_id":"v%d","name":"Viewer %d","text":"Message number %d, is the bag available in brown?"}`, i, i%5000, i%5000, i)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO campaign_events (campaign_id, seq, type, at, data) VALUES ($1, $2, $3, $4, $5)`,

@@ -20,8 +20,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"vitrine/events"
 
-	"vitrine/overlay"
 	"vitrine/store"
 )
 
@@ -93,12 +93,12 @@ type timelineBuilder struct {
 
 func (b *timelineBuilder) add(e *store.Event) {
 	switch e.Type {
-	case overlay.TypeStreamLive:
+	case events.TypeStreamLive:
 		if b.wentLive == nil {
 			at := e.At
 			b.wentLive = &at
 		}
-	case overlay.TypeStreamEnded:
+	case events.TypeStreamEnded:
 		if b.wentLive != nil {
 			at := e.At
 			b.ended = &at
@@ -152,7 +152,7 @@ func EachEvent(ctx context.Context, st store.Store, campaignID string, fn func(*
 func LoadTimeline(ctx context.Context, st store.Store, c *store.Campaign, now time.Time) (Timeline, error) {
 	var b timelineBuilder
 	err := EachEvent(ctx, st, c.ID, func(e *store.Event) error {
-		if e.Type == overlay.TypeStreamLive || e.Type == overlay.TypeStreamEnded {
+		if e.Type == events.TypeStreamLive || e.Type == events.TypeStreamEnded {
 			b.add(e)
 		}
 		return nil

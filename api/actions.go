@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"vitrine/events"
 
 	"vitrine/overlay"
 )
@@ -30,7 +31,7 @@ func (a *API) actionRoutes() []*route {
 			Doc: "Issues a viewer id and its token, signed by the server. The events socket issues one too (its hello " +
 				"message); keep the token and send it back (?viewer= on the socket, " + viewerHeader + " here) so that " +
 				"a viewer keeps its id, its votes and its bans across reconnections. Rate-limited per client address.",
-			Status: http.StatusCreated, Response: overlay.Hello{}, Limit: a.actionLimit, handle: a.issueViewer},
+			Status: http.StatusCreated, Response: events.Hello{}, Limit: a.actionLimit, handle: a.issueViewer},
 		{Method: "POST", Path: "/live/{id}/actions", ID: "act", Tag: tag, Public: true,
 			Summary: "Send a viewer action",
 			Doc: "The messages a viewer sends on the events socket, over HTTP: chat.send (with question), like, " +
@@ -45,7 +46,7 @@ func (a *API) actionRoutes() []*route {
 	}
 }
 
-// inboundDoc documents an inbound message (decoded by overlay.DecodeInbound).
+// inboundDoc documents an inbound message (decoded by events.DecodeInbound).
 type inboundDoc struct {
 	Type string         `json:"type" required:"true" enum:"chat.send,like,poll.vote,instant_win.enter,survey.answer,share"`
 	Data map[string]any `json:"data,omitempty" doc:"chat.send: {text, name, question}; poll.vote: {poll_id, option}; instant_win.enter: {instant_win_id, name}; survey.answer: {rating 1-5, comment}; share: {network}"`
@@ -72,12 +73,12 @@ func (a *API) issueViewer(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id, token := a.identity.Issue()
-	return writeJSON(w, http.StatusCreated, overlay.Hello{ViewerID: id, Token: token})
+	return writeJSON(w, http.StatusCreated, events.Hello{ViewerID: id, Token: token})
 }
 
 func (a *API) act(w http.ResponseWriter, r *http.Request) error {
 	var in inboundDoc
-	if err := decodeJSON(w, r, &in, overlay.MaxInboundBytes, false); err != nil {
+	if err := decodeJSON(w, r, &in, events.MaxInboundBytes, false); err != nil {
 		return err
 	}
 	room, err := a.viewerRoom(r)
@@ -94,12 +95,12 @@ func (a *API) act(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	msg, err := overlay.DecodeInbound(b)
+	msg, err := events.DecodeInbound(b)
 	if err != nil {
-		return invalidField("data", "%s", clip(strings.TrimPrefix(err.Error(), overlay.ErrBadInbound.Error()+": ")))
+		return invalidField("data", "%s", clip(strings.TrimPrefix(err.Error(), events.ErrBadInbound.Error()+": ")))
 	}
 	if err := room.Act(r.Context(), viewer, msg); err != nil {
-		var ref *overlay.RefusedError
+		var ref *events.RefusedError
 		if errors.As(err, &ref) && ref.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(ref.RetryAfter.Seconds()+0.999)))
 		}

@@ -25,8 +25,8 @@ import (
 	"time"
 
 	"vitrine/overlay"
-	"vitrine/stream"
 	"vitrine/store"
+	"vitrine/stream"
 )
 
 // Notifier hands a notification to the webhook outbox. Publish must be

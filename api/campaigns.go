@@ -10,8 +10,8 @@ import (
 	"slices"
 	"time"
 
-	"vitrine/stream"
 	"vitrine/store"
+	"vitrine/stream"
 )
 
 // Bounds of campaign fields.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"vitrine/analytics"
+	"vitrine/events"
 
 	"vitrine/overlay"
 	"vitrine/store"
@@ -28,7 +30,7 @@ func (a *API) chatRoutes() []*route {
 				"Deleted lines stay here, marked, for the record and the exports.",
 			Query: append([]param{{Name: "filter", Type: "string", Enum: []string{"all", "deleted", "displayed", "banned", "questions"},
 				Doc: "which lines; default all"}}, pageParams...),
-			Status: http.StatusOK, Response: listOf(overlay.ChatRecord{}), handle: a.listMessages},
+			Status: http.StatusOK, Response: listOf(analytics.ChatRecord{}), handle: a.listMessages},
 		{Method: "POST", Path: "/api/v1/campaigns/{id}/messages", ID: "answer", Tag: tag,
 			Summary: "Post the brand's answer",
 			Doc: "A chat.answer from the brand, optionally replying to a viewer's message or question (reply_to; " +
@@ -39,14 +41,14 @@ func (a *API) chatRoutes() []*route {
 			Summary: "Delete a message",
 			Doc: "Hides the line from viewers (chat.deleted) — live and in replay — and keeps it, marked deleted, " +
 				"in the chat tab and the exports. Deleting it again is a no-op (204).",
-			Status: http.StatusNoContent, Errors: []int{http.StatusServiceUnavailable}, handle: a.roomAction(func(r *http.Request, room *overlay.Room) (*overlay.Message, error) {
+			Status: http.StatusNoContent, Errors: []int{http.StatusServiceUnavailable}, handle: a.roomAction(func(r *http.Request, room *overlay.Room) (*events.Message, error) {
 				return room.DeleteMessage(r.Context(), r.PathValue("message_id"))
 			}, http.StatusNoContent)},
 		{Method: "POST", Path: "/api/v1/campaigns/{id}/messages/{message_id}/display", ID: "displayMessage", Tag: tag,
 			Summary: "Display a message to the host",
 			Doc: "Sends the line to the host's console (chat.displayed, host only: viewers do not receive it) and " +
 				"marks it displayed in the chat tab. Again: a no-op (204).",
-			Status: http.StatusNoContent, Errors: []int{http.StatusServiceUnavailable}, handle: a.roomAction(func(r *http.Request, room *overlay.Room) (*overlay.Message, error) {
+			Status: http.StatusNoContent, Errors: []int{http.StatusServiceUnavailable}, handle: a.roomAction(func(r *http.Request, room *overlay.Room) (*events.Message, error) {
 				return room.DisplayMessage(r.Context(), r.PathValue("message_id"))
 			}, http.StatusNoContent)},
 		{Method: "GET", Path: "/api/v1/campaigns/{id}/bans", ID: "listBans", Tag: tag,
@@ -92,7 +94,7 @@ type eventView struct {
 	Data any       `json:"data"`
 }
 
-func eventOut(m *overlay.Message) eventView {
+func eventOut(m *events.Message) eventView {
 	return eventView{Seq: m.Seq, At: m.Time(), Type: m.Type, Data: m.Data}
 }
 
@@ -138,16 +140,16 @@ func (a *API) listMessages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	keep := map[string]func(*overlay.ChatRecord) bool{
-		"": func(*overlay.ChatRecord) bool { return true }, "all": func(*overlay.ChatRecord) bool { return true },
-		"deleted":   func(l *overlay.ChatRecord) bool { return l.Deleted },
-		"displayed": func(l *overlay.ChatRecord) bool { return l.Displayed },
-		"banned":    func(l *overlay.ChatRecord) bool { return l.Banned },
-		"questions": (*overlay.ChatRecord).Question,
+	keep := map[string]func(*analytics.ChatRecord) bool{
+		"": func(*analytics.ChatRecord) bool { return true }, "all": func(*analytics.ChatRecord) bool { return true },
+		"deleted":   func(l *analytics.ChatRecord) bool { return l.Deleted },
+		"displayed": func(l *analytics.ChatRecord) bool { return l.Displayed },
+		"banned":    func(l *analytics.ChatRecord) bool { return l.Banned },
+		"questions": (*analytics.ChatRecord).Question,
 	}[r.URL.Query().Get("filter")]
-	out := []overlay.ChatRecord{}
+	out := []analytics.ChatRecord{}
 	next := ""
-	for _, l := range overlay.ChatLog(events) {
+	for _, l := range analytics.ChatLog(events) {
 		if l.Seq <= after || !keep(&l) {
 			continue
 		}
@@ -190,10 +192,10 @@ func (a *API) answer(w http.ResponseWriter, r *http.Request) error {
 	}
 	text, name := strings.TrimSpace(in.Text), strings.TrimSpace(in.Name)
 	var v validator
-	if text == "" || utf8.RuneCountInString(text) > overlay.MaxChatRunes || !utf8.ValidString(text) {
+	if text == "" || utf8.RuneCountInString(text) > events.MaxChatRunes || !utf8.ValidString(text) {
 		v.add("text", "required, 1 to 500 characters")
 	}
-	if utf8.RuneCountInString(name) > overlay.MaxNameRunes {
+	if utf8.RuneCountInString(name) > events.MaxNameRunes {
 		v.add("name", "at most 40 characters")
 	}
 	if err := v.err(); err != nil {
@@ -284,9 +286,9 @@ func (a *API) putChatSettings(w http.ResponseWriter, r *http.Request) error {
 		v.add("slow_mode_seconds", "0 to 3600")
 	}
 	if in.MaxLength == 0 {
-		in.MaxLength = overlay.MaxChatRunes
+		in.MaxLength = events.MaxChatRunes
 	}
-	if in.MaxLength < 1 || in.MaxLength > overlay.MaxChatRunes {
+	if in.MaxLength < 1 || in.MaxLength > events.MaxChatRunes {
 		v.add("max_length", "1 to 500")
 	}
 	if len(in.BlockedWords) > 500 {
@@ -305,7 +307,7 @@ func (a *API) putChatSettings(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	set := overlay.Settings{PreliveChat: in.PreliveChat, ReplayChat: in.ReplayChat, SlowMode: in.SlowMode,
+	set := events.Settings{PreliveChat: in.PreliveChat, ReplayChat: in.ReplayChat, SlowMode: in.SlowMode,
 		MaxLength: in.MaxLength, Survey: in.Survey, OrdersTicker: in.OrdersTicker}
 	if room.State().Settings != set {
 		if _, err := room.SetSettings(ctx, set); err != nil {
@@ -322,18 +324,18 @@ func (a *API) putChatSettings(w http.ResponseWriter, r *http.Request) error {
 
 // roomErr maps a room's refusal to a status.
 func roomErr(err error) error {
-	var ref *overlay.RefusedError
+	var ref *events.RefusedError
 	if !errors.As(err, &ref) {
 		return err
 	}
 	switch ref.Code {
-	case overlay.CodeNotFound:
+	case events.CodeNotFound:
 		return errorf(http.StatusNotFound, "not_found", "%s", ref.Message)
-	case overlay.CodeClosed, overlay.CodeAlreadyDone:
+	case events.CodeClosed, events.CodeAlreadyDone:
 		return conflict(ref.Code, "%s", ref.Message)
-	case overlay.CodeSlowMode:
+	case events.CodeSlowMode:
 		return errorf(http.StatusTooManyRequests, ref.Code, "%s", ref.Message)
-	case overlay.CodeBanned, overlay.CodeChatClosed:
+	case events.CodeBanned, events.CodeChatClosed:
 		return errorf(http.StatusForbidden, ref.Code, "%s", ref.Message)
 	}
 	return errorf(http.StatusUnprocessableEntity, ref.Code, "%s", ref.Message)
@@ -366,7 +368,7 @@ func (a *API) serveHostEvents(w http.ResponseWriter, r *http.Request) error {
 // roomAction is a route that carries out one room action: 204 with no
 // body, or another status with the event recorded (a no-op answers the
 // same, without an event).
-func (a *API) roomAction(act func(*http.Request, *overlay.Room) (*overlay.Message, error), status int) handlerFunc {
+func (a *API) roomAction(act func(*http.Request, *overlay.Room) (*events.Message, error), status int) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		_, room, err := a.campaignRoom(r)
 		if err != nil {

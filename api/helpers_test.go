@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"vitrine/overlay"
-	"vitrine/stream"
 	"vitrine/store"
 	"vitrine/store/sqlite"
+	"vitrine/stream"
 )
 
 const testToken = "test-admin-token-0123456789"

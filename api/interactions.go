@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"unicode/utf8"
+	"vitrine/events"
 
 	"vitrine/overlay"
 )
@@ -25,7 +26,7 @@ func (a *API) interactionRoutes() []*route {
 		{Method: "POST", Path: "/api/v1/campaigns/{id}/polls/{poll_id}/close", ID: "closePoll", Tag: tag,
 			Summary: "Close a poll", Doc: "Publishes the final results (poll.closed). 409 closed if it is closed already.",
 			Status: http.StatusOK, Response: eventView{}, Errors: []int{http.StatusConflict, http.StatusServiceUnavailable},
-			handle: a.roomAction(func(r *http.Request, room *overlay.Room) (*overlay.Message, error) {
+			handle: a.roomAction(func(r *http.Request, room *overlay.Room) (*events.Message, error) {
 				return room.ClosePoll(r.Context(), r.PathValue("poll_id"))
 			}, http.StatusOK)},
 		{Method: "GET", Path: "/api/v1/campaigns/{id}/instant-wins", ID: "listInstantWins", Tag: tag,
@@ -41,7 +42,7 @@ func (a *API) interactionRoutes() []*route {
 			Doc: "Draws up to winners viewers among the entrants and tells every viewer (instant_win.drawn). " +
 				"409 closed if drawn already.",
 			Status: http.StatusOK, Response: eventView{}, Errors: []int{http.StatusConflict, http.StatusServiceUnavailable},
-			handle: a.roomAction(func(r *http.Request, room *overlay.Room) (*overlay.Message, error) {
+			handle: a.roomAction(func(r *http.Request, room *overlay.Room) (*events.Message, error) {
 				return room.DrawInstantWin(r.Context(), r.PathValue("instant_win_id"))
 			}, http.StatusOK)},
 	}
@@ -53,7 +54,7 @@ type pollRequest struct {
 }
 
 type pollsView struct {
-	Polls []overlay.PollState `json:"polls"`
+	Polls []events.PollState `json:"polls"`
 }
 
 type instantWinRequest struct {

@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+	"vitrine/events"
 
-	"vitrine/overlay"
 	"vitrine/store"
 )
 
@@ -54,7 +54,7 @@ func (a *API) goLive(w http.ResponseWriter, r *http.Request) error {
 	if wrote {
 		a.log.InfoContext(ctx, "campaign live", "campaign", c.ID, "request_id", requestIDFrom(ctx))
 		a.notifyCampaign(ctx, l, EventCampaignLive, c, now)
-		a.tellViewers(ctx, c.ID, overlay.TypeStreamLive)
+		a.tellViewers(ctx, c.ID, events.TypeStreamLive)
 	}
 	return writeJSON(w, http.StatusOK, a.campaignOut(l, c, now))
 }
@@ -82,7 +82,7 @@ func (a *API) endLive(w http.ResponseWriter, r *http.Request) error {
 		"request_id", requestIDFrom(ctx))
 	l := a.links(r)
 	a.notifyCampaign(ctx, l, EventCampaignEnded, c, now)
-	a.tellViewers(ctx, c.ID, overlay.TypeStreamEnded)
+	a.tellViewers(ctx, c.ID, events.TypeStreamEnded)
 	return writeJSON(w, http.StatusOK, a.campaignOut(l, c, now))
 }
 

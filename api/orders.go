@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"vitrine/events"
 
-	"vitrine/overlay"
 	"vitrine/store"
 )
 
@@ -229,9 +229,9 @@ func (a *API) tellOrder(ctx context.Context, o *store.Order) {
 	room, err := a.overlay.Room(ctx, o.CampaignID)
 	if err == nil {
 		first, _, _ := strings.Cut(strings.TrimSpace(o.CustomerName), " ")
-		ev := overlay.OrderPlaced{OrderID: o.ID, Name: first, Items: make([]overlay.OrderLine, len(o.Items))}
+		ev := events.OrderPlaced{OrderID: o.ID, Name: first, Items: make([]events.OrderLine, len(o.Items))}
 		for i, it := range o.Items {
-			ev.Items[i] = overlay.OrderLine{ProductID: it.ProductID, Quantity: it.Quantity}
+			ev.Items[i] = events.OrderLine{ProductID: it.ProductID, Quantity: it.Quantity}
 		}
 		_, err = room.OrderPlaced(ctx, ev)
 	}

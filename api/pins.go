@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"time"
+	"vitrine/events"
 
 	"vitrine/overlay"
 	"vitrine/store"
@@ -41,10 +42,10 @@ type pinRequest struct {
 }
 
 type pinsView struct {
-	Seq      int64                `json:"seq" doc:"the pin event's sequence number in the campaign's channel"`
-	At       time.Time            `json:"at" doc:"the event's time on the media clock"`
-	Products []overlay.ProductRef `json:"products" doc:"pinned products, oldest first"`
-	Voucher  *overlay.VoucherRef  `json:"voucher" doc:"the pinned voucher, null if none"`
+	Seq      int64               `json:"seq" doc:"the pin event's sequence number in the campaign's channel"`
+	At       time.Time           `json:"at" doc:"the event's time on the media clock"`
+	Products []events.ProductRef `json:"products" doc:"pinned products, oldest first"`
+	Voucher  *events.VoucherRef  `json:"voucher" doc:"the pinned voucher, null if none"`
 }
 
 // campaignRoom finds the campaign (404 first, like every route by id),
@@ -88,7 +89,7 @@ func (a *API) pin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	var msg *overlay.Message
+	var msg *events.Message
 	switch in.Kind {
 	case "product":
 		if !slices.Contains(c.ProductIDs, in.ID) {
@@ -98,7 +99,7 @@ func (a *API) pin(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return invalidField("id", "product %q is not attached to the campaign", clip(in.ID))
 		}
-		msg, err = room.PinProduct(ctx, overlay.ProductRef{ID: p.ID, Name: p.Name, Price: p.Price,
+		msg, err = room.PinProduct(ctx, events.ProductRef{ID: p.ID, Name: p.Name, Price: p.Price,
 			Currency: p.Currency, ImageURL: p.ImageURL, URL: p.URL})
 		if err != nil {
 			return pinErr(err)
@@ -111,7 +112,7 @@ func (a *API) pin(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return invalidField("id", "voucher %q is not attached to the campaign", clip(in.ID))
 		}
-		msg, err = room.PinVoucher(ctx, overlay.VoucherRef{ID: vc.ID, Code: vc.Code, Name: vc.Name,
+		msg, err = room.PinVoucher(ctx, events.VoucherRef{ID: vc.ID, Code: vc.Code, Name: vc.Name,
 			DiscountType: vc.DiscountType, DiscountValue: vc.DiscountValue, Currency: vc.Currency,
 			MinSpend: vc.MinSpend, EndsAt: vc.EndsAt})
 		if err != nil {
@@ -133,7 +134,7 @@ func (a *API) unpin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	var msg *overlay.Message
+	var msg *events.Message
 	if kind == "product" {
 		msg, err = room.UnpinProduct(ctx, item)
 	} else {
@@ -161,7 +162,7 @@ func pinErr(err error) error {
 
 // pinsOut is the pins right after msg was applied (a later event from
 // another request may already show; the seq says which event this was).
-func pinsOut(msg *overlay.Message, room *overlay.Room) pinsView {
+func pinsOut(msg *events.Message, room *overlay.Room) pinsView {
 	st := room.State()
 	return pinsView{Seq: msg.Seq, At: msg.Time(), Products: st.Products, Voucher: st.Voucher}
 }

@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+	"vitrine/events"
 
-	"vitrine/overlay"
 )
 
 func TestPins(t *testing.T) {
@@ -81,8 +81,8 @@ func TestPins(t *testing.T) {
 	}
 
 	// Viewers got every change, in order.
-	want := []string{overlay.TypeProductPinned, overlay.TypeProductPinned, overlay.TypeProductPinned,
-		overlay.TypeProductUnpinned, overlay.TypeProductPinned, overlay.TypeVoucherPinned, overlay.TypeVoucherUnpinned}
+	want := []string{events.TypeProductPinned, events.TypeProductPinned, events.TypeProductPinned,
+		events.TypeProductUnpinned, events.TypeProductPinned, events.TypeVoucherPinned, events.TypeVoucherUnpinned}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for i, typ := range want {

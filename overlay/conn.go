@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"vitrine/events"
 )
 
 // endReason is why the server ends a viewer's connection; each transport
@@ -40,9 +41,9 @@ type viewerConn struct {
 	room   *Room
 	sub    *Subscription
 	viewer string
-	hello  *Message // sent first: the viewer's id and token
-	host   bool     // the host's read-only console
-	chat   *bucket  // chat messages and other actions
+	hello  *events.Message // sent first: the viewer's id and token
+	host   bool            // the host's read-only console
+	chat   *bucket         // chat messages and other actions
 	likes  *bucket
 
 	closeOnce sync.Once
@@ -54,8 +55,8 @@ func (h *Handler) newConn(room *Room, sub *Subscription, t transport, viewerID, 
 	if viewerID == "" {
 		viewerID, token = h.cfg.Identity.Issue()
 	}
-	data, _ := json.Marshal(Hello{ViewerID: viewerID, Token: token})
-	hello, _ := NewMessage(Envelope{V: Version, At: MediaTime(MediaNow()), Type: TypeHello, Data: data})
+	data, _ := json.Marshal(events.Hello{ViewerID: viewerID, Token: token})
+	hello, _ := events.NewMessage(events.Envelope{V: events.Version, At: events.MediaTime(events.MediaNow()), Type: events.TypeHello, Data: data})
 	return &viewerConn{h: h, t: t, room: room, sub: sub, viewer: viewerID, hello: hello,
 		chat: newBucket(h.cfg.ChatRate, h.cfg.ChatBurst), likes: newBucket(h.cfg.LikeRate, h.cfg.LikeBurst)}
 }
@@ -157,12 +158,12 @@ func (k *viewerConn) handle(ctx context.Context, b []byte) bool {
 		k.close(endBadMessage, "the host console is read-only: act through the admin API")
 		return false
 	}
-	in, err := DecodeInbound(b)
+	in, err := events.DecodeInbound(b)
 	if err != nil {
-		k.close(endBadMessage, truncate(err.Error(), 120))
+		k.close(endBadMessage, events.Truncate(err.Error(), 120))
 		return false
 	}
-	if in.Type == InLike {
+	if in.Type == events.InLike {
 		if k.likes.take() {
 			_ = k.room.Act(ctx, k.viewer, in)
 		}
@@ -172,7 +173,7 @@ func (k *viewerConn) handle(ctx context.Context, b []byte) bool {
 		k.sendError(ctx, "rate_limited", "too many messages; wait a moment")
 		return true
 	}
-	var ref *RefusedError
+	var ref *events.RefusedError
 	if err := k.room.Act(ctx, k.viewer, in); errors.As(err, &ref) {
 		k.sendError(ctx, ref.Code, ref.Message)
 	} else if err != nil {
@@ -189,7 +190,7 @@ func (k *viewerConn) sendError(ctx context.Context, code, message string) {
 }
 
 // errorMessage is an "error" message for one viewer.
-func errorMessage(code, message string) (*Message, error) {
+func errorMessage(code, message string) (*events.Message, error) {
 	data, _ := json.Marshal(map[string]string{"code": code, "message": message})
-	return NewMessage(Envelope{V: Version, At: MediaTime(MediaNow()), Type: TypeError, Data: data})
+	return events.NewMessage(events.Envelope{V: events.Version, At: events.MediaTime(events.MediaNow()), Type: events.TypeError, Data: data})
 }

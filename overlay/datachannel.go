@@ -2,9 +2,10 @@ package overlay
 
 import (
 	"context"
-	"encoding/json"
+	//REMOVEDIMPORT
 	"errors"
 	"time"
+	"vitrine/events"
 
 	"vitrine/store"
 )
@@ -22,61 +23,10 @@ type DataChannel interface {
 	Close() error
 }
 
-// InResume is the message a viewer may send first on a data channel, the
-// channel's ?since:
-//
-//	{"type": "resume", "data": {"since": 41}}
-//
-// since is the seq of the last event the viewer received: it gets every
-// event after it, then the live tail. {"type": "resume"} (no since) asks
-// for the snapshot at once. Anything else first, or nothing within
-// HandlerConfig.ResumeWait, and the viewer gets the snapshot; a message
-// other than resume is then handled as usual. resume is refused anywhere
-// else, and on the WebSocket (use ?since=).
-const InResume = "resume"
-
-type resumeData struct {
-	Since  *int64 `json:"since"`
-	Viewer string `json:"viewer"` // the token of hello, to keep the viewer id
-}
-
-// decodeResume reads a resume message: ok false if b is not one (it is
-// then an ordinary message, or a bad one); since -1 for the snapshot.
-func decodeResume(b []byte) (r resumeData, ok bool, err error) {
-	since, ok, err := decodeResumeSince(b, &r)
-	r.Since = &since
-	return r, ok, err
-}
-
-func decodeResumeSince(b []byte, d *resumeData) (since int64, ok bool, err error) {
-	if len(b) > MaxInboundBytes {
-		return 0, false, nil
-	}
-	var f inboundFrame
-	if json.Unmarshal(b, &f) != nil || f.Type != InResume {
-		return 0, false, nil
-	}
-	if err := strictJSON(b, &f); err != nil {
-		return 0, true, err
-	}
-	if len(f.Data) > 0 && string(f.Data) != "null" {
-		if err := strictJSON(f.Data, d); err != nil {
-			return 0, true, err
-		}
-	}
-	if d.Since == nil {
-		return -1, true, nil
-	}
-	if *d.Since < 0 {
-		return 0, true, errors.Join(ErrBadInbound, errors.New("since must be the seq of the last event received, an integer >= 0"))
-	}
-	return *d.Since, true, nil
-}
-
 // ServeDataChannel serves campaign campaignID's events on a WebRTC data
 // channel of a WHEP session, as ServeHTTP does on a WebSocket: the same
 // envelopes (one per text message), the same inbound messages and limits.
-// Since is given by a first "resume" message (see InResume). The server
+// Since is given by a first "resume" message (see events.InResume). The server
 // ends the channel where it would close the socket, after an "error"
 // message whose code tells why: too_slow and going_away (reopen and
 // resume), bad_message, invalid_since (resume from a seq the log has not
@@ -107,10 +57,10 @@ func (h *Handler) ServeDataChannel(ctx context.Context, campaignID string, ch Da
 	cancel()
 	switch {
 	case err == nil:
-		res, ok, err := decodeResume(b)
+		res, ok, err := events.DecodeResume(b)
 		switch {
 		case err != nil:
-			refuse("bad_message", truncate(err.Error(), 120))
+			refuse("bad_message", events.Truncate(err.Error(), 120))
 			return
 		case ok:
 			since = *res.Since
@@ -122,8 +72,8 @@ func (h *Handler) ServeDataChannel(ctx context.Context, campaignID string, ch Da
 				token = res.Viewer
 			}
 		default:
-			if _, err := DecodeInbound(b); err != nil {
-				refuse("bad_message", truncate(err.Error(), 120))
+			if _, err := events.DecodeInbound(b); err != nil {
+				refuse("bad_message", events.Truncate(err.Error(), 120))
 				return
 			}
 			first = b

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"vitrine/events"
 )
 
 // memDC is an in-memory DataChannel: in carries what the viewer sends,
@@ -80,15 +81,15 @@ func (e *wsEnv) serveDC(t *testing.T, campaignID string) (*memDC, chan struct{})
 func (d *memDC) send(s string) { d.in <- []byte(s) }
 
 // read returns the next message after the hello every connection starts with.
-func (d *memDC) read(t *testing.T) Envelope {
+func (d *memDC) read(t *testing.T) events.Envelope {
 	t.Helper()
 	select {
 	case b := <-d.out:
-		var env Envelope
+		var env events.Envelope
 		if err := json.Unmarshal(b, &env); err != nil {
 			t.Fatalf("%v: %s", err, b)
 		}
-		if env.Type == TypeHello {
+		if env.Type == events.TypeHello {
 			return d.read(t)
 		}
 		return env
@@ -123,20 +124,20 @@ func TestDataChannelSnapshotChatAndResume(t *testing.T) {
 	}
 	// Silent viewer: the snapshot after ResumeWait, then the live tail.
 	silent, _ := e.serveDC(t, e.id)
-	if env := silent.read(t); env.Type != TypeSnapshot || env.Seq != 1 {
+	if env := silent.read(t); env.Type != events.TypeSnapshot || env.Seq != 1 {
 		t.Fatalf("snapshot %+v", env)
 	}
 	// A viewer whose first message is a chat: snapshot, then its chat.
 	talker, _ := e.serveDC(t, e.id)
 	talker.send(`{"type":"chat.send","data":{"text":"hi","name":"Ann"}}`)
-	if env := talker.read(t); env.Type != TypeSnapshot || env.Seq != 1 {
+	if env := talker.read(t); env.Type != events.TypeSnapshot || env.Seq != 1 {
 		t.Fatalf("talker snapshot %+v", env)
 	}
 	for _, d := range []*memDC{talker, silent} {
 		env := d.read(t)
-		var msg ChatMessage
+		var msg events.ChatMessage
 		_ = json.Unmarshal(env.Data, &msg)
-		if env.Type != TypeChatMessage || env.Seq != 2 || msg.Text != "hi" || !strings.HasPrefix(msg.ViewerID, "v_") {
+		if env.Type != events.TypeChatMessage || env.Seq != 2 || msg.Text != "hi" || !strings.HasPrefix(msg.ViewerID, "v_") {
 			t.Fatalf("chat %+v %+v", env, msg)
 		}
 	}
@@ -150,7 +151,7 @@ func TestDataChannelSnapshotChatAndResume(t *testing.T) {
 	resumed, _ := e.serveDC(t, e.id)
 	resumed.send(`{"type":"resume","data":{"since":3}}`)
 	for want := int64(4); want <= 5; want++ {
-		if env := resumed.read(t); env.Seq != want || env.Type != TypeChatMessage {
+		if env := resumed.read(t); env.Seq != want || env.Type != events.TypeChatMessage {
 			t.Fatalf("resumed: %+v, want seq %d", env, want)
 		}
 	}
@@ -163,7 +164,7 @@ func TestDataChannelSnapshotChatAndResume(t *testing.T) {
 	e2 := newWSEnv(t, Config{}, HandlerConfig{ResumeWait: time.Hour})
 	hello, _ := e2.serveDC(t, e2.id)
 	hello.send(`{"type":"resume"}`)
-	if env := hello.read(t); env.Type != TypeSnapshot || env.Seq != 0 {
+	if env := hello.read(t); env.Type != events.TypeSnapshot || env.Seq != 0 {
 		t.Fatalf("resume without since: %+v", env)
 	}
 }
@@ -188,7 +189,7 @@ func TestDataChannelRefusals(t *testing.T) {
 				}
 			}
 			env := d.read(t)
-			if env.Type != TypeError || env.Seq != 0 || !strings.Contains(string(env.Data), fmt.Sprintf("%q", c.code)) {
+			if env.Type != events.TypeError || env.Seq != 0 || !strings.Contains(string(env.Data), fmt.Sprintf("%q", c.code)) {
 				t.Fatalf("got %+v %s, want error %s", env, env.Data, c.code)
 			}
 			waitDone(t, done)
@@ -241,7 +242,7 @@ func TestDataChannelAndWebSocketSameSequence(t *testing.T) {
 		if a.Seq != b.Seq || a.Type != b.Type || string(a.Data) != string(b.Data) || a.Time() != b.Time() {
 			t.Fatalf("socket %+v, data channel %+v", a, b)
 		}
-		var m ChatMessage
+		var m events.ChatMessage
 		_ = json.Unmarshal(a.Data, &m)
 		got[m.Text] = a.Seq
 	}

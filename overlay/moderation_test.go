@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vitrine/analytics"
+	"vitrine/events"
 )
 
 func newTestRoom(t *testing.T) (*Room, *Hub) {
@@ -15,8 +17,8 @@ func newTestRoom(t *testing.T) (*Room, *Hub) {
 	return room(t, h, newCampaign(t, st)), h
 }
 
-func refusedCode(_ *Message, err error) string {
-	var ref *RefusedError
+func refusedCode(_ *events.Message, err error) string {
+	var ref *events.RefusedError
 	if errors.As(err, &ref) {
 		return ref.Code
 	}
@@ -29,7 +31,7 @@ func refusedCode(_ *Message, err error) string {
 func TestChatRules(t *testing.T) {
 	r, _ := newTestRoom(t)
 	ctx := t.Context()
-	must := func(_ *Message, err error) {
+	must := func(_ *events.Message, err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
@@ -37,11 +39,11 @@ func TestChatRules(t *testing.T) {
 	}
 	// Prelive: open by default.
 	must(r.Chat(ctx, "v_a", "Ann", "hello", false))
-	must(r.SetSettings(ctx, Settings{PreliveChat: false, ReplayChat: false, MaxLength: 10}))
-	if code := refusedCode(r.Chat(ctx, "v_a", "Ann", "hi", false)); code != CodeChatClosed {
+	must(r.SetSettings(ctx, events.Settings{PreliveChat: false, ReplayChat: false, MaxLength: 10}))
+	if code := refusedCode(r.Chat(ctx, "v_a", "Ann", "hi", false)); code != events.CodeChatClosed {
 		t.Fatalf("prelive chat closed: %q", code)
 	}
-	must(r.Publish(ctx, TypeStreamLive, StreamLive{}))
+	must(r.Publish(ctx, events.TypeStreamLive, events.StreamLive{}))
 	must(r.SetWords(ctx, []string{"spam", "bad word"}))
 	cases := []struct {
 		viewer, text string
@@ -49,10 +51,10 @@ func TestChatRules(t *testing.T) {
 	}{
 		{"v_a", "during live", "too_long"}, // 11 > 10
 		{"v_a", "short", ""},
-		{"v_a", "SPAM!", CodeBlockedWord},
+		{"v_a", "SPAM!", events.CodeBlockedWord},
 		{"v_a", "spammer", ""}, // not a whole word
 		{"v_a", "Bad  word", ""},
-		{"v_a", "bad word!", CodeBlockedWord},
+		{"v_a", "bad word!", events.CodeBlockedWord},
 		{"v_b", "<b>x</b>", ""}, // stored as plain text
 	}
 	for _, c := range cases {
@@ -62,11 +64,11 @@ func TestChatRules(t *testing.T) {
 		}
 	}
 	// Slow mode, per viewer.
-	must(r.SetSettings(ctx, Settings{MaxLength: 500, SlowMode: 60}))
+	must(r.SetSettings(ctx, events.Settings{MaxLength: 500, SlowMode: 60}))
 	must(r.Chat(ctx, "v_c", "C", "one", false))
 	_, err := r.Chat(ctx, "v_c", "C", "two", false)
-	var ref *RefusedError
-	if !errors.As(err, &ref) || ref.Code != CodeSlowMode || ref.RetryAfter <= 0 || ref.RetryAfter > time.Minute {
+	var ref *events.RefusedError
+	if !errors.As(err, &ref) || ref.Code != events.CodeSlowMode || ref.RetryAfter <= 0 || ref.RetryAfter > time.Minute {
 		t.Fatalf("slow mode: %v", err)
 	}
 	must(r.Chat(ctx, "v_d", "D", "another viewer is not slowed", true))
@@ -75,14 +77,14 @@ func TestChatRules(t *testing.T) {
 	if m, err := r.Ban(ctx, "v_e", true); m != nil || err != nil {
 		t.Fatalf("second ban: %v %v", m, err)
 	}
-	if code := refusedCode(r.Chat(ctx, "v_e", "E", "x", false)); code != CodeBanned {
+	if code := refusedCode(r.Chat(ctx, "v_e", "E", "x", false)); code != events.CodeBanned {
 		t.Fatalf("banned chat: %q", code)
 	}
 	must(r.Ban(ctx, "v_e", false))
 	must(r.Chat(ctx, "v_e", "E", "back", false))
 	// Replay: closed by the settings above.
-	must(r.Publish(ctx, TypeStreamEnded, StreamEnded{}))
-	if st := r.State(); st.Phase != PhaseReplay || refusedCode(r.Chat(ctx, "v_f", "F", "x", false)) != CodeChatClosed {
+	must(r.Publish(ctx, events.TypeStreamEnded, events.StreamEnded{}))
+	if st := r.State(); st.Phase != events.PhaseReplay || refusedCode(r.Chat(ctx, "v_f", "F", "x", false)) != events.CodeChatClosed {
 		t.Fatalf("replay: phase %s", st.Phase)
 	}
 }
@@ -100,25 +102,25 @@ func TestModerationAndChatLog(t *testing.T) {
 	}
 	m1, _ := r.Chat(ctx, "v_a", "Ann", "first", false)
 	q, _ := r.Chat(ctx, "v_b", "Bob", "Is it waterproof?", true)
-	if _, err := r.Answer(ctx, "Host", "Yes", "msg_nope"); refusedCode(nil, err) != CodeNotFound {
+	if _, err := r.Answer(ctx, "Host", "Yes", "msg_nope"); refusedCode(nil, err) != events.CodeNotFound {
 		t.Fatalf("answer to nothing: %v", err)
 	}
-	ans, err := r.Answer(ctx, "Host", "Yes, 50 m", q.Data2ID(t))
+	ans, err := r.Answer(ctx, "Host", "Yes, 50 m", chatID(t, q))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var a ChatMessage
+	var a events.ChatMessage
 	_ = json.Unmarshal(ans.Data, &a)
 	if a.ReplyText != "Is it waterproof?" || a.ViewerID != "" {
 		t.Fatalf("answer %+v", a)
 	}
-	if _, err := r.DeleteMessage(ctx, m1.Data2ID(t)); err != nil {
+	if _, err := r.DeleteMessage(ctx, chatID(t, m1)); err != nil {
 		t.Fatal(err)
 	}
-	if m, err := r.DeleteMessage(ctx, m1.Data2ID(t)); m != nil || err != nil {
+	if m, err := r.DeleteMessage(ctx, chatID(t, m1)); m != nil || err != nil {
 		t.Fatalf("delete again: %v %v", m, err)
 	}
-	if _, err := r.DisplayMessage(ctx, q.Data2ID(t)); err != nil {
+	if _, err := r.DisplayMessage(ctx, chatID(t, q)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Ban(ctx, "v_b", true); err != nil {
@@ -133,19 +135,19 @@ func TestModerationAndChatLog(t *testing.T) {
 			}
 		}
 	}
-	want(host, TypeChatMessage, TypeChatQuestion, TypeChatAnswer, TypeChatDeleted, TypeChatDisplayed, TypeViewerBanned)
-	want(viewer, TypeChatMessage, TypeChatQuestion, TypeChatAnswer, TypeChatDeleted)
+	want(host, events.TypeChatMessage, events.TypeChatQuestion, events.TypeChatAnswer, events.TypeChatDeleted, events.TypeChatDisplayed, events.TypeViewerBanned)
+	want(viewer, events.TypeChatMessage, events.TypeChatQuestion, events.TypeChatAnswer, events.TypeChatDeleted)
 	// A viewer resuming skips host-only events of the backlog too.
 	late, _ := r.Subscribe(ctx, 3)
-	want(late, TypeChatDeleted)
+	want(late, events.TypeChatDeleted)
 	if _, err := r.Chat(ctx, "v_c", "C", "after", false); err != nil {
 		t.Fatal(err)
 	}
-	want(late, TypeChatMessage)
+	want(late, events.TypeChatMessage)
 
 	// The snapshot shows the chat without the deleted line.
 	snap, _ := r.Subscribe(ctx, -1)
-	var st State
+	var st events.State
 	_ = json.Unmarshal(next(t, snap).Data, &st)
 	var texts []string
 	for _, c := range st.Chat {
@@ -159,16 +161,16 @@ func TestModerationAndChatLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := ChatLog(evs)
-	if len(lines) != 4 || !lines[0].Deleted || !lines[1].Question() || !lines[1].Displayed || !lines[1].Banned || lines[2].Type != TypeChatAnswer {
+	lines := analytics.ChatLog(evs)
+	if len(lines) != 4 || !lines[0].Deleted || !lines[1].Question() || !lines[1].Displayed || !lines[1].Banned || lines[2].Type != events.TypeChatAnswer {
 		t.Fatalf("chat log %+v", lines)
 	}
 }
 
-// Data2ID is the id of a chat line's message.
-func (m *Message) Data2ID(t *testing.T) string {
+// chatID is the id of a chat line's message.
+func chatID(t *testing.T, m *events.Message) string {
 	t.Helper()
-	var c ChatMessage
+	var c events.ChatMessage
 	if err := json.Unmarshal(m.Data, &c); err != nil || c.ID == "" {
 		t.Fatalf("not a chat line: %s", m.Data)
 	}
@@ -183,7 +185,7 @@ func TestPollsAndInstantWins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var po PollOpened
+	var po events.PollOpened
 	_ = json.Unmarshal(opened.Data, &po)
 	id := po.Poll.ID
 	for _, c := range []struct {
@@ -192,23 +194,23 @@ func TestPollsAndInstantWins(t *testing.T) {
 		code   string
 	}{
 		{"v_1", 0, ""}, {"v_2", 1, ""}, {"v_3", 1, ""},
-		{"v_1", 1, CodeAlreadyDone}, {"v_4", 2, CodeInvalid},
+		{"v_1", 1, events.CodeAlreadyDone}, {"v_4", 2, events.CodeInvalid},
 	} {
 		if _, err := r.Vote(ctx, c.viewer, id, c.option); refusedCode(nil, err) != c.code {
 			t.Errorf("vote %+v: %v", c, err)
 		}
 	}
-	if _, err := r.Vote(ctx, "v_1", "poll_nope", 0); refusedCode(nil, err) != CodeNotFound {
+	if _, err := r.Vote(ctx, "v_1", "poll_nope", 0); refusedCode(nil, err) != events.CodeNotFound {
 		t.Errorf("unknown poll: %v", err)
 	}
 	// The viewer gets the poll, then aggregated results, never the votes.
-	if m := next(t, viewer); m.Type != TypePollOpened {
+	if m := next(t, viewer); m.Type != events.TypePollOpened {
 		t.Fatalf("got %s", m.Type)
 	}
-	var res PollResults
+	var res events.PollResults
 	for res.Total < 3 {
 		m := next(t, viewer)
-		if m.Type != TypePollResults {
+		if m.Type != events.TypePollResults {
 			t.Fatalf("viewer got %s", m.Type)
 		}
 		_ = json.Unmarshal(m.Data, &res)
@@ -217,10 +219,10 @@ func TestPollsAndInstantWins(t *testing.T) {
 		t.Fatalf("results %+v", res)
 	}
 	closed, err := r.ClosePoll(ctx, id)
-	if err != nil || closed.Type != TypePollClosed {
+	if err != nil || closed.Type != events.TypePollClosed {
 		t.Fatal(err)
 	}
-	if _, err := r.Vote(ctx, "v_5", id, 0); refusedCode(nil, err) != CodeClosed {
+	if _, err := r.Vote(ctx, "v_5", id, 0); refusedCode(nil, err) != events.CodeClosed {
 		t.Fatalf("vote after close: %v", err)
 	}
 	if ps := r.Polls(); len(ps) != 1 || !ps[0].Closed || ps[0].Total != 3 {
@@ -228,39 +230,39 @@ func TestPollsAndInstantWins(t *testing.T) {
 	}
 
 	iwMsg, _ := r.OpenInstantWin(ctx, "A bag", 2)
-	var iw InstantWinOpened
+	var iw events.InstantWinOpened
 	_ = json.Unmarshal(iwMsg.Data, &iw)
 	for _, v := range []string{"v_1", "v_2", "v_3"} {
 		if _, err := r.EnterInstantWin(ctx, v, iw.InstantWin.ID, strings.ToUpper(v)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := r.EnterInstantWin(ctx, "v_1", iw.InstantWin.ID, "again"); refusedCode(nil, err) != CodeAlreadyDone {
+	if _, err := r.EnterInstantWin(ctx, "v_1", iw.InstantWin.ID, "again"); refusedCode(nil, err) != events.CodeAlreadyDone {
 		t.Fatalf("second entry: %v", err)
 	}
 	drawn, err := r.DrawInstantWin(ctx, iw.InstantWin.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d InstantWinDrawn
+	var d events.InstantWinDrawn
 	_ = json.Unmarshal(drawn.Data, &d)
 	if d.Entrants != 3 || len(d.Winners) != 2 || d.Winners[0].ViewerID == d.Winners[1].ViewerID {
 		t.Fatalf("draw %+v", d)
 	}
-	if _, err := r.DrawInstantWin(ctx, iw.InstantWin.ID); refusedCode(nil, err) != CodeClosed {
+	if _, err := r.DrawInstantWin(ctx, iw.InstantWin.ID); refusedCode(nil, err) != events.CodeClosed {
 		t.Fatalf("second draw: %v", err)
 	}
 	if st := r.State(); len(st.InstantWins) != 0 || st.LastDraw == nil || len(st.LastDraw.Winners) != 2 {
 		t.Fatalf("state %+v", st)
 	}
 	// Survey: once per viewer, rating checked.
-	if _, err := r.AnswerSurvey(ctx, "v_1", 6, ""); refusedCode(nil, err) != CodeInvalid {
+	if _, err := r.AnswerSurvey(ctx, "v_1", 6, ""); refusedCode(nil, err) != events.CodeInvalid {
 		t.Fatalf("rating 6: %v", err)
 	}
 	if _, err := r.AnswerSurvey(ctx, "v_1", 5, "great"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.AnswerSurvey(ctx, "v_1", 4, ""); refusedCode(nil, err) != CodeAlreadyDone {
+	if _, err := r.AnswerSurvey(ctx, "v_1", 4, ""); refusedCode(nil, err) != events.CodeAlreadyDone {
 		t.Fatalf("second answer: %v", err)
 	}
 }
@@ -277,14 +279,14 @@ func TestDoubleVoteFoldsToOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var po PollOpened
+	var po events.PollOpened
 	_ = json.Unmarshal(m.Data, &po)
 	if err := b.CatchUp(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	// Bypass the room's check, as two nodes racing would.
 	for _, r := range []*Room{a, b} {
-		if _, err := r.Publish(t.Context(), TypePollVoted, PollVoted{PollID: po.Poll.ID, ViewerID: "v_1", Option: 0}); err != nil {
+		if _, err := r.Publish(t.Context(), events.TypePollVoted, events.PollVoted{PollID: po.Poll.ID, ViewerID: "v_1", Option: 0}); err != nil {
 			t.Fatal(err)
 		}
 	}

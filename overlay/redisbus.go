@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	//REMOVEDIMPORT
 
 	"github.com/redis/go-redis/v9"
 )

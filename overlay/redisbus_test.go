@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 	"time"
+	"vitrine/events"
 
 	"vitrine/store/postgres/pgtest"
 )
@@ -77,7 +78,7 @@ func TestTwoNodesRedisPostgres(t *testing.T) {
 	a := room(t, newHub(t, Config{Log: stA, Bus: redisBus(t)}), id)
 	b := room(t, newHub(t, Config{Log: stB, Bus: redisBus(t)}), id)
 	sub := subscribe(t, b, -1)
-	if m := next(t, sub); m.Type != TypeSnapshot {
+	if m := next(t, sub); m.Type != events.TypeSnapshot {
 		t.Fatalf("first: %s", m.JSON)
 	}
 	time.Sleep(50 * time.Millisecond)
@@ -115,7 +116,7 @@ func TestTwoNodesRedisPostgres(t *testing.T) {
 		if m.Seq != want {
 			t.Fatalf("on B: seq %d, want %d", m.Seq, want)
 		}
-		if want == n+1 && m.Type != TypeProductPinned {
+		if want == n+1 && m.Type != events.TypeProductPinned {
 			t.Fatalf("last on B: %s", m.JSON)
 		}
 	}

@@ -3,12 +3,14 @@ package overlay
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base32"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
+	"vitrine/events"
 
 	"vitrine/store"
 )
@@ -106,7 +108,7 @@ func NewHub(cfg Config) (*Hub, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Now == nil {
-		cfg.Now = MediaNow
+		cfg.Now = events.MediaNow
 	}
 	h.cfg = cfg
 	h.log = cfg.Logger.With("component", "overlay")
@@ -289,10 +291,10 @@ func (r *Room) Seq() int64 {
 }
 
 // State returns a copy of the current state.
-func (r *Room) State() State {
+func (r *Room) State() events.State {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.state.State.clone()
+	return r.state.State.Clone()
 }
 
 // Subscribers is the number of subscriptions on this node.
@@ -321,7 +323,7 @@ func (r *Room) position() (seq, visible int64) {
 // Publish appends an event to the log and, once it is durable, applies it
 // and broadcasts it to this node's subscribers and, through the bus, to
 // the other nodes. An error means the event was not recorded.
-func (r *Room) Publish(ctx context.Context, eventType string, data any) (*Message, error) {
+func (r *Room) Publish(ctx context.Context, eventType string, data any) (*events.Message, error) {
 	b, err := json.Marshal(data)
 	if err != nil {
 		return nil, fmt.Errorf("overlay: %s data: %w", eventType, err)
@@ -331,7 +333,7 @@ func (r *Room) Publish(ctx context.Context, eventType string, data any) (*Messag
 	if err != nil {
 		return nil, fmt.Errorf("overlay: record %s: %w", eventType, err)
 	}
-	msg, err := NewMessage(Envelope{V: Version, Seq: seq, At: MediaTime(at), Type: eventType, Data: b})
+	msg, err := events.NewMessage(events.Envelope{V: events.Version, Seq: seq, At: events.MediaTime(at), Type: eventType, Data: b})
 	if err != nil {
 		return nil, err
 	}
@@ -345,47 +347,47 @@ func (r *Room) Publish(ctx context.Context, eventType string, data any) (*Messag
 
 // PinProduct pins p after those already pinned. It fails with
 // ErrAlreadyPinned, or ErrPinLimit when the maximum is pinned.
-func (r *Room) PinProduct(ctx context.Context, p ProductRef) (*Message, error) {
+func (r *Room) PinProduct(ctx context.Context, p events.ProductRef) (*events.Message, error) {
 	r.pinMu.Lock()
 	defer r.pinMu.Unlock()
 	st := r.State()
-	if st.pinned(p.ID) {
+	if st.Pinned(p.ID) {
 		return nil, fmt.Errorf("product %q is %w", p.ID, ErrAlreadyPinned)
 	}
 	if n := len(st.Products); n >= r.h.cfg.MaxPins {
 		return nil, fmt.Errorf("%w: %d products are pinned, the most at once; unpin one first", ErrPinLimit, n)
 	}
-	return r.Publish(ctx, TypeProductPinned, ProductPinned{Product: p})
+	return r.Publish(ctx, events.TypeProductPinned, events.ProductPinned{Product: p})
 }
 
 // UnpinProduct unpins a pinned product (ErrNotPinned otherwise).
-func (r *Room) UnpinProduct(ctx context.Context, productID string) (*Message, error) {
+func (r *Room) UnpinProduct(ctx context.Context, productID string) (*events.Message, error) {
 	r.pinMu.Lock()
 	defer r.pinMu.Unlock()
-	if st := r.State(); !st.pinned(productID) {
+	if st := r.State(); !st.Pinned(productID) {
 		return nil, fmt.Errorf("product %q is %w", productID, ErrNotPinned)
 	}
-	return r.Publish(ctx, TypeProductUnpinned, ProductUnpinned{ProductID: productID})
+	return r.Publish(ctx, events.TypeProductUnpinned, events.ProductUnpinned{ProductID: productID})
 }
 
 // PinVoucher shows v, replacing the pinned voucher if any.
-func (r *Room) PinVoucher(ctx context.Context, v VoucherRef) (*Message, error) {
+func (r *Room) PinVoucher(ctx context.Context, v events.VoucherRef) (*events.Message, error) {
 	r.pinMu.Lock()
 	defer r.pinMu.Unlock()
 	if st := r.State(); st.Voucher != nil && st.Voucher.ID == v.ID {
 		return nil, fmt.Errorf("voucher %q is %w", v.ID, ErrAlreadyPinned)
 	}
-	return r.Publish(ctx, TypeVoucherPinned, VoucherPinned{Voucher: v})
+	return r.Publish(ctx, events.TypeVoucherPinned, events.VoucherPinned{Voucher: v})
 }
 
 // UnpinVoucher hides the pinned voucher (ErrNotPinned if it is not).
-func (r *Room) UnpinVoucher(ctx context.Context, voucherID string) (*Message, error) {
+func (r *Room) UnpinVoucher(ctx context.Context, voucherID string) (*events.Message, error) {
 	r.pinMu.Lock()
 	defer r.pinMu.Unlock()
 	if st := r.State(); st.Voucher == nil || st.Voucher.ID != voucherID {
 		return nil, fmt.Errorf("voucher %q is %w", voucherID, ErrNotPinned)
 	}
-	return r.Publish(ctx, TypeVoucherUnpinned, VoucherUnpinned{VoucherID: voucherID})
+	return r.Publish(ctx, events.TypeVoucherUnpinned, events.VoucherUnpinned{VoucherID: voucherID})
 }
 
 // Like counts n taps. They are published together as one like.count at
@@ -417,7 +419,7 @@ func (r *Room) flushLikes() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := r.Publish(ctx, TypeLikeCount, LikeCount{Count: total, Added: n}); err != nil {
+	if _, err := r.Publish(ctx, events.TypeLikeCount, events.LikeCount{Count: total, Added: n}); err != nil {
 		r.h.log.Warn("like count not recorded; retrying", "campaign", r.id, "likes", n, "err", err)
 		r.mu.Lock()
 		r.pendingLikes += n
@@ -464,12 +466,12 @@ func (r *Room) catchUpLocked(ctx context.Context, upTo int64) error {
 	}
 }
 
-func messageOf(e store.Event) (*Message, error) {
-	return NewMessage(Envelope{V: Version, Seq: e.Seq, At: MediaTime(e.At), Type: e.Type, Data: e.Data})
+func messageOf(e store.Event) (*events.Message, error) {
+	return events.NewMessage(events.Envelope{V: events.Version, Seq: e.Seq, At: events.MediaTime(e.At), Type: e.Type, Data: e.Data})
 }
 
 func (r *Room) fromBus(b []byte) {
-	msg, err := ParseMessage(b)
+	msg, err := events.ParseMessage(b)
 	if err != nil {
 		r.h.log.Warn("bad message on the bus", "campaign", r.id, "err", err)
 		return
@@ -481,7 +483,7 @@ func (r *Room) fromBus(b []byte) {
 
 // receive applies msg in seq order: a repeat is dropped; after a gap the
 // missing events are read from the log first.
-func (r *Room) receive(ctx context.Context, msg *Message) {
+func (r *Room) receive(ctx context.Context, msg *events.Message) {
 	r.deliverMu.Lock()
 	defer r.deliverMu.Unlock()
 	cur := r.Seq()
@@ -502,7 +504,7 @@ func (r *Room) receive(ctx context.Context, msg *Message) {
 
 // apply folds msg (the next seq) into the state and queues it for every
 // subscriber; a subscriber whose queue is full is dropped with ErrSlow.
-func (r *Room) apply(msg *Message) {
+func (r *Room) apply(msg *events.Message) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if msg.Seq != r.seq+1 {
@@ -510,7 +512,7 @@ func (r *Room) apply(msg *Message) {
 	}
 	r.state.apply(msg.Type, msg.Time(), msg.Data, r.h.cfg.MaxPins)
 	r.seq = msg.Seq
-	hostOnly := HostOnly[msg.Type]
+	hostOnly := events.HostOnly[msg.Type]
 	if !hostOnly {
 		r.visible = msg.Seq
 	}
@@ -546,10 +548,10 @@ type Subscription struct {
 	r        *Room
 	host     bool // receives the HostOnly types too
 	fan      bool // a fan's, not counted by Subscribers
-	ch       chan *Message
+	ch       chan *events.Message
 	err      error // why ch was closed; guarded by r.mu
 	ended    bool
-	snapshot *Message
+	snapshot *events.Message
 	last     int64 // the last seq returned
 	upTo     int64 // the backlog ends here; live events follow
 	page     []store.Event
@@ -590,15 +592,15 @@ func (r *Room) subscribe(ctx context.Context, since int64, host, fan bool) (*Sub
 	if since > r.seq {
 		return nil, fmt.Errorf("%w: since=%d, last event %d", ErrFutureSince, since, r.seq)
 	}
-	s := &Subscription{r: r, host: host, fan: fan, ch: make(chan *Message, r.h.cfg.Buffer), upTo: r.seq, last: since}
+	s := &Subscription{r: r, host: host, fan: fan, ch: make(chan *events.Message, r.h.cfg.Buffer), upTo: r.seq, last: since}
 	if since < 0 {
-		state := r.state.State.clone()
+		state := r.state.State.Clone()
 		b, err := json.Marshal(state)
 		if err != nil {
 			return nil, err
 		}
-		s.snapshot, err = NewMessage(Envelope{V: Version, Seq: r.seq, At: MediaTime(r.h.cfg.Now().UTC().Truncate(time.Millisecond)),
-			Type: TypeSnapshot, Data: b})
+		s.snapshot, err = events.NewMessage(events.Envelope{V: events.Version, Seq: r.seq, At: events.MediaTime(r.h.cfg.Now().UTC().Truncate(time.Millisecond)),
+			Type: events.TypeSnapshot, Data: b})
 		if err != nil {
 			return nil, err
 		}
@@ -616,7 +618,7 @@ func (r *Room) subscribe(ctx context.Context, since int64, host, fan bool) (*Sub
 
 // Next returns the next message. After ErrSlow or ErrClosed it keeps
 // returning that error; ctx's error is returned as is.
-func (s *Subscription) Next(ctx context.Context) (*Message, error) {
+func (s *Subscription) Next(ctx context.Context) (*events.Message, error) {
 	if m := s.snapshot; m != nil {
 		s.snapshot = nil
 		return m, nil
@@ -635,7 +637,7 @@ func (s *Subscription) Next(ctx context.Context) (*Message, error) {
 		e := s.page[0]
 		s.page = s.page[1:]
 		s.last = e.Seq
-		if HostOnly[e.Type] && !s.host {
+		if events.HostOnly[e.Type] && !s.host {
 			continue
 		}
 		return messageOf(e)
@@ -663,7 +665,7 @@ func (s *Subscription) Next(ctx context.Context) (*Message, error) {
 
 // ready returns the next live event if one is queued, without waiting
 // (false also once the subscription ended: Next then says why).
-func (s *Subscription) ready() (*Message, bool) {
+func (s *Subscription) ready() (*events.Message, bool) {
 	if !s.caughtUp() {
 		return nil, false
 	}
@@ -719,3 +721,6 @@ func newID(prefix string) string {
 	_, _ = rand.Read(b[:])
 	return prefix + idEncoding.EncodeToString(b[:])
 }
+
+// idEncoding is the store's id alphabet: lower-case Crockford base32.
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"vitrine/events"
 
 	"vitrine/store"
 	"vitrine/store/sqlite"
@@ -62,7 +63,7 @@ func room(t testing.TB, h *Hub, id string) *Room {
 	return r
 }
 
-func next(t testing.TB, s *Subscription) *Message {
+func next(t testing.TB, s *Subscription) *events.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -83,8 +84,8 @@ func subscribe(t testing.TB, r *Room, since int64) *Subscription {
 	return s
 }
 
-func product(i int) ProductRef {
-	return ProductRef{ID: fmt.Sprintf("prd_%d", i), Name: fmt.Sprintf("Product %d", i), Price: "129.00", Currency: "EUR"}
+func product(i int) events.ProductRef {
+	return events.ProductRef{ID: fmt.Sprintf("prd_%d", i), Name: fmt.Sprintf("Product %d", i), Price: "129.00", Currency: "EUR"}
 }
 
 func TestPinsSnapshotAndLimit(t *testing.T) {
@@ -94,7 +95,7 @@ func TestPinsSnapshotAndLimit(t *testing.T) {
 
 	sub := subscribe(t, r, -1)
 	snap := next(t, sub)
-	if snap.Type != TypeSnapshot || snap.Seq != 0 {
+	if snap.Type != events.TypeSnapshot || snap.Seq != 0 {
 		t.Fatalf("first message %s seq %d, want a snapshot at 0", snap.Type, snap.Seq)
 	}
 	for i := 1; i <= 3; i++ {
@@ -114,11 +115,11 @@ func TestPinsSnapshotAndLimit(t *testing.T) {
 	}
 	for i := 1; i <= 3; i++ {
 		m := next(t, sub)
-		var d ProductPinned
+		var d events.ProductPinned
 		if err := json.Unmarshal(m.Data, &d); err != nil {
 			t.Fatal(err)
 		}
-		if m.Seq != int64(i) || m.Type != TypeProductPinned || d.Product.ID != product(i).ID {
+		if m.Seq != int64(i) || m.Type != events.TypeProductPinned || d.Product.ID != product(i).ID {
 			t.Fatalf("message %d: %s", i, m.JSON)
 		}
 	}
@@ -128,13 +129,13 @@ func TestPinsSnapshotAndLimit(t *testing.T) {
 	if _, err := r.PinProduct(t.Context(), product(4)); err != nil {
 		t.Fatalf("pin after an unpin: %v", err)
 	}
-	if _, err := r.PinVoucher(t.Context(), VoucherRef{ID: "vch_1", Code: "LIVE10"}); err != nil {
+	if _, err := r.PinVoucher(t.Context(), events.VoucherRef{ID: "vch_1", Code: "LIVE10"}); err != nil {
 		t.Fatal(err)
 	}
 
 	s2 := subscribe(t, r, -1)
 	snap = next(t, s2)
-	var state State
+	var state events.State
 	if err := json.Unmarshal(snap.Data, &state); err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func TestEnvelopeShape(t *testing.T) {
 	id := newCampaign(t, st)
 	at := time.Date(2026, 11, 22, 10, 0, 0, 123456789, time.UTC)
 	r := room(t, newHub(t, Config{Log: st, Now: func() time.Time { return at }}), id)
-	m, err := r.Publish(t.Context(), TypeViewerCount, ViewerCount{Count: 7})
+	m, err := r.Publish(t.Context(), events.TypeViewerCount, events.ViewerCount{Count: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +169,7 @@ func TestEnvelopeShape(t *testing.T) {
 	if got := next(t, s); string(got.JSON) != want {
 		t.Fatalf("from the log:\n got  %s\n want %s", got.JSON, want)
 	}
-	if _, err := ParseMessage(m.JSON); err != nil {
+	if _, err := events.ParseMessage(m.JSON); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -210,7 +211,7 @@ func TestResumeAcrossTheSwitch(t *testing.T) {
 			want := since + 1
 			if since < 0 {
 				m, err := sub.Next(ctx)
-				if err != nil || m.Type != TypeSnapshot {
+				if err != nil || m.Type != events.TypeSnapshot {
 					errs <- fmt.Errorf("snapshot: %v", err)
 					return
 				}
@@ -222,7 +223,7 @@ func TestResumeAcrossTheSwitch(t *testing.T) {
 					errs <- fmt.Errorf("since %d: waiting for %d: %v", since, want, err)
 					return
 				}
-				var d ChatMessage
+				var d events.ChatMessage
 				_ = json.Unmarshal(m.Data, &d)
 				if m.Seq != want || d.Text != fmt.Sprint(want-1) {
 					errs <- fmt.Errorf("since %d: got seq %d (%q), want %d", since, m.Seq, d.Text, want)
@@ -295,17 +296,17 @@ func TestLikesAreAggregated(t *testing.T) {
 	if got := r.State().Likes; got != 1000 {
 		t.Fatalf("likes %d, want 1000", got)
 	}
-	events, last := 0, LikeCount{}
+	n, last := 0, events.LikeCount{}
 	for sub.Last() < r.Seq() {
 		m := next(t, sub)
-		if m.Type != TypeLikeCount {
+		if m.Type != events.TypeLikeCount {
 			t.Fatalf("unexpected %s", m.Type)
 		}
 		_ = json.Unmarshal(m.Data, &last)
-		events++
+		n++
 	}
-	if most := int(elapsed/(50*time.Millisecond)) + 2; events > most || events < 2 {
-		t.Fatalf("%d like.count events for 1000 taps over %v, want 2..%d", events, elapsed, most)
+	if most := int(elapsed/(50*time.Millisecond)) + 2; n > most || n < 2 {
+		t.Fatalf("%d like.count events for 1000 taps over %v, want 2..%d", n, elapsed, most)
 	}
 	if last.Count != 1000 {
 		t.Fatalf("last like.count %+v, want count 1000", last)
@@ -326,13 +327,13 @@ func TestTwoNodesLocalBus(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An event that never went on the bus (its node died after the commit).
-	if _, err := st.AppendEvent(t.Context(), id, TypeChatMessage, MediaNow(), []byte(`{"id":"m","viewer_id":"v","name":"n","text":"lost"}`)); err != nil {
+	if _, err := st.AppendEvent(t.Context(), id, events.TypeChatMessage, events.MediaNow(), []byte(`{"id":"m","viewer_id":"v","name":"n","text":"lost"}`)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.Chat(t.Context(), "v", "n", "after", false); err != nil {
 		t.Fatal(err)
 	}
-	for i, typ := range []string{TypeProductPinned, TypeChatMessage, TypeChatMessage} {
+	for i, typ := range []string{events.TypeProductPinned, events.TypeChatMessage, events.TypeChatMessage} {
 		if m := next(t, sub); m.Seq != int64(i+1) || m.Type != typ {
 			t.Fatalf("on B: %s, want seq %d %s", m.JSON, i+1, typ)
 		}
@@ -347,10 +348,10 @@ func TestCatchUpFindsSilentEvents(t *testing.T) {
 	id := newCampaign(t, st)
 	r := room(t, newHub(t, Config{Log: st, SyncInterval: 20 * time.Millisecond}), id)
 	sub := subscribe(t, r, 0)
-	if _, err := st.AppendEvent(t.Context(), id, TypeStreamLive, MediaNow(), []byte(`{}`)); err != nil {
+	if _, err := st.AppendEvent(t.Context(), id, events.TypeStreamLive, events.MediaNow(), []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
-	if m := next(t, sub); m.Type != TypeStreamLive || !r.State().Live {
+	if m := next(t, sub); m.Type != events.TypeStreamLive || !r.State().Live {
 		t.Fatalf("got %s", m.JSON)
 	}
 }
@@ -371,7 +372,7 @@ func TestHubClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := room(t, h, id)
-	if _, err := r.Publish(t.Context(), TypeLikeCount, LikeCount{Count: 1, Added: 1}); err != nil {
+	if _, err := r.Publish(t.Context(), events.TypeLikeCount, events.LikeCount{Count: 1, Added: 1}); err != nil {
 		t.Fatal(err)
 	}
 	r.Like(5) // pending until Close
@@ -380,7 +381,7 @@ func TestHubClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := next(t, sub)
-	if m.Type != TypeLikeCount || m.Seq != 2 {
+	if m.Type != events.TypeLikeCount || m.Seq != 2 {
 		t.Fatalf("pending likes not flushed on close: %s", m.JSON)
 	}
 	if _, err := sub.Next(t.Context()); !errors.Is(err, ErrClosed) {
@@ -413,18 +414,18 @@ func TestDataCoversEveryType(t *testing.T) {
 				lit := spec.(*ast.ValueSpec).Values[i].(*ast.BasicLit)
 				typ, _ := strconv.Unquote(lit.Value)
 				n++
-				if _, ok := Data[typ]; !ok {
+				if _, ok := events.Data[typ]; !ok {
 					t.Errorf("%s (%q) has no entry in Data", name.Name, typ)
 				}
 			}
 		}
 	}
-	for typ := range HostOnly {
-		if _, ok := Data[typ]; !ok {
+	for typ := range events.HostOnly {
+		if _, ok := events.Data[typ]; !ok {
 			t.Errorf("host-only %q is not a type", typ)
 		}
 	}
-	if n < 20 || len(Data) != n+1 { // + TypeError, declared in ws.go
-		t.Errorf("%d Type constants in event.go, %d entries in Data", n, len(Data))
+	if n < 20 || len(events.Data) != n+1 { // + TypeError, declared in ws.go
+		t.Errorf("%d Type constants in event.go, %d entries in Data", n, len(events.Data))
 	}
 }

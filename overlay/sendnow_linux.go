@@ -4,6 +4,7 @@ package overlay
 
 import (
 	"unsafe"
+	//REMOVEDIMPORT
 
 	"golang.org/x/sys/unix"
 )

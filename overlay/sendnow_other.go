@@ -2,7 +2,10 @@
 
 package overlay
 
-import "golang.org/x/sys/unix"
+import (
+	"golang.org/x/sys/unix"
+	"vitrine/events"
+)
 
 // sendNow writes to a non-blocking socket. Sockets are parked on Linux
 // only (internal/netpoll), so this is not on a hot path elsewhere.

@@ -4,17 +4,11 @@ import (
 	"encoding/json"
 	"slices"
 	"time"
+	"vitrine/events"
 )
 
 // DefaultMaxPins is how many products can be pinned at once by default.
 const DefaultMaxPins = 3
-
-// Phases of a campaign, State.Phase.
-const (
-	PhasePrelive = "prelive"
-	PhaseLive    = "live"
-	PhaseReplay  = "replay"
-)
 
 // nodeCountTTL is how long a node's viewer count stands without being
 // repeated: a node that died stops counting after it.
@@ -24,27 +18,27 @@ const nodeCountTTL = 45 * time.Second
 // viewers see, and what only the room uses (bans, the word filter, who
 // voted and entered).
 type roomState struct {
-	State
+	events.State
 	banned    map[string]bool
 	words     []string
-	polls     map[string]*PollState // every poll, by id
+	polls     map[string]*events.PollState // every poll, by id
 	pollOrder []string
 	winOrder  []string
 	voted     map[string]map[string]bool
 	wins      map[string]*instantWinState
 	nodes     map[string]nodeCount
-	messages  map[string]ChatMessage // every line by id, for answers' reply_text
+	messages  map[string]events.ChatMessage // every line by id, for answers' reply_text
 	deleted   map[string]bool
 	shown     map[string]bool // displayed to the host
 	surveyed  map[string]bool
 }
 
 type instantWinState struct {
-	InstantWin
-	entrants []Winner
+	events.InstantWin
+	entrants []events.Winner
 	entered  map[string]bool
 	drawn    bool
-	winners  []Winner
+	winners  []events.Winner
 }
 
 type nodeCount struct {
@@ -53,10 +47,10 @@ type nodeCount struct {
 }
 
 func newRoomState() *roomState {
-	return &roomState{State: State{Products: []ProductRef{}, Phase: PhasePrelive, Settings: DefaultSettings,
-		Chat: []ChatEntry{}, InstantWins: []InstantWin{}},
-		banned: map[string]bool{}, polls: map[string]*PollState{}, voted: map[string]map[string]bool{},
-		wins: map[string]*instantWinState{}, nodes: map[string]nodeCount{}, messages: map[string]ChatMessage{},
+	return &roomState{State: events.State{Products: []events.ProductRef{}, Phase: events.PhasePrelive, Settings: events.DefaultSettings,
+		Chat: []events.ChatEntry{}, InstantWins: []events.InstantWin{}},
+		banned: map[string]bool{}, polls: map[string]*events.PollState{}, voted: map[string]map[string]bool{},
+		wins: map[string]*instantWinState{}, nodes: map[string]nodeCount{}, messages: map[string]events.ChatMessage{},
 		deleted: map[string]bool{}, shown: map[string]bool{}, surveyed: map[string]bool{}}
 }
 
@@ -69,100 +63,100 @@ func newRoomState() *roomState {
 // vote of one viewer (cast on two nodes at once) is not counted.
 func (s *roomState) apply(typ string, at time.Time, data json.RawMessage, maxPins int) {
 	switch typ {
-	case TypeProductPinned:
-		var d ProductPinned
+	case events.TypeProductPinned:
+		var d events.ProductPinned
 		if json.Unmarshal(data, &d) != nil || d.Product.ID == "" {
 			return
 		}
-		s.Products = slices.DeleteFunc(s.Products, func(p ProductRef) bool { return p.ID == d.Product.ID })
+		s.Products = slices.DeleteFunc(s.Products, func(p events.ProductRef) bool { return p.ID == d.Product.ID })
 		s.Products = append(s.Products, d.Product)
 		if over := len(s.Products) - maxPins; over > 0 {
 			s.Products = slices.Delete(s.Products, 0, over)
 		}
-	case TypeProductUnpinned:
-		var d ProductUnpinned
+	case events.TypeProductUnpinned:
+		var d events.ProductUnpinned
 		if json.Unmarshal(data, &d) != nil {
 			return
 		}
-		s.Products = slices.DeleteFunc(s.Products, func(p ProductRef) bool { return p.ID == d.ProductID })
-	case TypeVoucherPinned:
-		var d VoucherPinned
+		s.Products = slices.DeleteFunc(s.Products, func(p events.ProductRef) bool { return p.ID == d.ProductID })
+	case events.TypeVoucherPinned:
+		var d events.VoucherPinned
 		if json.Unmarshal(data, &d) != nil || d.Voucher.ID == "" {
 			return
 		}
 		s.Voucher = &d.Voucher
-	case TypeVoucherUnpinned:
-		var d VoucherUnpinned
+	case events.TypeVoucherUnpinned:
+		var d events.VoucherUnpinned
 		if json.Unmarshal(data, &d) != nil {
 			return
 		}
 		if s.Voucher != nil && s.Voucher.ID == d.VoucherID {
 			s.Voucher = nil
 		}
-	case TypeChatMessage, TypeChatQuestion, TypeChatAnswer:
-		var d ChatMessage
+	case events.TypeChatMessage, events.TypeChatQuestion, events.TypeChatAnswer:
+		var d events.ChatMessage
 		if json.Unmarshal(data, &d) != nil || d.ID == "" {
 			return
 		}
 		s.messages[d.ID] = d
-		s.Chat = append(s.Chat, ChatEntry{Type: typ, At: MediaTime(at), ChatMessage: d})
-		if over := len(s.Chat) - RecentChat; over > 0 {
+		s.Chat = append(s.Chat, events.ChatEntry{Type: typ, At: events.MediaTime(at), ChatMessage: d})
+		if over := len(s.Chat) - events.RecentChat; over > 0 {
 			s.Chat = slices.Delete(s.Chat, 0, over)
 		}
-	case TypeChatDeleted:
-		var d MessageRef
+	case events.TypeChatDeleted:
+		var d events.MessageRef
 		if json.Unmarshal(data, &d) != nil {
 			return
 		}
 		s.deleted[d.MessageID] = true
-		s.Chat = slices.DeleteFunc(s.Chat, func(c ChatEntry) bool { return c.ID == d.MessageID })
-	case TypeChatDisplayed:
-		var d MessageRef
+		s.Chat = slices.DeleteFunc(s.Chat, func(c events.ChatEntry) bool { return c.ID == d.MessageID })
+	case events.TypeChatDisplayed:
+		var d events.MessageRef
 		if json.Unmarshal(data, &d) == nil {
 			s.shown[d.MessageID] = true
 		}
-	case TypeSurveyAnswered:
-		var d SurveyAnswered
+	case events.TypeSurveyAnswered:
+		var d events.SurveyAnswered
 		if json.Unmarshal(data, &d) == nil {
 			s.surveyed[d.ViewerID] = true
 		}
-	case TypeViewerBanned, TypeViewerUnban:
-		var d ViewerRef
+	case events.TypeViewerBanned, events.TypeViewerUnban:
+		var d events.ViewerRef
 		if json.Unmarshal(data, &d) != nil || d.ViewerID == "" {
 			return
 		}
-		if typ == TypeViewerBanned {
+		if typ == events.TypeViewerBanned {
 			s.banned[d.ViewerID] = true
 		} else {
 			delete(s.banned, d.ViewerID)
 		}
-	case TypeRoomSettings:
-		var d Settings
+	case events.TypeRoomSettings:
+		var d events.Settings
 		if json.Unmarshal(data, &d) != nil {
 			return
 		}
-		if d.MaxLength <= 0 || d.MaxLength > MaxChatRunes {
-			d.MaxLength = MaxChatRunes
+		if d.MaxLength <= 0 || d.MaxLength > events.MaxChatRunes {
+			d.MaxLength = events.MaxChatRunes
 		}
 		s.Settings = d
-	case TypeChatFilter:
-		var d ChatFilter
+	case events.TypeChatFilter:
+		var d events.ChatFilter
 		if json.Unmarshal(data, &d) != nil {
 			return
 		}
 		s.words = d.Words
-	case TypeLikeCount:
-		var d LikeCount
+	case events.TypeLikeCount:
+		var d events.LikeCount
 		if json.Unmarshal(data, &d) != nil || d.Added < 0 {
 			return
 		}
 		s.Likes += d.Added // the sum of every node's taps, whatever order they logged in
-	case TypePollOpened:
-		var d PollOpened
+	case events.TypePollOpened:
+		var d events.PollOpened
 		if json.Unmarshal(data, &d) != nil || d.Poll.ID == "" || s.polls[d.Poll.ID] != nil {
 			return
 		}
-		p := &PollState{Poll: d.Poll, Votes: make([]int64, len(d.Poll.Options))}
+		p := &events.PollState{Poll: d.Poll, Votes: make([]int64, len(d.Poll.Options))}
 		s.polls[p.ID] = p
 		s.pollOrder = append(s.pollOrder, p.ID)
 		s.voted[p.ID] = map[string]bool{}
@@ -170,8 +164,8 @@ func (s *roomState) apply(typ string, at time.Time, data json.RawMessage, maxPin
 			s.Poll.Closed = true // one poll at a time: a new one closes the last
 		}
 		s.Poll = p
-	case TypePollVoted:
-		var d PollVoted
+	case events.TypePollVoted:
+		var d events.PollVoted
 		if json.Unmarshal(data, &d) != nil {
 			return
 		}
@@ -182,24 +176,24 @@ func (s *roomState) apply(typ string, at time.Time, data json.RawMessage, maxPin
 		s.voted[p.ID][d.ViewerID] = true
 		p.Votes[d.Option]++
 		p.Total++
-	case TypePollClosed:
-		var d PollResults
+	case events.TypePollClosed:
+		var d events.PollResults
 		if json.Unmarshal(data, &d) != nil {
 			return
 		}
 		if p := s.polls[d.PollID]; p != nil {
 			p.Closed = true
 		}
-	case TypeInstantWinOpened:
-		var d InstantWinOpened
+	case events.TypeInstantWinOpened:
+		var d events.InstantWinOpened
 		if json.Unmarshal(data, &d) != nil || d.InstantWin.ID == "" || s.wins[d.InstantWin.ID] != nil {
 			return
 		}
 		s.wins[d.InstantWin.ID] = &instantWinState{InstantWin: d.InstantWin, entered: map[string]bool{}}
 		s.winOrder = append(s.winOrder, d.InstantWin.ID)
 		s.InstantWins = append(s.InstantWins, d.InstantWin)
-	case TypeInstantWinEntered:
-		var d InstantWinEntered
+	case events.TypeInstantWinEntered:
+		var d events.InstantWinEntered
 		if json.Unmarshal(data, &d) != nil {
 			return
 		}
@@ -208,9 +202,9 @@ func (s *roomState) apply(typ string, at time.Time, data json.RawMessage, maxPin
 			return
 		}
 		w.entered[d.ViewerID] = true
-		w.entrants = append(w.entrants, Winner{ViewerID: d.ViewerID, Name: d.Name})
-	case TypeInstantWinDrawn:
-		var d InstantWinDrawn
+		w.entrants = append(w.entrants, events.Winner{ViewerID: d.ViewerID, Name: d.Name})
+	case events.TypeInstantWinDrawn:
+		var d events.InstantWinDrawn
 		if json.Unmarshal(data, &d) != nil {
 			return
 		}
@@ -219,10 +213,10 @@ func (s *roomState) apply(typ string, at time.Time, data json.RawMessage, maxPin
 			return
 		}
 		w.drawn, w.winners = true, d.Winners
-		s.InstantWins = slices.DeleteFunc(s.InstantWins, func(w InstantWin) bool { return w.ID == d.InstantWinID })
+		s.InstantWins = slices.DeleteFunc(s.InstantWins, func(w events.InstantWin) bool { return w.ID == d.InstantWinID })
 		s.LastDraw = &d
-	case TypeViewerCount:
-		var d ViewerCount
+	case events.TypeViewerCount:
+		var d events.ViewerCount
 		if json.Unmarshal(data, &d) != nil {
 			return
 		}
@@ -240,59 +234,11 @@ func (s *roomState) apply(typ string, at time.Time, data json.RawMessage, maxPin
 			}
 			s.Viewers += c.count
 		}
-	case TypeStreamLive:
+	case events.TypeStreamLive:
 		s.Live = true
-		s.Phase = PhaseLive
-	case TypeStreamEnded:
+		s.Phase = events.PhaseLive
+	case events.TypeStreamEnded:
 		s.Live = false
-		s.Phase = PhaseReplay
+		s.Phase = events.PhaseReplay
 	}
-}
-
-// clone is a deep copy of the viewers' state, safe to hand out.
-func (s *State) clone() State {
-	c := *s
-	c.Products = slices.Clone(s.Products)
-	if c.Products == nil {
-		c.Products = []ProductRef{}
-	}
-	if s.Voucher != nil {
-		v := *s.Voucher
-		c.Voucher = &v
-	}
-	c.Chat = slices.Clone(s.Chat)
-	if c.Chat == nil {
-		c.Chat = []ChatEntry{}
-	}
-	if s.Poll != nil {
-		p := *s.Poll
-		p.Options = slices.Clone(p.Options)
-		p.Votes = slices.Clone(p.Votes)
-		c.Poll = &p
-	}
-	c.InstantWins = slices.Clone(s.InstantWins)
-	if c.InstantWins == nil {
-		c.InstantWins = []InstantWin{}
-	}
-	if s.LastDraw != nil {
-		d := *s.LastDraw
-		d.Winners = slices.Clone(d.Winners)
-		c.LastDraw = &d
-	}
-	return c
-}
-
-func (s *State) pinned(productID string) bool {
-	return slices.ContainsFunc(s.Products, func(p ProductRef) bool { return p.ID == productID })
-}
-
-// chatOpen reports whether viewers may chat now.
-func (s *State) chatOpen() bool {
-	switch s.Phase {
-	case PhasePrelive:
-		return s.Settings.PreliveChat
-	case PhaseReplay:
-		return s.Settings.ReplayChat
-	}
-	return true
 }

@@ -3,6 +3,7 @@ package overlay
 import (
 	"context"
 	"time"
+	"vitrine/events"
 )
 
 // countRepeat is how often a node repeats an unchanged, non-zero viewer
@@ -55,7 +56,7 @@ func (r *Room) publishCount() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := r.Publish(ctx, TypeViewerCount, ViewerCount{Count: others + n, Node: r.h.node, NodeCount: n}); err != nil {
+	if _, err := r.Publish(ctx, events.TypeViewerCount, events.ViewerCount{Count: others + n, Node: r.h.node, NodeCount: n}); err != nil {
 		r.h.log.Warn("viewer count not recorded", "campaign", r.id, "err", err)
 		return
 	}

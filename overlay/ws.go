@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+	"vitrine/events"
 
 	"github.com/coder/websocket"
 
@@ -19,11 +20,6 @@ import (
 	"vitrine/internal/netpoll"
 	"vitrine/store"
 )
-
-// TypeError is a message the server sends one viewer about what it sent
-// (rate limited, refused): {"v":1,"seq":0,"at":...,"type":"error",
-// "data":{"code":"...","message":"..."}}. It is not an event of the log.
-const TypeError = "error"
 
 // Campaigns tells the handler whether a campaign exists (store.Store fits).
 type Campaigns interface {
@@ -310,7 +306,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, host bool) {
 		return // Accept answered the request
 	}
 	defer c.CloseNow()
-	c.SetReadLimit(MaxInboundBytes)
+	c.SetReadLimit(events.MaxInboundBytes)
 	t := &wsTransport{c: c}
 	k := h.newConn(room, sub, t, viewerID, token)
 	k.host = host

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"vitrine/events"
 
 	"github.com/coder/websocket"
 
@@ -55,13 +56,13 @@ func (e *wsEnv) dial(t *testing.T, query string) *websocket.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.CloseNow() })
-	if h := read(t, c); h.Type != TypeHello || h.Seq != 0 {
+	if h := read(t, c); h.Type != events.TypeHello || h.Seq != 0 {
 		t.Fatalf("first message %+v, want hello", h)
 	}
 	return c
 }
 
-func read(t *testing.T, c *websocket.Conn) Envelope {
+func read(t *testing.T, c *websocket.Conn) events.Envelope {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -72,7 +73,7 @@ func read(t *testing.T, c *websocket.Conn) Envelope {
 	if typ != websocket.MessageText {
 		t.Fatalf("frame type %v", typ)
 	}
-	var env Envelope
+	var env events.Envelope
 	if err := json.Unmarshal(b, &env); err != nil {
 		t.Fatal(err)
 	}
@@ -102,16 +103,16 @@ func TestWSSnapshotOrderAndResume(t *testing.T) {
 	}
 	c := e.dial(t, "")
 	snap := read(t, c)
-	var state State
+	var state events.State
 	_ = json.Unmarshal(snap.Data, &state)
-	if snap.Type != TypeSnapshot || snap.Seq != 1 || len(state.Products) != 1 {
+	if snap.Type != events.TypeSnapshot || snap.Seq != 1 || len(state.Products) != 1 {
 		t.Fatalf("snapshot %+v", snap)
 	}
 	e.chat(t, 5) // seqs 2..6
 	var last int64
 	for want := int64(2); want <= 4; want++ {
 		env := read(t, c)
-		if env.Seq != want || env.Type != TypeChatMessage || env.V != 1 {
+		if env.Seq != want || env.Type != events.TypeChatMessage || env.V != 1 {
 			t.Fatalf("got %+v, want seq %d", env, want)
 		}
 		last = env.Seq
@@ -165,9 +166,9 @@ func TestWSChatLikesAndMalformed(t *testing.T) {
 	watcher := e.dial(t, "?since=0")
 	send(t, viewer, `{"type":"chat.send","data":{"text":"<script>alert(1)</script>","name":"Ann"}}`)
 	env := read(t, watcher)
-	var msg ChatMessage
+	var msg events.ChatMessage
 	_ = json.Unmarshal(env.Data, &msg)
-	if env.Type != TypeChatMessage || msg.Text != "<script>alert(1)</script>" || msg.Name != "Ann" ||
+	if env.Type != events.TypeChatMessage || msg.Text != "<script>alert(1)</script>" || msg.Name != "Ann" ||
 		!strings.HasPrefix(msg.ViewerID, "v_") {
 		t.Fatalf("chat: %+v %+v (text is kept as plain text; renderers escape it)", env, msg)
 	}
@@ -186,7 +187,7 @@ func TestWSChatLikesAndMalformed(t *testing.T) {
 	if a.Seq != 2 {
 		t.Fatalf("second chat: %+v", a)
 	}
-	if b.Type != TypeError || b.Seq != 0 || !strings.Contains(string(b.Data), "rate_limited") {
+	if b.Type != events.TypeError || b.Seq != 0 || !strings.Contains(string(b.Data), "rate_limited") {
 		t.Fatalf("third chat: %+v", b)
 	}
 	if env := read(t, watcher); env.Seq != 2 {
@@ -195,7 +196,7 @@ func TestWSChatLikesAndMalformed(t *testing.T) {
 	for range 10 {
 		send(t, viewer, `{"type":"like"}`)
 	}
-	if env := read(t, watcher); env.Type != TypeLikeCount {
+	if env := read(t, watcher); env.Type != events.TypeLikeCount {
 		t.Fatalf("likes: %+v", env)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -222,7 +223,7 @@ func TestWSChatLikesAndMalformed(t *testing.T) {
 	}
 	// Too large a frame too.
 	big := e.dial(t, "?since=0")
-	_ = big.Write(t.Context(), websocket.MessageText, []byte(`{"type":"like","x":"`+strings.Repeat("x", MaxInboundBytes)+`"}`))
+	_ = big.Write(t.Context(), websocket.MessageText, []byte(`{"type":"like","x":"`+strings.Repeat("x", events.MaxInboundBytes)+`"}`))
 	for {
 		_, _, err := big.Read(ctx)
 		if err == nil {
@@ -236,7 +237,7 @@ func TestWSChatLikesAndMalformed(t *testing.T) {
 	e.chat(t, 1)
 	for {
 		env := read(t, watcher)
-		if env.Type == TypeChatMessage {
+		if env.Type == events.TypeChatMessage {
 			break
 		}
 	}
@@ -299,9 +300,9 @@ func TestWSSlowViewer(t *testing.T) {
 			closeErr = err
 			break
 		}
-		var env Envelope
+		var env events.Envelope
 		_ = json.Unmarshal(b, &env)
-		if env.Type == TypeHello {
+		if env.Type == events.TypeHello {
 			continue
 		}
 		if env.Seq != last+1 {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"vitrine/events"
 
 	"vitrine/internal/httperr"
 )
@@ -202,7 +203,7 @@ func (b *batch) from(last int64) ([]byte, int) {
 // it keeps all of b's frames it appends to b's arrays in place: b's
 // readers see only b's length, and run, the only writer, always extends
 // the window it last published.
-func (b *batch) extend(floor int64, msgs []*Message) *batch {
+func (b *batch) extend(floor int64, msgs []*events.Message) *batch {
 	keep, _ := slices.BinarySearchFunc(b.starts, floor+1, func(f batchFrame, seq int64) int { return cmp.Compare(f.seq, seq) })
 	nb := &batch{last: b.last}
 	switch {
@@ -222,9 +223,9 @@ func (b *batch) extend(floor int64, msgs []*Message) *batch {
 }
 
 // add appends m's frame unless viewers never see its type.
-func (b *batch) add(m *Message) {
+func (b *batch) add(m *events.Message) {
 	b.last = m.Seq
-	if HostOnly[m.Type] {
+	if events.HostOnly[m.Type] {
 		return
 	}
 	b.starts = append(b.starts, batchFrame{seq: m.Seq, off: len(b.buf)})
@@ -234,7 +235,7 @@ func (b *batch) add(m *Message) {
 // run takes the room's events into the window until the room closes (its
 // sockets are told to reconnect) or the fan stops.
 func (f *fan) run() {
-	var msgs []*Message
+	var msgs []*events.Message
 	for {
 		m, err := f.sub.Next(f.h.ctx)
 		if errors.Is(err, ErrSlow) {
@@ -277,7 +278,7 @@ func (f *fan) run() {
 
 // publish adds msgs to the window, waiting for the next pass while the
 // window is full; false once the fan has ended.
-func (f *fan) publish(msgs []*Message) bool {
+func (f *fan) publish(msgs []*events.Message) bool {
 	for {
 		f.mu.Lock()
 		if f.ended {
@@ -318,10 +319,10 @@ func (f *fan) publish(msgs []*Message) bool {
 	}
 }
 
-func countVisible(msgs []*Message) int {
+func countVisible(msgs []*events.Message) int {
 	n := 0
 	for _, m := range msgs {
-		if !HostOnly[m.Type] {
+		if !events.HostOnly[m.Type] {
 			n++
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+	// REMOVEDIMPORT
 )
 
 // The WebSocket framing (RFC 6455, section 5) of the parked sockets: the

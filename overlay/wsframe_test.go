@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"vitrine/events"
 )
 
 func TestParseFrameLengths(t *testing.T) {
@@ -48,9 +49,9 @@ func FuzzParseFrame(f *testing.F) {
 	f.Add([]byte{0x81, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		in := append([]byte(nil), b...)
-		m := messageReader{max: MaxInboundBytes}
+		m := messageReader{max: events.MaxInboundBytes}
 		for len(in) > 0 {
-			fr, n, err := parseFrame(in, MaxInboundBytes)
+			fr, n, err := parseFrame(in, events.MaxInboundBytes)
 			if err != nil {
 				var fe *frameError
 				if !errors.Is(err, errNeedMore) && !errors.As(err, &fe) {
@@ -58,21 +59,21 @@ func FuzzParseFrame(f *testing.F) {
 				}
 				break
 			}
-			if n <= 0 || n > len(in) || len(fr.payload) > MaxInboundBytes {
+			if n <= 0 || n > len(in) || len(fr.payload) > events.MaxInboundBytes {
 				t.Fatalf("frame of %d bytes used %d of %d", len(fr.payload), n, len(in))
 			}
 			if _, _, err := m.next(fr); err != nil {
 				break
 			}
-			if len(m.fragment) > MaxInboundBytes {
+			if len(m.fragment) > events.MaxInboundBytes {
 				t.Fatalf("fragments grew to %d bytes", len(m.fragment))
 			}
 			in = in[n:]
 		}
-		if len(b) > MaxInboundBytes {
+		if len(b) > events.MaxInboundBytes {
 			return
 		}
-		fr, n, err := parseFrame(clientFrame(true, opText, b, false), MaxInboundBytes)
+		fr, n, err := parseFrame(clientFrame(true, opText, b, false), events.MaxInboundBytes)
 		if err != nil || !bytes.Equal(fr.payload, b) || n != len(clientFrame(true, opText, b, false)) {
 			t.Fatalf("round trip of %d bytes: %v", len(b), err)
 		}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vitrine/events"
 )
 
 // rawWS is a minimal WebSocket client over a bare TCP connection: it has
@@ -107,7 +108,7 @@ func (c *rawWS) drain() int {
 }
 
 // event reads frames until a text message, skipping pings.
-func (c *rawWS) event() Envelope {
+func (c *rawWS) event() events.Envelope {
 	c.t.Helper()
 	for {
 		op, p := c.frame()
@@ -117,7 +118,7 @@ func (c *rawWS) event() Envelope {
 		if op != opText {
 			c.t.Fatalf("frame %d %q, want text", op, p)
 		}
-		var env Envelope
+		var env events.Envelope
 		if err := json.Unmarshal(p, &env); err != nil {
 			c.t.Fatal(err)
 		}
@@ -213,7 +214,7 @@ func TestWSParkedNoGoroutinePerViewer(t *testing.T) {
 	clients := make([]*rawWS, n)
 	for i := range clients {
 		clients[i] = dialRaw(t, e, "")
-		if env := clients[i].event(); env.Type != TypeSnapshot || env.Seq != 1 {
+		if env := clients[i].event(); env.Type != events.TypeSnapshot || env.Seq != 1 {
 			t.Fatalf("viewer %d: %+v, want the snapshot at seq 1", i, env)
 		}
 	}
@@ -236,7 +237,7 @@ func TestWSParkedNoGoroutinePerViewer(t *testing.T) {
 	for seq := int64(2); seq <= 4; seq++ {
 		e.chat(t, 1)
 		for i, c := range clients {
-			if env := c.event(); env.Seq != seq || env.Type != TypeChatMessage {
+			if env := c.event(); env.Seq != seq || env.Type != events.TypeChatMessage {
 				t.Fatalf("viewer %d: %+v, want chat at seq %d", i, env, seq)
 			}
 		}
@@ -305,7 +306,7 @@ func TestWSParkedProtocol(t *testing.T) {
 			}
 		}
 		env := watcher.event()
-		if env.Type != TypeChatMessage || !bytes.Contains(env.Data, []byte("hello in parts")) {
+		if env.Type != events.TypeChatMessage || !bytes.Contains(env.Data, []byte("hello in parts")) {
 			t.Fatalf("watcher got %+v", env)
 		}
 	})
@@ -316,7 +317,7 @@ func TestWSParkedProtocol(t *testing.T) {
 	}{
 		{"unmasked", clientFrame(true, opText, chat("x"), true), closeProtocolError},
 		{"binary", clientFrame(true, opBinary, []byte{1, 2, 3}, false), closeUnsupportedData},
-		{"too big", clientFrame(true, opText, bytes.Repeat([]byte("a"), MaxInboundBytes+1), false), closeTooBig},
+		{"too big", clientFrame(true, opText, bytes.Repeat([]byte("a"), events.MaxInboundBytes+1), false), closeTooBig},
 		{"not UTF-8", clientFrame(true, opText, []byte{'"', 0xff, '"'}, false), closeInvalidPayload},
 		{"not an action", clientFrame(true, opText, []byte(`{"type":"teleport"}`), false), closeInvalidPayload},
 		{"reserved bits", append([]byte{0xC1}, clientFrame(true, opText, chat("x"), false)[1:]...), closeProtocolError},
@@ -336,7 +337,7 @@ func TestWSParkedProtocol(t *testing.T) {
 	}
 	// The watcher saw none of it but the chat, and still gets events.
 	e.chat(t, 1)
-	if env := watcher.event(); env.Type != TypeChatMessage || !bytes.Contains(env.Data, []byte(`"text":"0"`)) {
+	if env := watcher.event(); env.Type != events.TypeChatMessage || !bytes.Contains(env.Data, []byte(`"text":"0"`)) {
 		t.Fatalf("watcher after the bad sockets: %+v", env)
 	}
 }
@@ -516,8 +517,8 @@ func TestFanPublishFullWindow(t *testing.T) {
 	defer func(n int) { windowMax = n }(windowMax)
 	windowMax = 3
 	e := newWSEnv(t, Config{CountInterval: -1}, HandlerConfig{})
-	msg := func(seq int64, typ string) *Message {
-		m, err := NewMessage(Envelope{V: Version, Seq: seq, Type: typ, Data: json.RawMessage(`{}`)})
+	msg := func(seq int64, typ string) *events.Message {
+		m, err := events.NewMessage(events.Envelope{V: events.Version, Seq: seq, Type: typ, Data: json.RawMessage(`{}`)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -525,11 +526,11 @@ func TestFanPublishFullWindow(t *testing.T) {
 	}
 	f := &fan{h: e.h, done: make(chan struct{}), wake: make(chan struct{}, 1), pass: make(chan struct{}, 1), floor: 10}
 	// Frames up to 10 were swept; 11 is host-only.
-	w := (&batch{last: 8}).extend(8, []*Message{msg(9, TypeChatMessage), msg(10, TypeChatMessage), msg(11, TypeViewerBanned)})
+	w := (&batch{last: 8}).extend(8, []*events.Message{msg(9, events.TypeChatMessage), msg(10, events.TypeChatMessage), msg(11, events.TypeViewerBanned)})
 	f.win.Store(w)
 	published := make(chan bool, 1)
 	go func() {
-		published <- f.publish([]*Message{msg(12, TypeChatMessage), msg(13, TypeChatMessage), msg(14, TypeChatMessage), msg(15, TypeChatMessage)})
+		published <- f.publish([]*events.Message{msg(12, events.TypeChatMessage), msg(13, events.TypeChatMessage), msg(14, events.TypeChatMessage), msg(15, events.TypeChatMessage)})
 	}()
 	select {
 	case ok := <-published:
@@ -545,7 +546,7 @@ func TestFanPublishFullWindow(t *testing.T) {
 		t.Fatalf("window after 10: %d frames, last %d", n, got.last)
 	}
 	// The window before it is intact (it was extended in place or copied).
-	if p, n := w.from(8); n != 2 || !bytes.HasPrefix(p, appendFrame(nil, opText, msg(9, TypeChatMessage).JSON)) {
+	if p, n := w.from(8); n != 2 || !bytes.HasPrefix(p, appendFrame(nil, opText, msg(9, events.TypeChatMessage).JSON)) {
 		t.Fatalf("the earlier window changed: %d frames", n)
 	}
 }

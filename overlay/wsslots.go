@@ -3,6 +3,7 @@ package overlay
 import (
 	"errors"
 	"sync"
+	// REMOVEDIMPORT
 )
 
 // socketSlots bounds the events sockets open at once: in all, so that

@@ -2,5 +2,7 @@
 
 package overlay
 
+import "vitrine/events"
+
 // defaultMaxSockets: no bound where the open-file limit is not known.
 func defaultMaxSockets() int { return 0 }

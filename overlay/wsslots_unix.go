@@ -2,7 +2,10 @@
 
 package overlay
 
-import "golang.org/x/sys/unix"
+import (
+	"golang.org/x/sys/unix"
+	// REMOVEDIMPORT
+)
 
 // defaultMaxSockets leaves 1,024 descriptors of the process's open-file
 // limit to the rest of the server; 0 (no bound) where the limit is

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"vitrine/events"
 
 	"golang.org/x/sys/unix"
 )
@@ -59,7 +60,7 @@ func newParkedSocket(h *Handler, conn *net.TCPConn, maxQueued int, release func(
 	if err != nil {
 		return nil, err
 	}
-	s := &parkedSocket{h: h, conn: conn, raw: raw, fd: -1, release: release, max: maxQueued, msgs: messageReader{max: MaxInboundBytes}}
+	s := &parkedSocket{h: h, conn: conn, raw: raw, fd: -1, release: release, max: maxQueued, msgs: messageReader{max: events.MaxInboundBytes}}
 	if err := raw.Control(func(fd uintptr) { s.fd = int(fd) }); err != nil {
 		return nil, err
 	}
@@ -308,7 +309,7 @@ func (s *parkedSocket) consume(b []byte) bool {
 		b = s.partial
 	}
 	for {
-		f, n, err := parseFrame(b, MaxInboundBytes)
+		f, n, err := parseFrame(b, events.MaxInboundBytes)
 		if errors.Is(err, errNeedMore) {
 			break
 		}

@@ -26,8 +26,8 @@ import (
 	"time"
 
 	"vitrine/internal/cors"
-	"vitrine/stream"
 	"vitrine/store"
+	"vitrine/stream"
 )
 
 // Errors the recorder's callers branch on.

@@ -20,9 +20,9 @@ import (
 
 	"vitrine/internal/testenv"
 	"vitrine/protocols/rtmp"
-	"vitrine/stream"
 	"vitrine/store"
 	"vitrine/store/sqlite"
+	"vitrine/stream"
 )
 
 // env is a recorder on a real hub fed by the real RTMP server, with the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"sort"
 	"time"
+	"vitrine/events"
 
 	"vitrine/store"
 )
@@ -15,28 +16,7 @@ import (
 // replay viewer sees: event types this package does not know pass through
 // as they are, but chat lines deleted by moderation are left out (with the
 // chat.deleted events that deleted them), and so are the types viewers
-// never receive live (HostOnly).
-
-// Event types the timeline interprets. The overlay package owns them; the
-// recorder reads them from the log as strings.
-const (
-	typeProductPinned   = "product.pinned"
-	typeProductUnpinned = "product.unpinned"
-	typeChatMessage     = "chat.message"
-	typeChatQuestion    = "chat.question"
-	typeChatAnswer      = "chat.answer"
-	typeChatDeleted     = "chat.deleted"
-	typeStreamEnded     = "stream.ended"
-)
-
-// HostOnly are the types the data channel sends to the host's console
-// only, never to viewers (the same set as overlay.HostOnly, which the server checks: one viewer's vote, draw entry,
-// survey answer or share, moderation, the word filter). The replay
-// timeline is public: they stay out of it, as they stay out of the live.
-var HostOnly = map[string]bool{
-	"chat.displayed": true, "viewer.banned": true, "viewer.unbanned": true, "chat.filter": true,
-	"share": true, "poll.voted": true, "instant_win.entered": true, "survey.answered": true,
-}
+// never receive live (events.HostOnly).
 
 // ReplayEvent is one event of the replay timeline: the data channel's
 // envelope, plus where it falls in the replay.
@@ -74,7 +54,7 @@ func readEvents(ctx context.Context, st Store, id string) ([]store.Event, error)
 func visible(evs []store.Event) []store.Event {
 	deleted := map[string]bool{}
 	for _, e := range evs {
-		if e.Type == typeChatDeleted {
+		if e.Type == events.TypeChatDeleted {
 			var d struct {
 				MessageID string `json:"message_id"`
 			}
@@ -85,13 +65,13 @@ func visible(evs []store.Event) []store.Event {
 	}
 	out := make([]store.Event, 0, len(evs))
 	for _, e := range evs {
-		if HostOnly[e.Type] {
+		if events.HostOnly[e.Type] {
 			continue
 		}
 		switch e.Type {
-		case typeChatDeleted:
+		case events.TypeChatDeleted:
 			continue
-		case typeChatMessage, typeChatQuestion, typeChatAnswer:
+		case events.TypeChatMessage, events.TypeChatQuestion, events.TypeChatAnswer:
 			var m struct {
 				ID string `json:"id"`
 			}
@@ -214,7 +194,7 @@ func productsTimeline(evs []store.Event, liveEnd time.Time) []ProductTimeline {
 	for _, e := range evs {
 		last = e.At
 		switch e.Type {
-		case typeProductPinned:
+		case events.TypeProductPinned:
 			var d struct {
 				Product ref `json:"product"`
 			}
@@ -232,14 +212,14 @@ func productsTimeline(evs []store.Event, liveEnd time.Time) []ProductTimeline {
 			closeAt(id, e.At, false) // pinned twice: the first ends here
 			out[i].Intervals = append(out[i].Intervals, ProductInterval{PinSeq: e.Seq, From: e.At, To: e.At})
 			open[id] = len(out[i].Intervals) - 1
-		case typeProductUnpinned:
+		case events.TypeProductUnpinned:
 			var d struct {
 				ProductID string `json:"product_id"`
 			}
 			if json.Unmarshal(e.Data, &d) == nil {
 				closeAt(d.ProductID, e.At, false)
 			}
-		case typeStreamEnded:
+		case events.TypeStreamEnded:
 			for id := range open {
 				closeAt(id, e.At, true)
 			}

@@ -2,9 +2,12 @@ package recorder
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"vitrine/events"
 
 	"vitrine/store"
 )
@@ -90,9 +93,7 @@ func TestReplayTimelineIsPublic(t *testing.T) {
 	add("chat.deleted", `{"message_id":"q1"}`)
 	add("chat.deleted", `{"message_id":"a1"}`)
 	add("chat.deleted", `{"message_id":"m1"}`)
-	// overlay.HostOnly (not imported: the recorder reads the log as strings).
-	viewersNever := []string{"chat.displayed", "viewer.banned", "viewer.unbanned", "chat.filter", "share",
-		"poll.voted", "instant_win.entered", "survey.answered"}
+	viewersNever := slices.Sorted(maps.Keys(events.HostOnly))
 	for _, typ := range viewersNever {
 		add(typ, `{"viewer_id":"v9","comment":"private"}`)
 	}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"vitrine/events"
 
 	"github.com/bluenviron/gohlslib/v2"
 	"github.com/pion/ice/v4"
@@ -20,7 +21,6 @@ import (
 
 	"vitrine/analytics"
 	"vitrine/internal/testenv"
-	"vitrine/overlay"
 )
 
 // User-Agents of the script's viewers: the device of each comes from them.
@@ -301,22 +301,22 @@ func TestAnalyticsEndToEnd(t *testing.T) {
 	}
 	join := func() viewer {
 		ws := dialEvents(t, wsURL, nil)
-		return viewer{ws: ws, id: data[overlay.Hello](t, ws.next(overlay.TypeHello)).ViewerID}
+		return viewer{ws: ws, id: data[events.Hello](t, ws.next(events.TypeHello)).ViewerID}
 	}
 	ann, bob, cleo, dan, eve := join(), join(), join(), join(), join()
 	// The host's console sees what viewers are not sent (shares, votes,
 	// entries, survey answers): the script waits there for each.
 	host := dialEvents(t, "ws://"+s.HTTPAddr().String()+api+"/events", http.Header{"Authorization": {"Bearer " + admin.token}})
-	chat := func(v viewer, text string, question bool) overlay.ChatMessage {
+	chat := func(v viewer, text string, question bool) events.ChatMessage {
 		t.Helper()
-		typ := overlay.TypeChatMessage
+		typ := events.TypeChatMessage
 		if question {
-			typ = overlay.TypeChatQuestion
+			typ = events.TypeChatQuestion
 		}
 		b, _ := json.Marshal(map[string]any{"type": "chat.send", "data": map[string]any{"text": text, "name": "x", "question": question}})
 		v.ws.send(string(b))
 		for {
-			m := data[overlay.ChatMessage](t, v.ws.next(typ))
+			m := data[events.ChatMessage](t, v.ws.next(typ))
 			if m.ViewerID == v.id && m.Text == text {
 				return m
 			}
@@ -358,7 +358,7 @@ func TestAnalyticsEndToEnd(t *testing.T) {
 	chat(ann, "can't wait", false)
 	chat(bob, "which colours?", true)
 	bob.ws.send(`{"type":"share","data":{"network":"whatsapp"}}`)
-	host.next(overlay.TypeShare)
+	host.next(events.TypeShare)
 
 	// ---- Live -------------------------------------------------------------
 	admin.must(200, "POST", api+"/live", nil, nil)
@@ -428,21 +428,21 @@ func TestAnalyticsEndToEnd(t *testing.T) {
 	tr.send(uaDesktop, annLive, tr.ev("like", time.Time{}), tr.ev("like", time.Time{}), tr.ev("like", time.Time{}))
 	tr.send(uaIPad, cleoLive, tr.ev("like", time.Time{}), tr.ev("like", time.Time{}))
 	ann.ws.send(`{"type":"share","data":{"network":"x"}}`)
-	host.next(overlay.TypeShare)
-	var poll struct{ Data overlay.PollOpened }
+	host.next(events.TypeShare)
+	var poll struct{ Data events.PollOpened }
 	admin.must(201, "POST", api+"/polls", map[string]any{"question": "Colour?", "options": []string{"Red", "Blue"}}, &poll)
 	pollID := poll.Data.Poll.ID
 	ann.ws.send(`{"type":"poll.vote","data":{"poll_id":"` + pollID + `","option":0}}`)
 	bob.ws.send(`{"type":"poll.vote","data":{"poll_id":"` + pollID + `","option":1}}`)
-	host.next(overlay.TypePollVoted)
-	host.next(overlay.TypePollVoted)
-	var win struct{ Data overlay.InstantWinOpened }
+	host.next(events.TypePollVoted)
+	host.next(events.TypePollVoted)
+	var win struct{ Data events.InstantWinOpened }
 	admin.must(201, "POST", api+"/instant-wins", map[string]any{"prize": "A scarf", "winners": 1}, &win)
 	winID := win.Data.InstantWin.ID
 	ann.ws.send(`{"type":"instant_win.enter","data":{"instant_win_id":"` + winID + `","name":"Ann"}}`)
 	dan.ws.send(`{"type":"instant_win.enter","data":{"instant_win_id":"` + winID + `","name":"Dan"}}`)
-	host.next(overlay.TypeInstantWinEntered)
-	host.next(overlay.TypeInstantWinEntered)
+	host.next(events.TypeInstantWinEntered)
+	host.next(events.TypeInstantWinEntered)
 	// Ann: clicks P1, adds 2 to her cart (258.00) and buys order A-1 of
 	// 263.00 (P1 x2 + 5.00 shipping), which the shop reports too.
 	tr.send(uaDesktop, annLive, tr.ev("product.click", time.Time{}, "product_id", P1),
@@ -473,8 +473,8 @@ func TestAnalyticsEndToEnd(t *testing.T) {
 	tr.send(uaIPad, cleoLive, tr.ev("survey.view", time.Time{}))
 	ann.ws.send(`{"type":"survey.answer","data":{"rating":5,"comment":"Great show"}}`)
 	bob.ws.send(`{"type":"survey.answer","data":{"rating":3}}`)
-	host.next(overlay.TypeSurveyAnswered)
-	host.next(overlay.TypeSurveyAnswered)
+	host.next(events.TypeSurveyAnswered)
+	host.next(events.TypeSurveyAnswered)
 	admin.must(200, "POST", api+"/instant-wins/"+winID+"/draw", nil, nil)
 	admin.must(200, "POST", api+"/polls/"+pollID+"/close", nil, nil)
 	if time.Since(M) > sec(5.5) {

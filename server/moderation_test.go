@@ -8,18 +8,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vitrine/analytics"
+	"vitrine/events"
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 
-	"vitrine/overlay"
 )
 
 // viewerSocket is a viewer's events socket that keeps every message.
 type viewerSocket struct {
 	t    *testing.T
 	c    *websocket.Conn
-	msgs chan overlay.Envelope
+	msgs chan events.Envelope
 }
 
 func dialEvents(t *testing.T, url string, header http.Header) *viewerSocket {
@@ -30,11 +31,11 @@ func dialEvents(t *testing.T, url string, header http.Header) *viewerSocket {
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
-	v := &viewerSocket{t: t, c: c, msgs: make(chan overlay.Envelope, 1024)}
+	v := &viewerSocket{t: t, c: c, msgs: make(chan events.Envelope, 1024)}
 	go func() {
 		defer close(v.msgs)
 		for {
-			var env overlay.Envelope
+			var env events.Envelope
 			if err := wsjson.Read(context.Background(), c, &env); err != nil {
 				return
 			}
@@ -46,7 +47,7 @@ func dialEvents(t *testing.T, url string, header http.Header) *viewerSocket {
 }
 
 // next returns the next message of one of types, skipping others.
-func (v *viewerSocket) next(types ...string) overlay.Envelope {
+func (v *viewerSocket) next(types ...string) events.Envelope {
 	v.t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {
@@ -73,7 +74,7 @@ func (v *viewerSocket) send(s string) {
 	}
 }
 
-func data[T any](t *testing.T, env overlay.Envelope) T {
+func data[T any](t *testing.T, env events.Envelope) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal(env.Data, &v); err != nil {
@@ -95,10 +96,10 @@ func TestModerationEndToEnd(t *testing.T) {
 		"starts_at": time.Now().Add(time.Hour).Format(time.RFC3339), "ends_at": time.Now().Add(2 * time.Hour).Format(time.RFC3339),
 	}, &c)
 	api := "/api/v1/campaigns/" + c.ID
-	events := "ws://" + s.HTTPAddr().String() + "/live/" + c.ID + "/events"
+	eventsURL := "ws://" + s.HTTPAddr().String() + "/live/" + c.ID + "/events"
 
 	host := dialEvents(t, "ws://"+s.HTTPAddr().String()+api+"/events", http.Header{"Authorization": {"Bearer " + admin.token}})
-	host.next(overlay.TypeSnapshot)
+	host.next(events.TypeSnapshot)
 	if code := admin.do("GET", api+"/events", nil, nil); code != http.StatusUpgradeRequired && code != http.StatusBadRequest {
 		t.Fatalf("host events without an upgrade: %d", code)
 	}
@@ -106,29 +107,29 @@ func TestModerationEndToEnd(t *testing.T) {
 		t.Fatalf("host events without the token: %v %v", res.StatusCode, err)
 	}
 
-	ann := dialEvents(t, events, nil)
-	hello := data[overlay.Hello](t, ann.next(overlay.TypeHello))
-	snap := data[overlay.State](t, ann.next(overlay.TypeSnapshot))
-	if snap.Phase != overlay.PhasePrelive || !snap.Settings.PreliveChat {
+	ann := dialEvents(t, eventsURL, nil)
+	hello := data[events.Hello](t, ann.next(events.TypeHello))
+	snap := data[events.State](t, ann.next(events.TypeSnapshot))
+	if snap.Phase != events.PhasePrelive || !snap.Settings.PreliveChat {
 		t.Fatalf("snapshot %+v", snap)
 	}
 
 	// Prelive chat: a question, answered by the brand.
 	ann.send(`{"type":"chat.send","data":{"text":"<img src=x onerror=alert(1)> waterproof?","name":"Ann","question":true}}`)
-	q := data[overlay.ChatMessage](t, ann.next(overlay.TypeChatQuestion))
+	q := data[events.ChatMessage](t, ann.next(events.TypeChatQuestion))
 	if q.ViewerID != hello.ViewerID || q.Text != "<img src=x onerror=alert(1)> waterproof?" {
 		t.Fatalf("question %+v (viewer %s)", q, hello.ViewerID)
 	}
 	var ev struct{ Seq int64 }
 	admin.must(201, "POST", api+"/messages", map[string]any{"text": "Yes, to 50 m", "reply_to": q.ID}, &ev)
-	ans := data[overlay.ChatMessage](t, ann.next(overlay.TypeChatAnswer))
+	ans := data[events.ChatMessage](t, ann.next(events.TypeChatAnswer))
 	if ans.ReplyTo != q.ID || ans.ReplyText != q.Text || ans.Name != "Host" {
 		t.Fatalf("answer %+v", ans)
 	}
 	admin.must(404, "POST", api+"/messages", map[string]any{"text": "x", "reply_to": "msg_nope"}, nil)
 
 	// A second viewer over HTTP.
-	var bob overlay.Hello
+	var bob events.Hello
 	post := func(path string, body string, token string) (int, http.Header, string) {
 		t.Helper()
 		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
@@ -163,7 +164,7 @@ func TestModerationEndToEnd(t *testing.T) {
 	if code, _, body := post(actions, `{"type":"chat.send","data":{"text":"buy now at spam.example","name":"Bob"}}`, bob.Token); code != 202 {
 		t.Fatalf("chat over HTTP: %d %s", code, body)
 	}
-	bobMsg := data[overlay.ChatMessage](t, ann.next(overlay.TypeChatMessage))
+	bobMsg := data[events.ChatMessage](t, ann.next(events.TypeChatMessage))
 	if bobMsg.ViewerID != bob.ViewerID {
 		t.Fatalf("Bob's message %+v", bobMsg)
 	}
@@ -171,7 +172,7 @@ func TestModerationEndToEnd(t *testing.T) {
 	// Settings: slow mode and the word filter.
 	admin.must(200, "PUT", api+"/chat-settings", map[string]any{"prelive_chat": true, "replay_chat": false,
 		"slow_mode_seconds": 30, "blocked_words": []string{"spam"}, "survey": true}, nil)
-	set := data[overlay.Settings](t, ann.next(overlay.TypeRoomSettings))
+	set := data[events.Settings](t, ann.next(events.TypeRoomSettings))
 	if set.SlowMode != 30 {
 		t.Fatalf("settings %+v", set)
 	}
@@ -188,17 +189,17 @@ func TestModerationEndToEnd(t *testing.T) {
 
 	// Moderation: delete Bob's spam, show Ann's question to the host, ban Bob.
 	admin.must(204, "DELETE", api+"/messages/"+bobMsg.ID, nil, nil)
-	if del := data[overlay.MessageRef](t, ann.next(overlay.TypeChatDeleted)); del.MessageID != bobMsg.ID {
+	if del := data[events.MessageRef](t, ann.next(events.TypeChatDeleted)); del.MessageID != bobMsg.ID {
 		t.Fatalf("deleted %+v", del)
 	}
 	admin.must(404, "DELETE", api+"/messages/msg_nope", nil, nil)
 	admin.must(204, "POST", api+"/messages/"+q.ID+"/display", nil, nil)
-	if d := data[overlay.MessageRef](t, host.next(overlay.TypeChatDisplayed)); d.MessageID != q.ID {
+	if d := data[events.MessageRef](t, host.next(events.TypeChatDisplayed)); d.MessageID != q.ID {
 		t.Fatalf("displayed %+v", d)
 	}
 	admin.must(201, "POST", api+"/bans", map[string]any{"viewer_id": bob.ViewerID}, nil)
 	admin.must(200, "POST", api+"/bans", map[string]any{"viewer_id": bob.ViewerID}, nil)
-	host.next(overlay.TypeViewerBanned)
+	host.next(events.TypeViewerBanned)
 	if code, _, body := post(actions, `{"type":"like"}`, bob.Token); code != 202 {
 		t.Fatalf("a banned viewer's like is dropped quietly: %d %s", code, body)
 	}
@@ -207,32 +208,32 @@ func TestModerationEndToEnd(t *testing.T) {
 	}
 
 	// A poll: Ann votes on the socket, Bob (banned) cannot.
-	var poll struct{ Data overlay.PollOpened }
+	var poll struct{ Data events.PollOpened }
 	admin.must(201, "POST", api+"/polls", map[string]any{"question": "Red or blue?", "options": []string{"Red", "Blue"}}, &poll)
-	opened := data[overlay.PollOpened](t, ann.next(overlay.TypePollOpened))
+	opened := data[events.PollOpened](t, ann.next(events.TypePollOpened))
 	ann.send(`{"type":"poll.vote","data":{"poll_id":"` + opened.Poll.ID + `","option":1}}`)
-	res := data[overlay.PollResults](t, ann.next(overlay.TypePollResults))
+	res := data[events.PollResults](t, ann.next(events.TypePollResults))
 	if res.Total != 1 || res.Votes[1] != 1 {
 		t.Fatalf("results %+v", res)
 	}
 	ann.send(`{"type":"poll.vote","data":{"poll_id":"` + opened.Poll.ID + `","option":0}}`)
-	if e := data[overlay.ErrorData](t, ann.next(overlay.TypeError)); e.Code != overlay.CodeAlreadyDone {
+	if e := data[events.ErrorData](t, ann.next(events.TypeError)); e.Code != events.CodeAlreadyDone {
 		t.Fatalf("second vote: %+v", e)
 	}
 	if code, _, _ := post(actions, `{"type":"poll.vote","data":{"poll_id":"`+opened.Poll.ID+`","option":0}}`, bob.Token); code != 403 {
 		t.Fatalf("banned vote: %d", code)
 	}
-	host.next(overlay.TypePollVoted)
+	host.next(events.TypePollVoted)
 	admin.must(200, "POST", api+"/polls/"+opened.Poll.ID+"/close", nil, nil)
 	admin.must(409, "POST", api+"/polls/"+opened.Poll.ID+"/close", nil, nil)
-	if final := data[overlay.PollResults](t, ann.next(overlay.TypePollClosed)); final.Total != 1 {
+	if final := data[events.PollResults](t, ann.next(events.TypePollClosed)); final.Total != 1 {
 		t.Fatalf("final %+v", final)
 	}
 
 	// The chat tab, each filter.
 	for filter, want := range map[string]int{"all": 4, "questions": 1, "deleted": 1, "displayed": 1, "banned": 2} {
 		var page struct {
-			Items []overlay.ChatRecord `json:"items"`
+			Items []analytics.ChatRecord `json:"items"`
 		}
 		admin.must(200, "GET", api+"/messages?filter="+filter, nil, &page)
 		if len(page.Items) != want {
@@ -240,8 +241,8 @@ func TestModerationEndToEnd(t *testing.T) {
 		}
 	}
 	var page struct {
-		Items      []overlay.ChatRecord `json:"items"`
-		NextCursor string               `json:"next_cursor"`
+		Items      []analytics.ChatRecord `json:"items"`
+		NextCursor string                 `json:"next_cursor"`
 	}
 	admin.must(200, "GET", api+"/messages?limit=2", nil, &page)
 	if len(page.Items) != 2 || page.NextCursor == "" {
@@ -257,15 +258,15 @@ func TestModerationEndToEnd(t *testing.T) {
 
 	// Ann reconnects with her token: the same viewer, and the host-only
 	// events of the backlog stay hidden.
-	again := dialEvents(t, events+"?since=0&viewer="+hello.Token, nil)
-	if h := data[overlay.Hello](t, again.next(overlay.TypeHello)); h.ViewerID != hello.ViewerID {
+	again := dialEvents(t, eventsURL+"?since=0&viewer="+hello.Token, nil)
+	if h := data[events.Hello](t, again.next(events.TypeHello)); h.ViewerID != hello.ViewerID {
 		t.Fatalf("reconnected as %s, was %s", h.ViewerID, hello.ViewerID)
 	}
 	deadline := time.After(2 * time.Second)
 	for done := false; !done; {
 		select {
 		case env := <-again.msgs:
-			if overlay.HostOnly[env.Type] {
+			if events.HostOnly[env.Type] {
 				t.Fatalf("a viewer got %s", env.Type)
 			}
 		case <-deadline:

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"vitrine/stream"
 	"vitrine/store"
+	"vitrine/stream"
 )
 
 // campaignKeys lets a publisher in with the stream key of a campaign that

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"vitrine/stream"
 	"vitrine/store/sqlite"
+	"vitrine/stream"
 )
 
 // TestPublishRefusalsSayWhy: a campaign's id pushed where its key goes is

@@ -33,8 +33,8 @@ import (
 	"vitrine/protocols/rtsp"
 	"vitrine/protocols/webrtc"
 	"vitrine/recorder"
-	"vitrine/stream"
 	"vitrine/store"
+	"vitrine/stream"
 	"vitrine/web"
 )
 

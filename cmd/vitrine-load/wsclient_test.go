@@ -5,15 +5,15 @@ import (
 	"strconv"
 	"testing"
 	"time"
+	"vitrine/events"
 
-	"vitrine/overlay"
 )
 
 // The lean parse finds what the server's envelopes hold.
 func TestEnvelopeHeader(t *testing.T) {
 	sent := time.Now().Add(-42 * time.Millisecond)
 	data, _ := json.Marshal(map[string]any{"id": "msg_1", "name": `"seq":7 "type":"x"`, "text": chatPrefix + strconv.FormatInt(sent.UnixNano(), 10)})
-	m, err := overlay.NewMessage(overlay.Envelope{V: overlay.Version, Seq: 1234, At: overlay.MediaTime(time.Now()), Type: "chat.message", Data: data})
+	m, err := events.NewMessage(events.Envelope{V: events.Version, Seq: 1234, At: events.MediaTime(time.Now()), Type: "chat.message", Data: data})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package overlay
+package events
 
 import (
 	"encoding/json"

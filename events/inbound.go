@@ -1,4 +1,4 @@
-package overlay
+package events
 
 import (
 	"bytes"
@@ -176,7 +176,7 @@ func DecodeInbound(b []byte) (Inbound, error) {
 	case "":
 		return Inbound{}, fmt.Errorf("%w: no type", ErrBadInbound)
 	}
-	return Inbound{}, fmt.Errorf("%w: unknown type %q", ErrBadInbound, truncate(f.Type, 40))
+	return Inbound{}, fmt.Errorf("%w: unknown type %q", ErrBadInbound, Truncate(f.Type, 40))
 }
 
 // inboundData decodes a frame's data strictly; data is required.
@@ -238,7 +238,8 @@ func cleanText(field, s string, maxRunes int, newlines bool) (string, error) {
 	return s, nil
 }
 
-func truncate(s string, n int) string {
+// Truncate cuts s to at most n bytes on a character boundary, marking the cut.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
@@ -246,4 +247,56 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// InResume is the message a viewer may send first on a data channel, the
+// channel's ?since:
+//
+//	{"type": "resume", "data": {"since": 41}}
+//
+// since is the seq of the last event the viewer received: it gets every
+// event after it, then the live tail. {"type": "resume"} (no since) asks
+// for the snapshot at once. Anything else first, or nothing within
+// HandlerConfig.ResumeWait, and the viewer gets the snapshot; a message
+// other than resume is then handled as usual. resume is refused anywhere
+// else, and on the WebSocket (use ?since=).
+const InResume = "resume"
+
+// Resume is the data of a resume message.
+type Resume struct {
+	Since  *int64 `json:"since"`
+	Viewer string `json:"viewer"` // the token of hello, to keep the viewer id
+}
+
+// DecodeResume reads a resume message: ok false if b is not one (it is
+// then an ordinary message, or a bad one); since -1 for the snapshot.
+func DecodeResume(b []byte) (r Resume, ok bool, err error) {
+	since, ok, err := decodeResumeSince(b, &r)
+	r.Since = &since
+	return r, ok, err
+}
+
+func decodeResumeSince(b []byte, d *Resume) (since int64, ok bool, err error) {
+	if len(b) > MaxInboundBytes {
+		return 0, false, nil
+	}
+	var f inboundFrame
+	if json.Unmarshal(b, &f) != nil || f.Type != InResume {
+		return 0, false, nil
+	}
+	if err := strictJSON(b, &f); err != nil {
+		return 0, true, err
+	}
+	if len(f.Data) > 0 && string(f.Data) != "null" {
+		if err := strictJSON(f.Data, d); err != nil {
+			return 0, true, err
+		}
+	}
+	if d.Since == nil {
+		return -1, true, nil
+	}
+	if *d.Since < 0 {
+		return 0, true, errors.Join(ErrBadInbound, errors.New("since must be the seq of the last event received, an integer >= 0"))
+	}
+	return *d.Since, true, nil
 }

@@ -1,8 +1,8 @@
-// Package overlay is Vitrine's shopping data channel: typed events, one
-// Room per campaign (an ordered, durable log and the current state), the
-// bus that carries events between nodes, and the transports: the WebSocket
-// (Handler.ServeHTTP) and a WHEP session's WebRTC data channel
-// (Handler.ServeDataChannel).
+// Package events is the shopping data channel's vocabulary: the envelope,
+// the event types and their data, the host-only types, the viewers'
+// inbound messages with their limits, and the refusals a room answers.
+// It imports no package of the project; overlay (the rooms and their
+// transports), recorder, analytics and api import it.
 //
 // # The envelope
 //
@@ -31,10 +31,9 @@
 // Text in data (chat messages, names) is plain text as the viewer typed
 // it: never HTML. Escaping it is the renderer's job (textContent, not
 // innerHTML).
-package overlay
+package events
 
 import (
-	"encoding/base32"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -42,65 +41,6 @@ import (
 
 // Version is the envelope version, the "v" field.
 const Version = 1
-
-// Event types. Those of HostOnly go to the host's console (the admin
-// events socket) and the log only: never to viewers.
-const (
-	TypeProductPinned   = "product.pinned"
-	TypeProductUnpinned = "product.unpinned"
-	TypeVoucherPinned   = "voucher.pinned"
-	TypeVoucherUnpinned = "voucher.unpinned"
-
-	TypeChatMessage  = "chat.message"  // a viewer's message
-	TypeChatQuestion = "chat.question" // a viewer's question
-	TypeChatAnswer   = "chat.answer"   // the brand's answer, from the admin API
-	TypeChatDeleted  = "chat.deleted"  // moderation: viewers hide the message
-	// TypeChatDisplayed: the admin shows a message to the host (host only).
-	TypeChatDisplayed = "chat.displayed"
-	TypeViewerBanned  = "viewer.banned"   // host only
-	TypeViewerUnban   = "viewer.unbanned" // host only
-	// TypeRoomSettings: chat open before the live and in replay, slow
-	// mode, maximum length, survey and orders ticker switches.
-	TypeRoomSettings = "room.settings"
-	TypeChatFilter   = "chat.filter" // host only: the blocked words
-
-	TypeLikeCount = "like.count"
-	TypeShare     = "share" // host only: a viewer shared the event
-
-	TypePollOpened  = "poll.opened"
-	TypePollVoted   = "poll.voted" // host only: one viewer's vote
-	TypePollResults = "poll.results"
-	TypePollClosed  = "poll.closed"
-
-	TypeInstantWinOpened  = "instant_win.opened"
-	TypeInstantWinEntered = "instant_win.entered" // host only
-	TypeInstantWinDrawn   = "instant_win.drawn"
-
-	TypeSurveyAnswered = "survey.answered" // host only
-	TypeOrderPlaced    = "order.placed"
-
-	TypeStreamLive  = "stream.live"
-	TypeStreamEnded = "stream.ended"
-	TypeViewerCount = "viewer.count"
-
-	// TypeSnapshot is not logged: the state sent to a client joining
-	// without since.
-	TypeSnapshot = "snapshot"
-	// TypeHello is not logged: sent first to a viewer, its identity
-	// (seq 0).
-	TypeHello = "hello"
-)
-
-// HostOnly are the types viewers never receive: per-viewer actions that
-// count into aggregates (votes, entries, answers, shares), moderation and
-// the word filter. They are in the log, the host's socket and analytics,
-// never in the public replay timeline (recorder.HostOnly, the same set).
-// A viewer's seq therefore skips them: resume with the last seq received,
-// as always.
-var HostOnly = map[string]bool{
-	TypeChatDisplayed: true, TypeViewerBanned: true, TypeViewerUnban: true, TypeChatFilter: true,
-	TypeShare: true, TypePollVoted: true, TypeInstantWinEntered: true, TypeSurveyAnswered: true,
-}
 
 // TimeLayout is how "at" is written: RFC 3339, UTC, milliseconds.
 const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
@@ -164,16 +104,13 @@ func NewMessage(env Envelope) (*Message, error) {
 func ParseMessage(b []byte) (*Message, error) {
 	var env Envelope
 	if err := json.Unmarshal(b, &env); err != nil {
-		return nil, fmt.Errorf("overlay: envelope: %w", err)
+		return nil, fmt.Errorf("events: envelope: %w", err)
 	}
 	if env.V != Version || env.Seq <= 0 || env.Type == "" || len(env.Data) == 0 {
-		return nil, fmt.Errorf("overlay: envelope: want v %d, a positive seq, a type and data", Version)
+		return nil, fmt.Errorf("events: envelope: want v %d, a positive seq, a type and data", Version)
 	}
 	return &Message{Envelope: env, JSON: b}, nil
 }
-
-// idEncoding is the store's id alphabet: lower-case Crockford base32.
-var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
 
 // Data maps each type to its data's Go type (a zero value): the API
 // derives the JSON Schema of every event from it for the OpenAPI
