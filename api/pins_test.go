@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 	"vitrine/events"
-
 )
 
 func TestPins(t *testing.T) {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
-
 )
 
 // viewerSocket is a viewer's events socket that keeps every message.

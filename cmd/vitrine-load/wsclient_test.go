@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 	"vitrine/events"
-
 )
 
 // The lean parse finds what the server's envelopes hold.
