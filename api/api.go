@@ -81,7 +81,7 @@ type Config struct {
 	Overlay *overlay.Hub
 	// Identity issues and checks viewer ids for the viewer routes.
 	Identity *overlay.Identity
-	// HostEvents serves the host's events socket (overlay.Handler.ServeHost)
+	// HostEvents serves the host's events socket (transport.Handler.ServeHost)
 	// once the admin token is checked; nil: 503.
 	HostEvents http.HandlerFunc
 	// ActionLimit bounds viewer ids and actions per client address.

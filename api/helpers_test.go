@@ -142,6 +142,7 @@ func newEnvOn(t testing.TB, st store.Store, opts ...func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ov.Start()
 	t.Cleanup(func() { ov.Close() })
 	cfg.Overlay = ov
 	cfg.Identity, _ = overlay.NewIdentity(nil)

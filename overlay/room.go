@@ -74,12 +74,14 @@ type Hub struct {
 	rooms   map[string]*Room
 	loading map[string]chan struct{}
 	closed  bool
+	started bool
 	node    string // this node in viewer.count
 	stop    chan struct{}
 	wg      sync.WaitGroup
 }
 
-// NewHub returns a hub. Close it to release its rooms.
+// NewHub returns a hub; it starts nothing (see Start). Close it to
+// release its rooms.
 func NewHub(cfg Config) (*Hub, error) {
 	if cfg.Log == nil {
 		return nil, errors.New("overlay: a log (the store) is required")
@@ -112,13 +114,25 @@ func NewHub(cfg Config) (*Hub, error) {
 	}
 	h.cfg = cfg
 	h.log = cfg.Logger.With("component", "overlay")
+	return h, nil
+}
+
+// Start starts the hub's loops: reading the log for events the bus did
+// not bring, and publishing this node's viewer counts. Rooms work without
+// them (a test may leave them off); Close stops them.
+func (h *Hub) Start() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed || h.started {
+		return
+	}
+	h.started = true
 	h.wg.Add(1)
 	go h.syncLoop()
-	if cfg.CountInterval > 0 {
+	if h.cfg.CountInterval > 0 {
 		h.wg.Add(1)
-		go h.countLoop(cfg.CountInterval)
+		go h.countLoop(h.cfg.CountInterval)
 	}
-	return h, nil
 }
 
 // Room returns the campaign's room, loading its state from the log the
@@ -268,9 +282,9 @@ type Room struct {
 	subs     map[*Subscription]struct{}
 	closed   bool
 	lastChat map[string]time.Time // slow mode: each viewer's last message on this node
-	viewers  int64                // viewers on this node: subscriptions and parked sockets
-	parked   int                  // viewers' sockets parked on the handler's fan
-	fans     int                  // subscriptions of the handler's fans
+	viewers  int64                // viewers on this node: subscriptions and those transports count (AddViewers)
+	external int                  // viewers transports hold outside a subscription of their own (AddViewers)
+	relays   int                  // relay subscriptions (SubscribeRelay), not counted as viewers
 	visible  int64                // the last event viewers see (not HostOnly)
 	counted  countMark            // what this node last published as its viewer.count
 
@@ -301,20 +315,25 @@ func (r *Room) State() events.State {
 func (r *Room) Subscribers() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.subs) - r.fans + r.parked
+	return len(r.subs) - r.relays + r.external
 }
 
-// addParked counts a viewer socket that left its subscription for the
-// handler's fan (+1), or ended there (-1).
-func (r *Room) addParked(delta int) {
+// AddViewers counts viewers a transport holds without a subscription of
+// their own, served from its relay (SubscribeRelay): +1 as one joins, -1
+// as it leaves. Subscribers and the viewer count include them.
+func (r *Room) AddViewers(delta int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.parked += delta
+	r.external += delta
 	r.viewers += int64(delta)
 }
 
-// position is the last event applied and the last one viewers see.
-func (r *Room) position() (seq, visible int64) {
+// Buffer is the length of each subscription's queue: a transport that
+// queues events per viewer bounds its queues the same.
+func (r *Room) Buffer() int { return r.h.cfg.Buffer }
+
+// Position is the last event applied and the last one viewers see.
+func (r *Room) Position() (seq, visible int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.seq, r.visible
@@ -547,7 +566,7 @@ func (r *Room) close() {
 type Subscription struct {
 	r        *Room
 	host     bool // receives the HostOnly types too
-	fan      bool // a fan's, not counted by Subscribers
+	relay    bool // a transport's relay, not counted by Subscribers
 	ch       chan *events.Message
 	err      error // why ch was closed; guarded by r.mu
 	ended    bool
@@ -572,13 +591,14 @@ func (r *Room) SubscribeHost(ctx context.Context, since int64) (*Subscription, e
 	return r.subscribe(ctx, since, true, false)
 }
 
-// subscribeFan is SubscribeHost for a handler's fan, which is not a
-// connection of its own: Subscribers counts its sockets instead.
-func (r *Room) subscribeFan(ctx context.Context, since int64) (*Subscription, error) {
+// SubscribeRelay is SubscribeHost for a transport that relays the events
+// to viewers it counts itself (AddViewers): the relay is not a viewer, and
+// filters the HostOnly types for its viewers.
+func (r *Room) SubscribeRelay(ctx context.Context, since int64) (*Subscription, error) {
 	return r.subscribe(ctx, since, true, true)
 }
 
-func (r *Room) subscribe(ctx context.Context, since int64, host, fan bool) (*Subscription, error) {
+func (r *Room) subscribe(ctx context.Context, since int64, host, relay bool) (*Subscription, error) {
 	if since > r.Seq() {
 		if err := r.CatchUp(ctx); err != nil {
 			return nil, err
@@ -592,7 +612,7 @@ func (r *Room) subscribe(ctx context.Context, since int64, host, fan bool) (*Sub
 	if since > r.seq {
 		return nil, fmt.Errorf("%w: since=%d, last event %d", ErrFutureSince, since, r.seq)
 	}
-	s := &Subscription{r: r, host: host, fan: fan, ch: make(chan *events.Message, r.h.cfg.Buffer), upTo: r.seq, last: since}
+	s := &Subscription{r: r, host: host, relay: relay, ch: make(chan *events.Message, r.h.cfg.Buffer), upTo: r.seq, last: since}
 	if since < 0 {
 		state := r.state.State.Clone()
 		b, err := json.Marshal(state)
@@ -610,8 +630,8 @@ func (r *Room) subscribe(ctx context.Context, since int64, host, fan bool) (*Sub
 	if !host {
 		r.viewers++
 	}
-	if fan {
-		r.fans++
+	if relay {
+		r.relays++
 	}
 	return s, nil
 }
@@ -663,10 +683,10 @@ func (s *Subscription) Next(ctx context.Context) (*events.Message, error) {
 	}
 }
 
-// ready returns the next live event if one is queued, without waiting
+// Ready returns the next live event if one is queued, without waiting
 // (false also once the subscription ended: Next then says why).
-func (s *Subscription) ready() (*events.Message, bool) {
-	if !s.caughtUp() {
+func (s *Subscription) Ready() (*events.Message, bool) {
+	if !s.CaughtUp() {
 		return nil, false
 	}
 	for {
@@ -686,9 +706,9 @@ func (s *Subscription) ready() (*events.Message, bool) {
 	}
 }
 
-// caughtUp says whether the snapshot or the backlog read from the log
+// CaughtUp says whether the snapshot or the backlog read from the log
 // was all returned: what follows comes from the live tail.
-func (s *Subscription) caughtUp() bool { return s.snapshot == nil && s.last >= s.upTo }
+func (s *Subscription) CaughtUp() bool { return s.snapshot == nil && s.last >= s.upTo }
 
 // Last is the seq of the last message returned (the since to resume with).
 func (s *Subscription) Last() int64 { return s.last }
@@ -710,8 +730,8 @@ func (s *Subscription) endLocked(err error) {
 	if !s.host {
 		s.r.viewers--
 	}
-	if s.fan {
-		s.r.fans--
+	if s.relay {
+		s.r.relays--
 	}
 }
 

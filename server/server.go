@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"vitrine/overlay/transport"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -52,7 +53,7 @@ type Server struct {
 	notifier *notify.Notifier
 	bus      *overlay.RedisBus // nil: in-process
 	overlay  *overlay.Hub
-	events   *overlay.Handler
+	events   *transport.Handler
 	api      *api.API
 	rtmp     *rtmp.Server
 	rtsp     *rtsp.Server
@@ -152,7 +153,7 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 	if perAddress == 0 {
 		perAddress = -1 // no bound
 	}
-	s.events, err = overlay.NewHandler(overlay.HandlerConfig{Hub: s.overlay, Campaigns: s.store, Identity: identity, Logger: log,
+	s.events, err = transport.NewHandler(transport.HandlerConfig{Hub: s.overlay, Campaigns: s.store, Identity: identity, Logger: log,
 		TrustProxy: cfg.HTTP.TrustProxy, MaxPerAddress: perAddress})
 	if err != nil {
 		return nil, err
@@ -380,6 +381,10 @@ func (s *Server) Start() (err error) {
 			s.Close()
 		}
 	}()
+	s.overlay.Start()
+	if err := s.events.Start(); err != nil {
+		return fmt.Errorf("events sockets: %w", err)
+	}
 	if err := s.hls.Start(); err != nil {
 		return fmt.Errorf("hls: %w", err)
 	}

@@ -1,4 +1,4 @@
-package overlay
+package transport
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"vitrine/events"
+	"vitrine/overlay"
 )
 
 // endReason is why the server ends a viewer's connection; each transport
@@ -38,8 +39,8 @@ type transport interface {
 type viewerConn struct {
 	h      *Handler
 	t      transport
-	room   *Room
-	sub    *Subscription
+	room   *overlay.Room
+	sub    *overlay.Subscription
 	viewer string
 	hello  *events.Message // sent first: the viewer's id and token
 	host   bool            // the host's read-only console
@@ -51,7 +52,7 @@ type viewerConn struct {
 
 // newConn makes a viewer's connection; token is the viewer's token ("":
 // a new viewer id is issued).
-func (h *Handler) newConn(room *Room, sub *Subscription, t transport, viewerID, token string) *viewerConn {
+func (h *Handler) newConn(room *overlay.Room, sub *overlay.Subscription, t transport, viewerID, token string) *viewerConn {
 	if viewerID == "" {
 		viewerID, token = h.cfg.Identity.Issue()
 	}
@@ -99,10 +100,10 @@ func (k *viewerConn) send(ctx context.Context) {
 	for {
 		m, err := k.sub.Next(ctx)
 		switch {
-		case errors.Is(err, ErrSlow):
+		case errors.Is(err, overlay.ErrSlow):
 			k.close(endSlow, fmt.Sprintf("too slow; reconnect with since=%d", k.sub.Last()))
 			return
-		case errors.Is(err, ErrClosed):
+		case errors.Is(err, overlay.ErrClosed):
 			k.close(endGoingAway, "server shutting down; reconnect with since")
 			return
 		case err != nil:

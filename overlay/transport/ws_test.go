@@ -1,4 +1,4 @@
-package overlay
+package transport
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 	"vitrine/events"
+	"vitrine/overlay"
 
 	"github.com/coder/websocket"
 
@@ -20,14 +21,14 @@ import (
 
 type wsEnv struct {
 	st   store.Store
-	hub  *Hub
+	hub  *overlay.Hub
 	srv  *httptest.Server
 	h    *Handler
 	id   string
-	room *Room
+	room *overlay.Room
 }
 
-func newWSEnv(t testing.TB, hcfg Config, cfg HandlerConfig) *wsEnv {
+func newWSEnv(t testing.TB, hcfg overlay.Config, cfg HandlerConfig) *wsEnv {
 	t.Helper()
 	st := openSQLite(t)
 	hcfg.Log = st
@@ -37,7 +38,10 @@ func newWSEnv(t testing.TB, hcfg Config, cfg HandlerConfig) *wsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(h.Close)
+	if err := h.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
 	mux := http.NewServeMux()
 	mux.Handle("GET /live/{id}/events", h)
 	srv := httptest.NewServer(mux)
@@ -97,7 +101,7 @@ func (e *wsEnv) chat(t *testing.T, n int) {
 }
 
 func TestWSSnapshotOrderAndResume(t *testing.T) {
-	e := newWSEnv(t, Config{}, HandlerConfig{})
+	e := newWSEnv(t, overlay.Config{}, HandlerConfig{})
 	if _, err := e.room.PinProduct(t.Context(), product(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +139,7 @@ func TestWSSnapshotOrderAndResume(t *testing.T) {
 }
 
 func TestWSBadRequests(t *testing.T) {
-	e := newWSEnv(t, Config{}, HandlerConfig{})
+	e := newWSEnv(t, overlay.Config{}, HandlerConfig{})
 	draft := &store.Campaign{Title: "Draft", StartsAt: time.Now(), EndsAt: time.Now().Add(time.Hour), Visibility: "suggested"}
 	if err := e.st.CreateCampaign(t.Context(), draft); err != nil {
 		t.Fatal(err)
@@ -161,7 +165,7 @@ func TestWSBadRequests(t *testing.T) {
 }
 
 func TestWSChatLikesAndMalformed(t *testing.T) {
-	e := newWSEnv(t, Config{LikeInterval: 30 * time.Millisecond}, HandlerConfig{ChatBurst: 2, ChatRate: 0.001})
+	e := newWSEnv(t, overlay.Config{LikeInterval: 30 * time.Millisecond}, HandlerConfig{ChatBurst: 2, ChatRate: 0.001})
 	viewer := e.dial(t, "?since=0")
 	watcher := e.dial(t, "?since=0")
 	send(t, viewer, `{"type":"chat.send","data":{"text":"<script>alert(1)</script>","name":"Ann"}}`)
@@ -260,7 +264,7 @@ func (l smallBuffers) Accept() (net.Conn, error) {
 // queue overflows or a write times out), and resumes with since, losing
 // nothing.
 func TestWSSlowViewer(t *testing.T) {
-	e := newWSEnv(t, Config{Buffer: 8}, HandlerConfig{WriteTimeout: time.Second})
+	e := newWSEnv(t, overlay.Config{Buffer: 8}, HandlerConfig{WriteTimeout: time.Second})
 	mux := http.NewServeMux()
 	mux.Handle("GET /live/{id}/events", e.h)
 	srv := httptest.NewUnstartedServer(mux)
@@ -329,7 +333,7 @@ func TestWSSlowViewer(t *testing.T) {
 }
 
 func TestWSKeepalive(t *testing.T) {
-	e := newWSEnv(t, Config{}, HandlerConfig{PingInterval: 20 * time.Millisecond})
+	e := newWSEnv(t, overlay.Config{}, HandlerConfig{PingInterval: 20 * time.Millisecond})
 	c := e.dial(t, "?since=0")
 	go func() {
 		time.Sleep(300 * time.Millisecond) // some 15 pings, answered while the client reads
@@ -343,7 +347,7 @@ func TestWSKeepalive(t *testing.T) {
 
 // TestWSDeadPeer: a viewer that never answers pings is disconnected.
 func TestWSDeadPeer(t *testing.T) {
-	e := newWSEnv(t, Config{}, HandlerConfig{PingInterval: 20 * time.Millisecond, PongTimeout: 100 * time.Millisecond})
+	e := newWSEnv(t, overlay.Config{}, HandlerConfig{PingInterval: 20 * time.Millisecond, PongTimeout: 100 * time.Millisecond})
 	_ = e.dial(t, "?since=0") // never read: pongs are never sent
 	deadline := time.Now().Add(5 * time.Second)
 	for e.room.Subscribers() != 0 && time.Now().Before(deadline) {

@@ -1,4 +1,4 @@
-package overlay
+package transport
 
 import (
 	"bufio"
@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 	"vitrine/events"
+	"vitrine/overlay"
 )
 
 // rawWS is a minimal WebSocket client over a bare TCP connection: it has
@@ -202,7 +203,7 @@ func TestWSParkedNoGoroutinePerViewer(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("parking needs epoll")
 	}
-	e := newWSEnv(t, Config{}, HandlerConfig{})
+	e := newWSEnv(t, overlay.Config{}, HandlerConfig{})
 	if _, err := e.room.PinProduct(t.Context(), product(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +253,7 @@ func TestWSParkedNoGoroutinePerViewer(t *testing.T) {
 // backlog from the log while events keep coming, then the live tail from
 // the fan: every seq once, in order.
 func TestWSParkedResumeAcrossParking(t *testing.T) {
-	e := newWSEnv(t, Config{}, HandlerConfig{})
+	e := newWSEnv(t, overlay.Config{}, HandlerConfig{})
 	e.chat(t, 300)
 	done := make(chan struct{})
 	go func() {
@@ -276,7 +277,7 @@ func TestWSParkedResumeAcrossParking(t *testing.T) {
 // TestWSParkedProtocol: what a parked socket does with each kind of frame
 // a client may send, right or wrong; a bad socket ends alone.
 func TestWSParkedProtocol(t *testing.T) {
-	e := newWSEnv(t, Config{}, HandlerConfig{})
+	e := newWSEnv(t, overlay.Config{}, HandlerConfig{})
 	watcher := dialRaw(t, e, "?since=0")
 	chat := func(text string) []byte {
 		return []byte(`{"type":"chat.send","data":{"text":"` + text + `","name":"Ann"}}`)
@@ -345,7 +346,7 @@ func TestWSParkedProtocol(t *testing.T) {
 // TestWSUpgradeRefusals: requests that are not a WebSocket handshake get
 // a JSON error, not a hung or reset connection.
 func TestWSUpgradeRefusals(t *testing.T) {
-	e := newWSEnv(t, Config{}, HandlerConfig{OriginPatterns: []string{"shop.example.com"}})
+	e := newWSEnv(t, overlay.Config{}, HandlerConfig{OriginPatterns: []string{"shop.example.com"}})
 	u := e.srv.URL + "/live/" + e.id + "/events"
 	for _, tc := range []struct {
 		name    string
@@ -385,7 +386,7 @@ func TestWSUpgradeRefusals(t *testing.T) {
 // TestWSParkedOutlivesWriteTimeout: a parked socket still gets events
 // long after its catch-up's writes (whose deadline must not stay).
 func TestWSParkedOutlivesWriteTimeout(t *testing.T) {
-	e := newWSEnv(t, Config{}, HandlerConfig{WriteTimeout: 100 * time.Millisecond})
+	e := newWSEnv(t, overlay.Config{}, HandlerConfig{WriteTimeout: 100 * time.Millisecond})
 	c := dialRaw(t, e, "?since=0")
 	waitFor(t, "the socket parked", func() bool { return e.h.Parked() == 1 })
 	for seq := int64(1); seq <= 3; seq++ {
@@ -401,7 +402,7 @@ func TestWSParkedOutlivesWriteTimeout(t *testing.T) {
 // sockets go out batched; every viewer still gets each once, in order,
 // including viewers that parked in the middle of the burst.
 func TestWSParkedBurst(t *testing.T) {
-	e := newWSEnv(t, Config{}, HandlerConfig{})
+	e := newWSEnv(t, overlay.Config{}, HandlerConfig{})
 	var clients []*rawWS
 	for range 20 {
 		clients = append(clients, dialRaw(t, e, "?since=0"))
@@ -435,7 +436,7 @@ func TestWSParkedBurst(t *testing.T) {
 // (its own queue overflowed) follows again from the log; the viewers lose
 // nothing.
 func TestWSParkedFanFallsBehind(t *testing.T) {
-	e := newWSEnv(t, Config{Buffer: 2}, HandlerConfig{})
+	e := newWSEnv(t, overlay.Config{Buffer: 2}, HandlerConfig{})
 	c := dialRaw(t, e, "?since=0")
 	waitFor(t, "the socket parked", func() bool { return e.h.Parked() == 1 })
 	e.h.mu.Lock()
@@ -463,7 +464,7 @@ func TestWSParkedFanFallsBehind(t *testing.T) {
 func TestWSParkedWindowFull(t *testing.T) {
 	defer func(n int) { windowMax = n }(windowMax)
 	windowMax = 3
-	e := newWSEnv(t, Config{Buffer: 4096, CountInterval: -1}, HandlerConfig{})
+	e := newWSEnv(t, overlay.Config{Buffer: 4096, CountInterval: -1}, HandlerConfig{})
 	const first, later, events = 1100, 100, 80
 	var clients []*rawWS
 	for range first {
@@ -516,7 +517,7 @@ func TestWSParkedWindowFull(t *testing.T) {
 func TestFanPublishFullWindow(t *testing.T) {
 	defer func(n int) { windowMax = n }(windowMax)
 	windowMax = 3
-	e := newWSEnv(t, Config{CountInterval: -1}, HandlerConfig{})
+	e := newWSEnv(t, overlay.Config{CountInterval: -1}, HandlerConfig{})
 	msg := func(seq int64, typ string) *events.Message {
 		m, err := events.NewMessage(events.Envelope{V: events.Version, Seq: seq, Type: typ, Data: json.RawMessage(`{}`)})
 		if err != nil {
@@ -556,7 +557,7 @@ func TestFanPublishFullWindow(t *testing.T) {
 // pongs in one go would hold up the events), and each within it.
 func TestWSParkedPingsSpread(t *testing.T) {
 	const interval = 400 * time.Millisecond
-	e := newWSEnv(t, Config{CountInterval: -1}, HandlerConfig{PingInterval: interval})
+	e := newWSEnv(t, overlay.Config{CountInterval: -1}, HandlerConfig{PingInterval: interval})
 	const n = 40
 	clients := make([]*rawWS, n)
 	for i := range clients {

@@ -1,7 +1,8 @@
-package overlay
+package transport
 
 import (
 	"context"
+	"vitrine/overlay"
 	//REMOVEDIMPORT
 	"errors"
 	"time"
@@ -91,7 +92,7 @@ func (h *Handler) ServeDataChannel(ctx context.Context, campaignID string, ch Da
 		return
 	}
 	sub, err := room.Subscribe(ctx, since)
-	if errors.Is(err, ErrFutureSince) {
+	if errors.Is(err, overlay.ErrFutureSince) {
 		refuse("invalid_since", err.Error())
 		return
 	}

@@ -1,8 +1,11 @@
 //go:build !unix
 
-package overlay
+package transport
 
-import "vitrine/events"
+import (
+	"vitrine/events"
+	"vitrine/overlay"
+)
 
 // defaultMaxSockets: no bound where the open-file limit is not known.
 func defaultMaxSockets() int { return 0 }

@@ -1,4 +1,4 @@
-package overlay
+package transport
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 	"vitrine/events"
+	"vitrine/overlay"
 )
 
 // memDC is an in-memory DataChannel: in carries what the viewer sends,
@@ -118,7 +119,7 @@ func waitDone(t *testing.T, done chan struct{}) {
 }
 
 func TestDataChannelSnapshotChatAndResume(t *testing.T) {
-	e := newWSEnv(t, Config{}, HandlerConfig{ResumeWait: 50 * time.Millisecond})
+	e := newWSEnv(t, overlay.Config{}, HandlerConfig{ResumeWait: 50 * time.Millisecond})
 	if _, err := e.room.PinProduct(t.Context(), product(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ func TestDataChannelSnapshotChatAndResume(t *testing.T) {
 	}
 	resumed.quiet(t)
 	// {"type":"resume"} asks for the snapshot at once.
-	e2 := newWSEnv(t, Config{}, HandlerConfig{ResumeWait: time.Hour})
+	e2 := newWSEnv(t, overlay.Config{}, HandlerConfig{ResumeWait: time.Hour})
 	hello, _ := e2.serveDC(t, e2.id)
 	hello.send(`{"type":"resume"}`)
 	if env := hello.read(t); env.Type != events.TypeSnapshot || env.Seq != 0 {
@@ -170,7 +171,7 @@ func TestDataChannelSnapshotChatAndResume(t *testing.T) {
 }
 
 func TestDataChannelRefusals(t *testing.T) {
-	e := newWSEnv(t, Config{}, HandlerConfig{ResumeWait: time.Hour})
+	e := newWSEnv(t, overlay.Config{}, HandlerConfig{ResumeWait: time.Hour})
 	for _, c := range []struct {
 		name, campaign, first, code string
 	}{
@@ -212,7 +213,7 @@ func TestDataChannelRefusals(t *testing.T) {
 // A viewer that does not take its messages is closed as too slow, with
 // the since to resume from.
 func TestDataChannelSlowViewer(t *testing.T) {
-	e := newWSEnv(t, Config{Buffer: 4}, HandlerConfig{WriteTimeout: 50 * time.Millisecond})
+	e := newWSEnv(t, overlay.Config{Buffer: 4}, HandlerConfig{WriteTimeout: 50 * time.Millisecond})
 	d := newMemDC()
 	d.out = make(chan []byte) // nobody reads
 	done := make(chan struct{})
@@ -228,7 +229,7 @@ func TestDataChannelSlowViewer(t *testing.T) {
 // An event reaches a WebSocket viewer and a data channel viewer of the
 // same campaign with the same seq and bytes.
 func TestDataChannelAndWebSocketSameSequence(t *testing.T) {
-	e := newWSEnv(t, Config{}, HandlerConfig{})
+	e := newWSEnv(t, overlay.Config{}, HandlerConfig{})
 	e.chat(t, 2)
 	ws := e.dial(t, "?since=2")
 	d, _ := e.serveDC(t, e.id)

@@ -1,10 +1,11 @@
 //go:build !linux
 
-package overlay
+package transport
 
 import (
 	"golang.org/x/sys/unix"
 	"vitrine/events"
+	"vitrine/overlay"
 )
 
 // sendNow writes to a non-blocking socket. Sockets are parked on Linux

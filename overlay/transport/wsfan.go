@@ -1,4 +1,4 @@
-package overlay
+package transport
 
 import (
 	"cmp"
@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 	"vitrine/events"
+	"vitrine/overlay"
 
 	"vitrine/internal/httperr"
 )
@@ -30,8 +31,8 @@ import (
 // the pass in progress and then a whole one.
 type fan struct {
 	h    *Handler
-	room *Room
-	sub  *Subscription
+	room *overlay.Room
+	sub  *overlay.Subscription
 
 	mu      sync.Mutex
 	socks   map[*parkedSocket]struct{}
@@ -55,11 +56,11 @@ const (
 )
 
 // fanOf returns the room's running fan, starting one if needed.
-func (h *Handler) fanOf(room *Room) (*fan, error) {
+func (h *Handler) fanOf(room *overlay.Room) (*fan, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return nil, ErrClosed
+		return nil, overlay.ErrClosed
 	}
 	if f := h.fans[room]; f != nil {
 		f.mu.Lock()
@@ -71,8 +72,8 @@ func (h *Handler) fanOf(room *Room) (*fan, error) {
 		// It is stopping: a new one replaces it (the old one removes
 		// itself from fans only while it is still there).
 	}
-	seq, visible := room.position()
-	sub, err := room.subscribeFan(h.ctx, seq)
+	seq, visible := room.Position()
+	sub, err := room.SubscribeRelay(h.ctx, seq)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +90,7 @@ func (h *Handler) fanOf(room *Room) (*fan, error) {
 // has sent (the last seq it got is last); the caller keeps catching up
 // from its subscription otherwise. onPark runs before the fan or the
 // poller can touch s.
-func (h *Handler) park(room *Room, s *parkedSocket, last int64, onPark func()) (bool, error) {
+func (h *Handler) park(room *overlay.Room, s *parkedSocket, last int64, onPark func()) (bool, error) {
 	for {
 		f, err := h.fanOf(room)
 		if err != nil {
@@ -100,7 +101,7 @@ func (h *Handler) park(room *Room, s *parkedSocket, last int64, onPark func()) (
 			f.mu.Unlock()
 			continue // it just stopped: fanOf starts another
 		}
-		if !s.k.sub.caughtUp() || last < f.visible {
+		if !s.k.sub.CaughtUp() || last < f.visible {
 			f.mu.Unlock()
 			return false, nil
 		}
@@ -140,7 +141,7 @@ func (h *Handler) unpark(s *parkedSocket) {
 	stop := ok && len(f.socks) == 0 && !f.ended
 	f.mu.Unlock()
 	if ok {
-		f.room.addParked(-1)
+		f.room.AddViewers(-1)
 	}
 	if stop {
 		f.stop()
@@ -238,13 +239,13 @@ func (f *fan) run() {
 	var msgs []*events.Message
 	for {
 		m, err := f.sub.Next(f.h.ctx)
-		if errors.Is(err, ErrSlow) {
+		if errors.Is(err, overlay.ErrSlow) {
 			// The fan itself fell behind: follow again from the log.
 			f.mu.Lock()
 			last := f.last
 			f.mu.Unlock()
-			var sub *Subscription
-			if sub, err = f.room.subscribeFan(f.h.ctx, last); err == nil {
+			var sub *overlay.Subscription
+			if sub, err = f.room.SubscribeRelay(f.h.ctx, last); err == nil {
 				f.mu.Lock()
 				ended := f.ended
 				if !ended {
@@ -264,7 +265,7 @@ func (f *fan) run() {
 		}
 		msgs = append(msgs[:0], m)
 		for len(msgs) < 64 {
-			m, ok := f.sub.ready()
+			m, ok := f.sub.Ready()
 			if !ok {
 				break
 			}
@@ -500,7 +501,7 @@ func (h *Handler) pingLoop() {
 // caught up: the handshake, hello, the snapshot or the missed events with
 // blocking writes on this goroutine, then the socket is handed to the
 // room's fan and the poller and this goroutine returns.
-func (h *Handler) serveParked(w http.ResponseWriter, r *http.Request, room *Room, sub *Subscription, viewerID, token string, release func()) {
+func (h *Handler) serveParked(w http.ResponseWriter, r *http.Request, room *overlay.Room, sub *overlay.Subscription, viewerID, token string, release func()) {
 	if status, code, msg := checkUpgrade(r, h.cfg.OriginPatterns); status != 0 {
 		sub.Close()
 		release()
@@ -518,7 +519,7 @@ func (h *Handler) serveParked(w http.ResponseWriter, r *http.Request, room *Room
 		h.log.Debug("events socket not upgraded", "err", err)
 		return
 	}
-	s, err := newParkedSocket(h, conn, room.h.cfg.Buffer, release)
+	s, err := newParkedSocket(h, conn, room.Buffer(), release)
 	if err != nil {
 		sub.Close()
 		conn.Close()
@@ -542,7 +543,7 @@ func (h *Handler) serveParked(w http.ResponseWriter, r *http.Request, room *Room
 			// The raw writes of a parked socket honour the deadline of
 			// the catch-up's blocking writes: clear it.
 			_ = conn.SetWriteDeadline(time.Time{})
-			room.addParked(1)
+			room.AddViewers(1)
 			sub.Close()
 			k.sub, k.hello = nil, nil // sent; a parked socket keeps the least
 		})
@@ -558,7 +559,7 @@ func (h *Handler) serveParked(w http.ResponseWriter, r *http.Request, room *Room
 		}
 		m, err := sub.Next(ctx)
 		switch {
-		case errors.Is(err, ErrSlow):
+		case errors.Is(err, overlay.ErrSlow):
 			k.close(endSlow, fmt.Sprintf("too slow; reconnect with since=%d", sub.Last()))
 			return
 		case err != nil:

@@ -1,6 +1,6 @@
 //go:build unix
 
-package overlay
+package transport
 
 import (
 	"golang.org/x/sys/unix"

@@ -1,4 +1,4 @@
-package overlay
+package transport
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 	"vitrine/events"
+	"vitrine/overlay"
 
 	"github.com/coder/websocket"
 
@@ -28,8 +29,8 @@ type Campaigns interface {
 
 // HandlerConfig configures the WebSocket transport.
 type HandlerConfig struct {
-	Hub       *Hub      // required
-	Campaigns Campaigns // required
+	Hub       *overlay.Hub // required
+	Campaigns Campaigns    // required
 	// OriginPatterns are the origins (host patterns, path.Match) allowed
 	// besides the server's own, for the player embedded in a seller's
 	// shop. nil: any origin; the events socket is public and needs no
@@ -56,7 +57,7 @@ type HandlerConfig struct {
 	ResumeWait time.Duration
 	// Identity issues and checks viewer ids (nil: a random key of this
 	// process, so tokens do not survive a restart nor cross nodes).
-	Identity *Identity
+	Identity *overlay.Identity
 	Logger   *slog.Logger
 	// NoParking keeps a goroutine on every viewer's socket, as on
 	// platforms without epoll, instead of parking the idle ones.
@@ -96,7 +97,7 @@ type Handler struct {
 	wg     sync.WaitGroup
 
 	mu     sync.Mutex
-	fans   map[*Room]*fan
+	fans   map[*overlay.Room]*fan
 	closed bool
 
 	// What the fans did: events written to parked sockets, the time their
@@ -147,7 +148,7 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Identity == nil {
-		cfg.Identity, _ = NewIdentity(nil)
+		cfg.Identity, _ = overlay.NewIdentity(nil)
 	}
 	if cfg.MaxSockets == 0 {
 		cfg.MaxSockets = defaultMaxSockets()
@@ -155,30 +156,43 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	if cfg.MaxPerAddress == 0 {
 		cfg.MaxPerAddress = DefaultMaxPerAddress
 	}
-	h := &Handler{cfg: cfg, log: cfg.Logger.With("component", "overlay.ws"), fans: map[*Room]*fan{},
+	h := &Handler{cfg: cfg, log: cfg.Logger.With("component", "overlay.ws"), fans: map[*overlay.Room]*fan{},
 		slots: socketSlots{max: max(cfg.MaxSockets, 0), perAddr: max(cfg.MaxPerAddress, 0)}}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
-	if netpoll.Supported && !cfg.NoParking {
-		p, err := netpoll.New()
-		if err != nil {
-			h.cancel()
-			return nil, fmt.Errorf("overlay: %w", err)
-		}
-		h.poller = p
-		go p.Run() // the poller's own: Close stops it and waits
-		h.wg.Go(h.pingLoop)
-	}
 	return h, nil
+}
+
+// Start opens the epoll poller and starts the goroutines that serve
+// parked sockets (the poller's and the pinger); without epoll, or with
+// NoParking, there is nothing to start. Call it once, before serving.
+func (h *Handler) Start() error {
+	if !netpoll.Supported || h.cfg.NoParking {
+		return nil
+	}
+	p, err := netpoll.New()
+	if err != nil {
+		return fmt.Errorf("overlay: %w", err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed || h.poller != nil {
+		p.Close()
+		return errors.New("overlay: the events handler is closed or started")
+	}
+	h.poller = p
+	go p.Run() // the poller's own: its Close stops it and waits
+	h.wg.Go(h.pingLoop)
+	return nil
 }
 
 // Close disconnects the parked sockets (going away: reconnect with
 // since) and stops the poller. Sockets with a goroutine end with their
 // rooms (Hub.Close).
-func (h *Handler) Close() {
+func (h *Handler) Close() error {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
-		return
+		return nil
 	}
 	h.closed = true
 	h.mu.Unlock()
@@ -187,6 +201,7 @@ func (h *Handler) Close() {
 	if h.poller != nil {
 		h.poller.Close() // after the fans: their sockets leave it first
 	}
+	return nil
 }
 
 // Open is the number of events sockets open (or being opened).
@@ -285,7 +300,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, host bool) {
 		subscribe = room.SubscribeHost
 	}
 	sub, err := subscribe(ctx, since)
-	if errors.Is(err, ErrFutureSince) {
+	if errors.Is(err, overlay.ErrFutureSince) {
 		httperr.Write(w, http.StatusBadRequest, "invalid_query", err.Error())
 		return
 	}
