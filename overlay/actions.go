@@ -2,7 +2,6 @@ package overlay
 
 import (
 	"context"
-	//REMOVEDIMPORT
 	"fmt"
 	"strings"
 	"time"

@@ -3,7 +3,6 @@ package overlay
 import (
 	"context"
 	"sync"
-	// REMOVEDIMPORT
 )
 
 // Bus carries envelopes between the Rooms of one campaign on every node.

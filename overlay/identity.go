@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
-	// REMOVEDIMPORT
 )
 
 // Identity issues and checks anonymous viewer ids. A viewer's token is its

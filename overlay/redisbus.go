@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	//REMOVEDIMPORT
 
 	"github.com/redis/go-redis/v9"
 )

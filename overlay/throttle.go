@@ -3,7 +3,6 @@ package overlay
 import (
 	"sync"
 	"time"
-	// REMOVEDIMPORT
 )
 
 // throttle coalesces marks into calls of fn at most once per interval:

@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+	"vitrine/internal/wsproto"
 )
 
 // wsViewerConn is a lean WebSocket client for the tool's many viewers: a
@@ -44,11 +43,9 @@ func dialWSViewer(ctx context.Context, rawURL string) (*wsViewerConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	key := make([]byte, 16)
-	_, _ = rand.Read(key)
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n", u.RequestURI(), u.Host, base64.StdEncoding.EncodeToString(key)); err != nil {
+	key := wsproto.NewKey()
+	_ = conn.SetDeadline(time.Now().Add(wsproto.HandshakeTimeout))
+	if err := wsproto.WriteRequest(conn, u, key); err != nil {
 		conn.Close()
 		return nil, err
 	}
@@ -59,9 +56,9 @@ func dialWSViewer(ctx context.Context, rawURL string) (*wsViewerConn, error) {
 		return nil, fmt.Errorf("handshake: %w", err)
 	}
 	res.Body.Close()
-	if res.StatusCode != http.StatusSwitchingProtocols {
+	if err := wsproto.CheckResponse(res, key); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("handshake: HTTP %s", res.Status)
+		return nil, err
 	}
 	_ = conn.SetDeadline(time.Time{})
 	return c, nil
@@ -79,30 +76,34 @@ func (e *errWSClosed) Error() string {
 	return fmt.Sprintf("closed by the server: %d %s", e.code, e.reason)
 }
 
+// maxServerFrame bounds what the tool accepts from the server: envelopes
+// are far smaller.
+const maxServerFrame = 1 << 20
+
 // next returns the next text message (valid until the following call),
 // answering pings on the way.
 func (c *wsViewerConn) next() ([]byte, error) {
 	for {
-		h, err := c.r.Peek(2)
+		b, err := c.r.Peek(2)
 		if err != nil {
 			return nil, err
 		}
-		if h, err = c.r.Peek(frameHeaderLen(h[1])); err != nil {
+		if b, err = c.r.Peek(wsproto.HeaderSize(b[1])); err != nil {
 			return nil, err
 		}
-		op, hlen, n, err := parseFrameHeader(h)
+		h, err := serverHeader(b)
 		if err != nil {
 			return nil, err
 		}
-		_, _ = c.r.Discard(hlen)
-		if uint64(cap(c.buf)) < n {
-			c.buf = make([]byte, n)
+		_, _ = c.r.Discard(h.Size)
+		if uint64(cap(c.buf)) < h.Length {
+			c.buf = make([]byte, h.Length)
 		}
-		p := c.buf[:n]
+		p := c.buf[:h.Length]
 		if _, err := io.ReadFull(c.r, p); err != nil {
 			return nil, err
 		}
-		text, reply, err := controlFrame(op, p)
+		text, reply, err := controlFrame(h.Opcode, p)
 		if text {
 			return p, nil
 		}
@@ -117,55 +118,36 @@ func (c *wsViewerConn) next() ([]byte, error) {
 	}
 }
 
-// frameHeaderLen is the length of a server frame's header from its second
-// byte (servers do not mask).
-func frameHeaderLen(b1 byte) int {
-	switch b1 & 0x7F {
-	case 126:
-		return 4
-	case 127:
-		return 10
+// serverHeader reads a server frame's header; ErrNeedMore when b holds
+// only part of it. The server sends each message in one frame.
+func serverHeader(b []byte) (wsproto.Header, error) {
+	h, err := wsproto.ParseHeader(b, wsproto.FromServer, maxServerFrame)
+	if err == nil && !h.Fin {
+		err = errors.New("unexpected fragmented frame from the server")
 	}
-	return 2
+	return h, err
 }
 
-// parseFrameHeader reads a server frame's header: its opcode, the
-// header's length and the payload's.
-func parseFrameHeader(h []byte) (op byte, hlen int, n uint64, err error) {
-	hlen = frameHeaderLen(h[1])
-	if len(h) < hlen {
-		return 0, 0, 0, errShortHeader
-	}
-	n = uint64(h[1] & 0x7F)
-	switch hlen {
-	case 4:
-		n = uint64(binary.BigEndian.Uint16(h[2:4]))
-	case 10:
-		n = binary.BigEndian.Uint64(h[2:10])
-	}
-	if h[1]&0x80 != 0 || h[0]&0x80 == 0 || n > 1<<20 {
-		return 0, 0, 0, errors.New("unexpected frame from the server (masked, fragmented or over 1 MiB)")
-	}
-	return h[0] & 0x0F, hlen, n, nil
-}
-
-var errShortHeader = errors.New("short frame header")
-
-// control handles a frame that is not a text message: the masked frame
-// to send back for a ping or a close (then the close as an error). text
-// says the frame is a text message.
+// controlFrame handles a frame that is not a text message: the masked
+// frame to send back for a ping or a close (then the close as an error).
+// text says the frame is a text message.
 func controlFrame(op byte, p []byte) (text bool, reply []byte, err error) {
 	switch op {
-	case 0x1:
+	case wsproto.OpText:
 		return true, nil, nil
-	case 0x9: // ping: pong with the same payload
-		return false, maskedFrame(0xA, p), nil
-	case 0x8:
-		e := &errWSClosed{code: 1005}
-		if len(p) >= 2 {
-			e.code, e.reason = int(binary.BigEndian.Uint16(p)), string(p[2:])
+	case wsproto.OpPing: // pong with the same payload
+		return false, maskedFrame(wsproto.OpPong, p), nil
+	case wsproto.OpClose:
+		code, reason, perr := wsproto.ParseClose(p)
+		if perr != nil {
+			return false, maskedFrame(wsproto.OpClose, wsproto.ClosePayload(perr.(*wsproto.Error).Code, "")), perr
 		}
-		return false, maskedFrame(0x8, p[:min(len(p), 2)]), e
+		e := &errWSClosed{code: int(code), reason: reason}
+		reply := wsproto.ClosePayload(code, "")
+		if code == wsproto.CloseNoStatus {
+			reply = nil
+		}
+		return false, maskedFrame(wsproto.OpClose, reply), e
 	}
 	return false, nil, nil
 }
@@ -181,26 +163,11 @@ func (c *wsViewerConn) writeFrame(f []byte) error {
 	return err
 }
 
-// maskedFrame is a client's frame: final, masked.
+// maskedFrame is a client's frame: final, masked with a random key.
 func maskedFrame(op byte, payload []byte) []byte {
-	f := make([]byte, 0, 14+len(payload))
-	f = append(f, 0x80|op)
-	switch n := len(payload); {
-	case n <= 125:
-		f = append(f, 0x80|byte(n))
-	case n <= 0xFFFF:
-		f = append(f, 0x80|126, byte(n>>8), byte(n))
-	default:
-		f = append(f, 0x80|127)
-		f = binary.BigEndian.AppendUint64(f, uint64(n))
-	}
 	var mask [4]byte
 	_, _ = rand.Read(mask[:])
-	f = append(f, mask[:]...)
-	for i, b := range payload {
-		f = append(f, b^mask[i&3])
-	}
-	return f
+	return wsproto.AppendMaskedFrame(make([]byte, 0, wsproto.MaxHeader+len(payload)), op, payload, mask)
 }
 
 // envelopeHeader finds seq and type in an envelope, which the server

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+	"vitrine/internal/wsproto"
 
 	"golang.org/x/sys/unix"
 )
@@ -300,19 +301,19 @@ func (l *wsLoop) end(lc *loopConn, err error) {
 // rest (the start of a frame).
 func (lc *loopConn) consume(b []byte, now time.Time, t *tally) ([]byte, error) {
 	for len(b) >= 2 {
-		op, hlen, n, err := parseFrameHeader(b)
-		if errors.Is(err, errShortHeader) {
+		h, err := serverHeader(b)
+		if errors.Is(err, wsproto.ErrNeedMore) {
 			break
 		}
 		if err != nil {
 			return nil, err
 		}
-		if uint64(len(b)-hlen) < n {
+		if uint64(len(b)-h.Size) < h.Length {
 			break
 		}
-		p := b[hlen : hlen+int(n)]
-		b = b[hlen+int(n):]
-		text, reply, err := controlFrame(op, p)
+		p := b[h.Size : h.Size+int(h.Length)]
+		b = b[h.Size+int(h.Length):]
+		text, reply, err := controlFrame(h.Opcode, p)
 		if text {
 			seq, err := t.envelope(p, now)
 			if err != nil {

@@ -2,11 +2,10 @@ package transport
 
 import (
 	"context"
-	"vitrine/overlay"
-	//REMOVEDIMPORT
 	"errors"
 	"time"
 	"vitrine/events"
+	"vitrine/overlay"
 
 	"vitrine/store"
 )

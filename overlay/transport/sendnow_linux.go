@@ -4,7 +4,6 @@ package transport
 
 import (
 	"unsafe"
-	//REMOVEDIMPORT
 
 	"golang.org/x/sys/unix"
 )

@@ -12,9 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 	"vitrine/events"
+	"vitrine/internal/wsproto"
 	"vitrine/overlay"
-
-	"github.com/coder/websocket"
 
 	"vitrine/internal/clientaddr"
 	"vitrine/internal/httperr"
@@ -121,10 +120,10 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		return nil, errors.New("overlay: the handler needs a hub and campaigns")
 	}
 	if cfg.PingInterval <= 0 {
-		cfg.PingInterval = 20 * time.Second
+		cfg.PingInterval = wsproto.DefaultPingInterval
 	}
 	if cfg.PongTimeout <= 0 {
-		cfg.PongTimeout = 10 * time.Second
+		cfg.PongTimeout = wsproto.DefaultPongTimeout
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
@@ -308,20 +307,24 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, host bool) {
 		h.fail(w, r, err)
 		return
 	}
+	if e := wsproto.CheckUpgrade(r, h.cfg.OriginPatterns); e != nil {
+		sub.Close()
+		refuseUpgrade(w, e)
+		return
+	}
 	if h.parkable(r, host) {
 		parked = true
 		h.serveParked(w, r, room, sub, viewerID, token, release)
 		return
 	}
 	defer sub.Close()
-
-	opts := &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns, InsecureSkipVerify: h.cfg.OriginPatterns == nil}
-	c, err := websocket.Accept(w, r, opts)
+	conn, br, err := wsproto.Hijack(w, r)
 	if err != nil {
-		return // Accept answered the request
+		h.log.Debug("events socket not upgraded", "err", err)
+		return
 	}
+	c := wsproto.NewConn(conn, br, events.MaxInboundBytes)
 	defer c.CloseNow()
-	c.SetReadLimit(events.MaxInboundBytes)
 	t := &wsTransport{c: c}
 	k := h.newConn(room, sub, t, viewerID, token)
 	k.host = host
@@ -333,41 +336,39 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	httperr.Write(w, http.StatusServiceUnavailable, "unavailable", "the events channel is unavailable; retry")
 }
 
-// wsTransport is a viewerConn's WebSocket.
+// wsTransport is a viewerConn's WebSocket with goroutines of its own.
 type wsTransport struct {
-	c *websocket.Conn
+	c *wsproto.Conn
 }
 
 // errNotText: the viewer sent a binary frame.
 var errNotText = errors.New("text frames only")
 
 func (t *wsTransport) write(ctx context.Context, b []byte) error {
-	return t.c.Write(ctx, websocket.MessageText, b)
+	return t.c.Write(ctx, b)
 }
 
 func (t *wsTransport) read(ctx context.Context) ([]byte, error) {
-	typ, b, err := t.c.Read(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if typ != websocket.MessageText {
+	b, err := t.c.Read(ctx)
+	var pe *wsproto.Error
+	if errors.As(err, &pe) && pe.Code == wsproto.CloseUnsupportedData {
 		return nil, errNotText
 	}
-	return b, nil
+	return b, err
 }
 
-// wsCodes are the close codes of each reason.
-var wsCodes = [...]websocket.StatusCode{
-	endNormal:     websocket.StatusNormalClosure,
-	endSlow:       websocket.StatusPolicyViolation,
-	endGoingAway:  websocket.StatusGoingAway,
-	endInternal:   websocket.StatusInternalError,
-	endBadMessage: websocket.StatusInvalidFramePayloadData,
-	endNotText:    websocket.StatusUnsupportedData,
+// wsCodes are the close codes of each reason, on both server paths.
+var wsCodes = [...]uint16{
+	endNormal:     wsproto.CloseNormal,
+	endSlow:       wsproto.ClosePolicyViolation,
+	endGoingAway:  wsproto.CloseGoingAway,
+	endInternal:   wsproto.CloseInternalError,
+	endBadMessage: wsproto.CloseInvalidPayload,
+	endNotText:    wsproto.CloseUnsupportedData,
 }
 
 func (t *wsTransport) close(why endReason, reason string) {
-	_ = t.c.Close(wsCodes[why], reason) // waits for the peer's close, at most 5 s
+	t.c.Close(wsCodes[why], reason)
 }
 
 func (t *wsTransport) ping(ctx context.Context, k *viewerConn) {

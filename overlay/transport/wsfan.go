@@ -11,9 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 	"vitrine/events"
+	"vitrine/internal/wsproto"
 	"vitrine/overlay"
-
-	"vitrine/internal/httperr"
 )
 
 // fan writes one room's events to the room's parked viewer sockets: each
@@ -230,7 +229,7 @@ func (b *batch) add(m *events.Message) {
 		return
 	}
 	b.starts = append(b.starts, batchFrame{seq: m.Seq, off: len(b.buf)})
-	b.buf = appendFrame(b.buf, opText, m.JSON)
+	b.buf = wsproto.AppendFrame(b.buf, wsproto.OpText, m.JSON)
 }
 
 // run takes the room's events into the window until the room closes (its
@@ -465,7 +464,7 @@ const pingSlots = 20
 func (h *Handler) pingLoop() {
 	t := time.NewTicker(max(h.cfg.PingInterval/pingSlots, time.Millisecond))
 	defer t.Stop()
-	ping := appendFrame(nil, opPing, nil)
+	ping := wsproto.AppendFrame(nil, wsproto.OpPing, nil)
 	var socks []*parkedSocket
 	for slot := 0; ; slot = (slot + 1) % pingSlots {
 		select {
@@ -502,17 +501,7 @@ func (h *Handler) pingLoop() {
 // blocking writes on this goroutine, then the socket is handed to the
 // room's fan and the poller and this goroutine returns.
 func (h *Handler) serveParked(w http.ResponseWriter, r *http.Request, room *overlay.Room, sub *overlay.Subscription, viewerID, token string, release func()) {
-	if status, code, msg := checkUpgrade(r, h.cfg.OriginPatterns); status != 0 {
-		sub.Close()
-		release()
-		if status == http.StatusUpgradeRequired {
-			w.Header().Set("Upgrade", "websocket")
-			w.Header().Set("Connection", "Upgrade")
-		}
-		httperr.Write(w, status, code, msg)
-		return
-	}
-	conn, err := upgrade(w, r)
+	conn, err := upgradeBare(w, r)
 	if err != nil {
 		sub.Close()
 		release()
@@ -530,7 +519,7 @@ func (h *Handler) serveParked(w http.ResponseWriter, r *http.Request, room *over
 	s.k = k
 	write := func(b []byte) error {
 		_ = conn.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
-		_, err := conn.Write(appendFrame(make([]byte, 0, len(b)+10), opText, b))
+		_, err := conn.Write(wsproto.AppendFrame(make([]byte, 0, len(b)+10), wsproto.OpText, b))
 		return err
 	}
 	if err := write(k.hello.JSON); err != nil {

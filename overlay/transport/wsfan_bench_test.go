@@ -3,6 +3,7 @@ package transport
 import (
 	"fmt"
 	"testing"
+	"vitrine/internal/wsproto"
 	"vitrine/overlay"
 )
 
@@ -21,7 +22,7 @@ func BenchmarkFanBroadcast(b *testing.B) {
 			}
 			waitFor(b, "parked", func() bool { return e.h.Parked() == n })
 			f := e.h.fans[e.room]
-			frame := appendFrame(nil, opText, []byte(`{"v":1,"seq":1,"at":"2026-11-22T10:00:00.123Z","type":"product.pinned","data":{"id":"prd_0rqdzkvsxt0352qr2yte","name":"Leather bag","price":"129.00","currency":"EUR"}}`))
+			frame := wsproto.AppendFrame(nil, wsproto.OpText, []byte(`{"v":1,"seq":1,"at":"2026-11-22T10:00:00.123Z","type":"product.pinned","data":{"id":"prd_0rqdzkvsxt0352qr2yte","name":"Leather bag","price":"129.00","currency":"EUR"}}`))
 			var list []*parkedSocket
 			f.mu.Lock()
 			for s := range f.socks {

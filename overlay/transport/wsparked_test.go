@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 	"vitrine/events"
+	"vitrine/internal/wsproto"
 	"vitrine/overlay"
 )
 
@@ -36,7 +37,7 @@ func dialRaw(t testing.TB, e *wsEnv, query string) *rawWS {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("handshake: %s", resp.Status)
 	}
-	if op, p := c.frame(); op != opText || !bytes.Contains(p, []byte(`"type":"hello"`)) {
+	if op, p := c.frame(); op != wsproto.OpText || !bytes.Contains(p, []byte(`"type":"hello"`)) {
 		t.Fatalf("first frame %d %s, want hello", op, p)
 	}
 	return c
@@ -113,10 +114,10 @@ func (c *rawWS) event() events.Envelope {
 	c.t.Helper()
 	for {
 		op, p := c.frame()
-		if op == opPing {
+		if op == wsproto.OpPing {
 			continue
 		}
-		if op != opText {
+		if op != wsproto.OpText {
 			c.t.Fatalf("frame %d %q, want text", op, p)
 		}
 		var env events.Envelope
@@ -133,7 +134,7 @@ func (c *rawWS) closeCode() int {
 	c.t.Helper()
 	for {
 		op, p := c.frame()
-		if op != opClose {
+		if op != wsproto.OpClose {
 			continue
 		}
 		if len(p) < 2 {
@@ -145,6 +146,11 @@ func (c *rawWS) closeCode() int {
 		}
 		return int(binary.BigEndian.Uint16(p))
 	}
+}
+
+// closePayload is a close frame's payload: code and reason.
+func closePayload(code uint16, reason string) []byte {
+	return append(binary.BigEndian.AppendUint16(nil, code), reason...)
 }
 
 // clientFrame is a frame as a client sends it: masked unless unmasked.
@@ -274,10 +280,20 @@ func TestWSParkedResumeAcrossParking(t *testing.T) {
 	<-done
 }
 
-// TestWSParkedProtocol: what a parked socket does with each kind of frame
-// a client may send, right or wrong; a bad socket ends alone.
-func TestWSParkedProtocol(t *testing.T) {
-	e := newWSEnv(t, overlay.Config{}, HandlerConfig{})
+// TestWSProtocol: what a socket does with each kind of frame a client
+// may send, right or wrong (RFC 6455 sections 5 and 7.4), the same on both
+// server paths: parked, and with a goroutine of its own (NoParking, as
+// host consoles and TLS); a bad socket ends alone.
+func TestWSProtocol(t *testing.T) {
+	for _, path := range []string{"parked", "goroutine"} {
+		t.Run(path, func(t *testing.T) {
+			testWSProtocol(t, HandlerConfig{NoParking: path == "goroutine"})
+		})
+	}
+}
+
+func testWSProtocol(t *testing.T, cfg HandlerConfig) {
+	e := newWSEnv(t, overlay.Config{}, cfg)
 	watcher := dialRaw(t, e, "?since=0")
 	chat := func(text string) []byte {
 		return []byte(`{"type":"chat.send","data":{"text":"` + text + `","name":"Ann"}}`)
@@ -285,10 +301,10 @@ func TestWSParkedProtocol(t *testing.T) {
 
 	t.Run("ping", func(t *testing.T) {
 		c := dialRaw(t, e, "?since=0")
-		c.send(clientFrame(true, opPing, []byte("abc"), false))
+		c.send(clientFrame(true, wsproto.OpPing, []byte("abc"), false))
 		for {
 			op, p := c.frame()
-			if op == opPong {
+			if op == wsproto.OpPong {
 				if string(p) != "abc" {
 					t.Fatalf("pong %q", p)
 				}
@@ -299,7 +315,7 @@ func TestWSParkedProtocol(t *testing.T) {
 	t.Run("fragmented and split across writes", func(t *testing.T) {
 		c := dialRaw(t, e, "?since=0")
 		msg := chat("hello in parts")
-		all := append(clientFrame(false, opText, msg[:10], false), clientFrame(true, opContinuation, msg[10:], false)...)
+		all := append(clientFrame(false, wsproto.OpText, msg[:10], false), clientFrame(true, wsproto.OpContinuation, msg[10:], false)...)
 		for i := range all { // one byte at a time
 			c.send(all[i : i+1])
 			if i%16 == 0 {
@@ -316,23 +332,38 @@ func TestWSParkedProtocol(t *testing.T) {
 		frame []byte
 		code  int
 	}{
-		{"unmasked", clientFrame(true, opText, chat("x"), true), closeProtocolError},
-		{"binary", clientFrame(true, opBinary, []byte{1, 2, 3}, false), closeUnsupportedData},
-		{"too big", clientFrame(true, opText, bytes.Repeat([]byte("a"), events.MaxInboundBytes+1), false), closeTooBig},
-		{"not UTF-8", clientFrame(true, opText, []byte{'"', 0xff, '"'}, false), closeInvalidPayload},
-		{"not an action", clientFrame(true, opText, []byte(`{"type":"teleport"}`), false), closeInvalidPayload},
-		{"reserved bits", append([]byte{0xC1}, clientFrame(true, opText, chat("x"), false)[1:]...), closeProtocolError},
-		{"unknown opcode", clientFrame(true, 0x3, nil, false), closeProtocolError},
-		{"continuation first", clientFrame(true, opContinuation, chat("x"), false), closeProtocolError},
-		{"long ping", clientFrame(true, opPing, bytes.Repeat([]byte("p"), 126), false), closeProtocolError},
-		{"close", clientFrame(true, opClose, []byte{0x03, 0xE8}, false), closeNormal},
-		{"close going away", clientFrame(true, opClose, []byte{0x03, 0xE9, 'b', 'y', 'e'}, false), closeGoingAway},
+		{"unmasked", clientFrame(true, wsproto.OpText, chat("x"), true), wsproto.CloseProtocolError},
+		{"binary", clientFrame(true, wsproto.OpBinary, []byte{1, 2, 3}, false), wsproto.CloseUnsupportedData},
+		{"too big", clientFrame(true, wsproto.OpText, bytes.Repeat([]byte("a"), events.MaxInboundBytes+1), false), wsproto.CloseTooBig},
+		{"not UTF-8", clientFrame(true, wsproto.OpText, []byte{'"', 0xff, '"'}, false), wsproto.CloseInvalidPayload},
+		{"not an action", clientFrame(true, wsproto.OpText, []byte(`{"type":"teleport"}`), false), wsproto.CloseInvalidPayload},
+		{"reserved bits", append([]byte{0xC1}, clientFrame(true, wsproto.OpText, chat("x"), false)[1:]...), wsproto.CloseProtocolError},
+		{"unknown opcode", clientFrame(true, 0x3, nil, false), wsproto.CloseProtocolError},
+		{"continuation first", clientFrame(true, wsproto.OpContinuation, chat("x"), false), wsproto.CloseProtocolError},
+		{"long ping", clientFrame(true, wsproto.OpPing, bytes.Repeat([]byte("p"), 126), false), wsproto.CloseProtocolError},
+		{"close", clientFrame(true, wsproto.OpClose, []byte{0x03, 0xE8}, false), wsproto.CloseNormal},
+		{"close going away", clientFrame(true, wsproto.OpClose, []byte{0x03, 0xE9, 'b', 'y', 'e'}, false), wsproto.CloseGoingAway},
+		{"close without a code", clientFrame(true, wsproto.OpClose, nil, false), wsproto.CloseNormal},
+		{"close application code", clientFrame(true, wsproto.OpClose, closePayload(4000, "bye"), false), 4000},
+		{"close one byte", clientFrame(true, wsproto.OpClose, []byte{0x03}, false), wsproto.CloseProtocolError},
+		{"close reason not UTF-8", clientFrame(true, wsproto.OpClose, append(closePayload(1000, ""), 0xff, 0xfe), false), wsproto.CloseInvalidPayload},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := dialRaw(t, e, "?since=0")
 			c.send(tc.frame)
 			if got := c.closeCode(); got != tc.code {
 				t.Fatalf("close code %d, want %d", got, tc.code)
+			}
+		})
+	}
+	// Codes a peer may not send (section 7.4.1 and 7.4.2): out of range,
+	// reserved never to be sent, reserved for the protocol.
+	for _, code := range []uint16{0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535} {
+		t.Run(fmt.Sprintf("close code %d", code), func(t *testing.T) {
+			c := dialRaw(t, e, "?since=0")
+			c.send(clientFrame(true, wsproto.OpClose, closePayload(code, ""), false))
+			if got := c.closeCode(); got != wsproto.CloseProtocolError {
+				t.Fatalf("close code %d, want %d", got, wsproto.CloseProtocolError)
 			}
 		})
 	}
@@ -355,7 +386,7 @@ func TestWSUpgradeRefusals(t *testing.T) {
 	}{
 		{"plain GET", nil, http.StatusUpgradeRequired},
 		{"old version", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "8",
-			"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}, http.StatusBadRequest},
+			"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}, http.StatusUpgradeRequired},
 		{"bad key", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
 			"Sec-WebSocket-Key": "short"}, http.StatusBadRequest},
 		{"foreign origin", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
@@ -375,6 +406,10 @@ func TestWSUpgradeRefusals(t *testing.T) {
 			_ = json.NewDecoder(resp.Body).Decode(&body)
 			if resp.StatusCode != tc.want || body.Error.Code == "" {
 				t.Fatalf("%d %+v, want %d with an error body", resp.StatusCode, body, tc.want)
+			}
+			// Section 4.4: a refused version is told the one spoken.
+			if tc.want == http.StatusUpgradeRequired && resp.Header.Get("Sec-WebSocket-Version") != "13" {
+				t.Fatalf("426 without Sec-WebSocket-Version: 13: %v", resp.Header)
 			}
 		})
 	}
@@ -547,7 +582,7 @@ func TestFanPublishFullWindow(t *testing.T) {
 		t.Fatalf("window after 10: %d frames, last %d", n, got.last)
 	}
 	// The window before it is intact (it was extended in place or copied).
-	if p, n := w.from(8); n != 2 || !bytes.HasPrefix(p, appendFrame(nil, opText, msg(9, events.TypeChatMessage).JSON)) {
+	if p, n := w.from(8); n != 2 || !bytes.HasPrefix(p, wsproto.AppendFrame(nil, wsproto.OpText, msg(9, events.TypeChatMessage).JSON)) {
 		t.Fatalf("the earlier window changed: %d frames", n)
 	}
 }
@@ -575,7 +610,7 @@ func TestWSParkedPingsSpread(t *testing.T) {
 			_ = c.conn.SetReadDeadline(time.Now().Add(3 * time.Second))
 			var h [2]byte
 			_, err := io.ReadFull(c.r, h[:])
-			if err == nil && (h[0] != 0x80|opPing || h[1] != 0) {
+			if err == nil && (h[0] != 0x80|wsproto.OpPing || h[1] != 0) {
 				err = fmt.Errorf("frame % x, want an empty ping", h)
 			}
 			got <- ping{time.Now(), err}

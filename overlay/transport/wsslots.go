@@ -3,7 +3,6 @@ package transport
 import (
 	"errors"
 	"sync"
-	// REMOVEDIMPORT
 )
 
 // socketSlots bounds the events sockets open at once: in all, so that

@@ -4,7 +4,6 @@ package transport
 
 import (
 	"golang.org/x/sys/unix"
-	// REMOVEDIMPORT
 )
 
 // defaultMaxSockets leaves 1,024 descriptors of the process's open-file

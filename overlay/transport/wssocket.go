@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 	"vitrine/events"
+	"vitrine/internal/wsproto"
 
 	"golang.org/x/sys/unix"
 )
@@ -47,7 +48,7 @@ type parkedSocket struct {
 	// The read side, used by one readable call at a time (the poller's
 	// registration is one-shot).
 	partial []byte // the start of a frame, until its end arrives
-	msgs    messageReader
+	msgs    wsproto.MessageReader
 }
 
 var (
@@ -60,7 +61,7 @@ func newParkedSocket(h *Handler, conn *net.TCPConn, maxQueued int, release func(
 	if err != nil {
 		return nil, err
 	}
-	s := &parkedSocket{h: h, conn: conn, raw: raw, fd: -1, release: release, max: maxQueued, msgs: messageReader{max: events.MaxInboundBytes}}
+	s := &parkedSocket{h: h, conn: conn, raw: raw, fd: -1, release: release, max: maxQueued, msgs: wsproto.MessageReader{Max: events.MaxInboundBytes}}
 	if err := raw.Control(func(fd uintptr) { s.fd = int(fd) }); err != nil {
 		return nil, err
 	}
@@ -179,7 +180,7 @@ func (s *parkedSocket) drain() {
 
 // write is the viewerConn's transport: one text message.
 func (s *parkedSocket) write(_ context.Context, b []byte) error {
-	return s.sendFrame(appendFrame(make([]byte, 0, len(b)+10), opText, b))
+	return s.sendFrame(wsproto.AppendFrame(make([]byte, 0, len(b)+10), wsproto.OpText, b))
 }
 
 // read is never called: the poller reads a parked socket.
@@ -190,7 +191,7 @@ func (s *parkedSocket) read(context.Context) ([]byte, error) {
 // close sends a close frame with the reason's code, then ends the socket
 // once it is written.
 func (s *parkedSocket) close(why endReason, reason string) {
-	s.closeWith(uint16(wsCodes[why]), reason)
+	s.closeWith(wsCodes[why], reason)
 }
 
 func (s *parkedSocket) closeWith(code uint16, reason string) {
@@ -199,7 +200,7 @@ func (s *parkedSocket) closeWith(code uint16, reason string) {
 		s.mu.Unlock()
 		return
 	}
-	cf := closeFrame(code, reason)
+	cf := wsproto.CloseFrame(code, reason)
 	if s.draining {
 		// After the frame being written; the frames not begun are
 		// dropped: the viewer resumes with since.
@@ -309,13 +310,13 @@ func (s *parkedSocket) consume(b []byte) bool {
 		b = s.partial
 	}
 	for {
-		f, n, err := parseFrame(b, events.MaxInboundBytes)
-		if errors.Is(err, errNeedMore) {
+		f, n, err := wsproto.ParseFrame(b, wsproto.FromClient, events.MaxInboundBytes)
+		if errors.Is(err, wsproto.ErrNeedMore) {
 			break
 		}
-		var fe *frameError
+		var fe *wsproto.Error
 		if errors.As(err, &fe) {
-			s.closeWith(fe.code, fe.reason)
+			s.closeWith(fe.Code, fe.Reason)
 			return false
 		}
 		b = b[n:]
@@ -333,29 +334,23 @@ func (s *parkedSocket) consume(b []byte) bool {
 	return true
 }
 
-func (s *parkedSocket) onFrame(f frame) bool {
-	text, ctl, err := s.msgs.next(f)
-	var fe *frameError
+func (s *parkedSocket) onFrame(f wsproto.Frame) bool {
+	text, ctl, err := s.msgs.Next(f)
+	var fe *wsproto.Error
 	if errors.As(err, &fe) {
-		s.closeWith(fe.code, fe.reason)
+		s.closeWith(fe.Code, fe.Reason)
 		return false
 	}
 	if ctl != nil {
-		switch ctl.opcode {
-		case opPing:
-			if !s.send(appendFrame(nil, opPong, ctl.payload)) {
+		switch ctl.Opcode {
+		case wsproto.OpPing:
+			if !s.send(wsproto.AppendFrame(nil, wsproto.OpPong, ctl.Payload)) {
 				return false
 			}
-		case opClose:
-			// Answer with the viewer's code when it is one a peer may
-			// send, else 1000, and end.
-			code := uint16(closeNormal)
-			if len(ctl.payload) >= 2 {
-				c := uint16(ctl.payload[0])<<8 | uint16(ctl.payload[1])
-				if c >= 1000 && c < 5000 && c != 1004 && c != 1005 && c != 1006 && c != 1015 {
-					code = c
-				}
-			}
+		case wsproto.OpClose:
+			// Section 7.4: the viewer's own code when it may send it, 1000
+			// for none, 1002 or 1007 for a close frame that breaks the rules.
+			code := wsproto.CloseReply(ctl.Payload)
 			s.closeWith(code, "")
 			return false
 		}
