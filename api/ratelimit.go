@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"vitrine/internal/clientaddr"
+	"vitrine/internal/ratelimit"
 )
 
 // RateLimit is a token bucket per client address: Burst requests may come
@@ -40,19 +41,13 @@ const maxBuckets = 100_000
 // this process: behind a load balancer each node counts on its own (a
 // client spread over n nodes gets up to n times the limit).
 type limiter struct {
-	burst float64
-	rate  float64 // tokens per second
-	fill  time.Duration
-	now   func() time.Time
+	rate ratelimit.Rate
+	fill time.Duration
+	now  func() time.Time
 
 	mu        sync.Mutex
-	buckets   map[string]*bucket
+	buckets   map[string]*ratelimit.Bucket
 	lastSweep time.Time
-}
-
-type bucket struct {
-	tokens float64
-	at     time.Time // when tokens was computed
 }
 
 // newLimiter returns nil (no limit) for a negative Burst.
@@ -67,28 +62,11 @@ func newLimiter(l, def RateLimit, now func() time.Time) *limiter {
 		l.Period = def.Period
 	}
 	return &limiter{
-		burst:   float64(l.Burst),
-		rate:    float64(l.Burst) / l.Period.Seconds(),
+		rate:    ratelimit.Rate{Burst: float64(l.Burst), PerSecond: float64(l.Burst) / l.Period.Seconds()},
 		fill:    l.Period,
 		now:     now,
-		buckets: make(map[string]*bucket),
+		buckets: make(map[string]*ratelimit.Bucket),
 	}
-}
-
-// refill brings b up to now and returns it; a nil b is a full bucket.
-func (l *limiter) refill(b *bucket, now time.Time) bucket {
-	if b == nil {
-		return bucket{tokens: l.burst, at: now}
-	}
-	if elapsed := now.Sub(b.at).Seconds(); elapsed > 0 {
-		return bucket{tokens: min(l.burst, b.tokens+elapsed*l.rate), at: now}
-	}
-	return bucket{tokens: b.tokens, at: b.at} // clock stepped back: wait for it
-}
-
-// wait is how long until b holds a whole token.
-func (l *limiter) wait(b bucket) time.Duration {
-	return time.Duration(math.Ceil((1 - b.tokens) / l.rate * float64(time.Second)))
 }
 
 // refund gives back a token take took, for a request that turned out not
@@ -97,8 +75,7 @@ func (l *limiter) refund(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if b, ok := l.buckets[key]; ok {
-		*b = l.refill(b, l.now())
-		b.tokens = min(l.burst, b.tokens+1)
+		b.Give(l.rate, l.now())
 	}
 }
 
@@ -109,26 +86,23 @@ func (l *limiter) take(key string) (bool, time.Duration) {
 	defer l.mu.Unlock()
 	now := l.now()
 	l.sweep(now)
-	cur, ok := l.buckets[key]
-	b := l.refill(cur, now)
-	if b.tokens < 1 {
-		if ok {
-			*cur = b
+	b, ok := l.buckets[key]
+	if !ok {
+		if len(l.buckets) >= maxBuckets {
+			for k := range l.buckets { // an arbitrary one: map order is random
+				delete(l.buckets, k)
+				break
+			}
 		}
-		return false, l.wait(b)
+		full := ratelimit.Full(l.rate, now)
+		b = &full
 	}
-	b.tokens--
-	if ok {
-		*cur = b
-		return true, 0
+	if !b.Take(l.rate, now) {
+		return false, b.Wait(l.rate)
 	}
-	if len(l.buckets) >= maxBuckets {
-		for k := range l.buckets { // an arbitrary one: map order is random
-			delete(l.buckets, k)
-			break
-		}
+	if !ok {
+		l.buckets[key] = b
 	}
-	l.buckets[key] = &b
 	return true, 0
 }
 
@@ -139,7 +113,7 @@ func (l *limiter) sweep(now time.Time) {
 	}
 	l.lastSweep = now
 	for k, b := range l.buckets {
-		if l.refill(b, now).tokens >= l.burst {
+		if b.IsFull(l.rate, now) {
 			delete(l.buckets, k)
 		}
 	}

@@ -82,7 +82,7 @@ func benchFanout(b *testing.B, m *testMedia, viewers int) {
 		}
 	}
 	ts.mu.Lock()
-	f := ts.feeds["bench"]
+	f := ts.fanouts["bench"]
 	ts.mu.Unlock()
 	attached := func() []*viewer {
 		f.mu.Lock()
@@ -92,7 +92,7 @@ func benchFanout(b *testing.B, m *testMedia, viewers int) {
 	waitFor(b, 30*time.Second, "viewers connected", func() bool { return len(attached()) == viewers })
 	vs := attached()
 
-	// The feed's goroutine is idle (nothing is published): the benchmark
+	// The fanout's goroutine is idle (nothing is published): the benchmark
 	// drives its unit handler directly, as the hub reader would.
 	pts := time.Duration(0)
 	unit := func(key bool, size int) *stream.Unit {

@@ -186,7 +186,7 @@ func (s *Server) handleDelete(kind sessionKind) http.HandlerFunc {
 			return
 		}
 		ss.close(errDeleted)
-		// Answer once the publisher left the hub (or the viewer its feed),
+		// Answer once the publisher left the hub (or the viewer its fanout),
 		// so that a client may publish again right after.
 		t := time.NewTimer(deleteWait)
 		defer t.Stop()

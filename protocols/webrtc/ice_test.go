@@ -164,7 +164,7 @@ func TestWHEPLossRepaired(t *testing.T) {
 	waitFor(t, 8*time.Second, "60 frames", func() bool { return v.frameCount() >= 60 })
 	var resent uint64
 	ts.mu.Lock()
-	for _, vw := range ts.feeds["lossy"].attachedSnapshot() {
+	for _, vw := range ts.fanouts["lossy"].attachedSnapshot() {
 		resent += vw.resent.Load()
 	}
 	ts.mu.Unlock()

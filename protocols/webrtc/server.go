@@ -138,7 +138,7 @@ type Server struct {
 	cors  cors.CORS
 	links []string // Link header values of the ICE servers
 
-	// ctx ends with Close; it bounds sessions and feeds.
+	// ctx ends with Close; it bounds sessions and fanouts.
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
@@ -152,7 +152,7 @@ type Server struct {
 	publicIPs []string
 	sessions  map[string]*session
 	viewers   map[string]int // WHEP sessions per stream id
-	feeds     map[string]*feed
+	fanouts     map[string]*fanout
 	whips     map[string]*whipSession // by stream id, from POST to teardown
 	// noted remembers the stream each id's playback limits were logged
 	// for (weakly: an ended stream is not kept for it).
@@ -162,7 +162,7 @@ type Server struct {
 
 	// wg counts the server's goroutines: session supervisors (each waits
 	// for its session's own goroutines: track readers, RTCP readers, the
-	// WHIP loop, the WHEP writer) and feeds.
+	// WHIP loop, the WHEP writer) and fanouts.
 	wg sync.WaitGroup
 }
 
@@ -222,7 +222,7 @@ func New(cfg Config) (*Server, error) {
 		links:    links,
 		sessions: map[string]*session{},
 		viewers:  map[string]int{},
-		feeds:    map[string]*feed{},
+		fanouts:    map[string]*fanout{},
 		whips:    map[string]*whipSession{},
 		noted:    map[string]weak.Pointer[stream.Stream]{},
 	}
@@ -302,9 +302,9 @@ func (s *Server) Close() {
 	for _, ss := range s.sessions {
 		sessions = append(sessions, ss)
 	}
-	feeds := make([]*feed, 0, len(s.feeds))
-	for _, f := range s.feeds {
-		feeds = append(feeds, f)
+	fanouts := make([]*fanout, 0, len(s.fanouts))
+	for _, f := range s.fanouts {
+		fanouts = append(fanouts, f)
 	}
 	l := s.ice
 	s.mu.Unlock()
@@ -313,7 +313,7 @@ func (s *Server) Close() {
 	for _, ss := range sessions {
 		ss.close(errServerClosed)
 	}
-	for _, f := range feeds {
+	for _, f := range fanouts {
 		f.stop()
 	}
 	s.wg.Wait()
@@ -326,7 +326,7 @@ func (s *Server) Close() {
 func (s *Server) StreamInfo(id string) Info {
 	s.mu.Lock()
 	info := Info{WHEPViewers: s.viewers[id]}
-	f := s.feeds[id]
+	f := s.fanouts[id]
 	s.mu.Unlock()
 
 	st, ok := s.cfg.Hub.Get(id)

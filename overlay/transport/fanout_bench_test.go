@@ -8,20 +8,20 @@ import (
 )
 
 // BenchmarkFanBroadcast: one event written to N parked viewers, one pass
-// of the fan (raw clients on loopback that read nothing meanwhile: the
-// kernel's buffers take the frames; the fan's goroutines wait, as nothing
+// of the fanout (raw clients on loopback that read nothing meanwhile: the
+// kernel's buffers take the frames; the fanout's goroutines wait, as nothing
 // is published). ns/op is the whole pass; ns/socket the cost of one
 // viewer.
 func BenchmarkFanBroadcast(b *testing.B) {
 	for _, n := range []int{100, 1000, 5000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			e := newWSEnv(b, overlay.Config{CountInterval: -1}, HandlerConfig{}) // nothing published: the fan's own passes stay idle
+			e := newWSEnv(b, overlay.Config{CountInterval: -1}, HandlerConfig{}) // nothing published: the fanout's own passes stay idle
 			clients := make([]*rawWS, n)
 			for i := range clients {
 				clients[i] = dialRaw(b, e, "?since=0")
 			}
 			waitFor(b, "parked", func() bool { return e.h.Parked() == n })
-			f := e.h.fans[e.room]
+			f := e.h.fanouts[e.room]
 			frame := wsproto.AppendFrame(nil, wsproto.OpText, []byte(`{"v":1,"seq":1,"at":"2026-11-22T10:00:00.123Z","type":"product.pinned","data":{"id":"prd_0rqdzkvsxt0352qr2yte","name":"Leather bag","price":"129.00","currency":"EUR"}}`))
 			var list []*parkedSocket
 			f.mu.Lock()

@@ -27,13 +27,13 @@ const (
 )
 
 // viewer is one WHEP session's media path: a bounded queue of shared
-// packets filled by the feed, drained by the viewer's own writer goroutine.
+// packets filled by the fanout, drained by the viewer's own writer goroutine.
 type viewer struct {
 	ss     *session
-	feed   *feed
+	fanout   *fanout
 	tracks [numKinds]*viewerTrack // nil: kind not negotiated
 	notify chan struct{}
-	// wantKey is set under the feed's lock when the queue overflowed; the
+	// wantKey is set under the fanout's lock when the queue overflowed; the
 	// writer asks the publisher outside of it.
 	wantKey atomic.Bool
 	// sent counts the packets handed to pion, resent the NACKed ones.
@@ -56,7 +56,7 @@ func newViewer(ss *session) *viewer {
 	return &viewer{ss: ss, notify: make(chan struct{}, 1), ring: make([]*packet, viewerQueue), waitKey: true}
 }
 
-// enqueue queues shared packets; it never blocks (it runs under the feed's
+// enqueue queues shared packets; it never blocks (it runs under the fanout's
 // lock). Live video waits for a keyframe start; retransmissions are
 // queued as they are.
 func (v *viewer) enqueue(pkts []*packet, retransmit bool) {
@@ -145,7 +145,7 @@ func (v *viewer) run() {
 		batch = batch[:0]
 		if v.wantKey.Swap(false) {
 			v.ss.log.Debug("whep viewer fell behind: packets dropped, waiting for a keyframe")
-			v.feed.srv.requestKeyframe(v.feed.id)
+			v.fanout.srv.requestKeyframe(v.fanout.id)
 		}
 	}
 }
@@ -172,7 +172,7 @@ func (v *viewer) readRTCP(sender *pion.RTPSender, kind trackKind) {
 			switch p := p.(type) {
 			case *rtcp.TransportLayerNack:
 				seqs = v.nackable(kind, p, seqs[:0])
-				resend = v.feed.retransmit(kind, seqs, resend[:0])
+				resend = v.fanout.retransmit(kind, seqs, resend[:0])
 				v.resent.Add(uint64(len(resend)))
 				v.enqueue(resend, true)
 				clear(resend)
@@ -180,7 +180,7 @@ func (v *viewer) readRTCP(sender *pion.RTPSender, kind trackKind) {
 				if time.Since(time.Unix(0, v.lastKey.Load())) < keyframeGrace {
 					continue // asked before the keyframe we just sent arrived
 				}
-				v.feed.srv.requestKeyframe(v.feed.id)
+				v.fanout.srv.requestKeyframe(v.fanout.id)
 			}
 		}
 	}

@@ -233,7 +233,7 @@ func TestWSParkedNoGoroutinePerViewer(t *testing.T) {
 	// each) are in the figure.
 	t.Logf("heap per parked viewer, server and test client together: %.1f KiB",
 		float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc))/n/1024)
-	// The server's own goroutines for n viewers: the fan, the poller, the
+	// The server's own goroutines for n viewers: the fanout, the poller, the
 	// pinger and a few of the test server's, not one per viewer.
 	if grown := runtime.NumGoroutine() - before; grown > 20 {
 		t.Fatalf("%d goroutines more for %d parked viewers", grown, n)
@@ -257,7 +257,7 @@ func TestWSParkedNoGoroutinePerViewer(t *testing.T) {
 
 // TestWSParkedResumeAcrossParking: a viewer resuming with since gets the
 // backlog from the log while events keep coming, then the live tail from
-// the fan: every seq once, in order.
+// the fanout: every seq once, in order.
 func TestWSParkedResumeAcrossParking(t *testing.T) {
 	e := newWSEnv(t, overlay.Config{}, HandlerConfig{})
 	e.chat(t, 300)
@@ -467,7 +467,7 @@ func TestWSParkedBurst(t *testing.T) {
 	t.Logf("%d events broadcast, %d frames written", events, frames)
 }
 
-// TestWSParkedFanFallsBehind: a fan that could not keep up with its room
+// TestWSParkedFanFallsBehind: a fanout that could not keep up with its room
 // (its own queue overflowed) follows again from the log; the viewers lose
 // nothing.
 func TestWSParkedFanFallsBehind(t *testing.T) {
@@ -475,9 +475,9 @@ func TestWSParkedFanFallsBehind(t *testing.T) {
 	c := dialRaw(t, e, "?since=0")
 	waitFor(t, "the socket parked", func() bool { return e.h.Parked() == 1 })
 	e.h.mu.Lock()
-	f := e.h.fans[e.room]
+	f := e.h.fanouts[e.room]
 	e.h.mu.Unlock()
-	f.mu.Lock() // the fan stalls before its next pass
+	f.mu.Lock() // the fanout stalls before its next pass
 	e.chat(t, 8)
 	f.mu.Unlock()
 	for want := int64(1); want <= 8; want++ {
@@ -492,7 +492,7 @@ func TestWSParkedFanFallsBehind(t *testing.T) {
 }
 
 // TestWSParkedWindowFull: events published faster than passes end, with
-// a window of a few events (the fan waits for passes to take more), host-
+// a window of a few events (the fanout waits for passes to take more), host-
 // only events among them and viewers joining meanwhile, over more sockets
 // than one goroutine writes: every viewer gets every visible event once,
 // in order.
@@ -545,7 +545,7 @@ func TestWSParkedWindowFull(t *testing.T) {
 	t.Logf("%d frames written to parked sockets", frames)
 }
 
-// TestFanPublishFullWindow: the fan takes a batch that alone overflows
+// TestFanPublishFullWindow: the fanout takes a batch that alone overflows
 // the window when no frame of the window is still needed, even if a
 // host-only event moved the window's last seq past the floor (no pass
 // would come to make room: waiting would stall the room).
@@ -560,7 +560,7 @@ func TestFanPublishFullWindow(t *testing.T) {
 		}
 		return m
 	}
-	f := &fan{h: e.h, done: make(chan struct{}), wake: make(chan struct{}, 1), pass: make(chan struct{}, 1), floor: 10}
+	f := &fanout{h: e.h, done: make(chan struct{}), wake: make(chan struct{}, 1), pass: make(chan struct{}, 1), floor: 10}
 	// Frames up to 10 were swept; 11 is host-only.
 	w := (&batch{last: 8}).extend(8, []*events.Message{msg(9, events.TypeChatMessage), msg(10, events.TypeChatMessage), msg(11, events.TypeViewerBanned)})
 	f.win.Store(w)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"vitrine/events"
+	"vitrine/internal/ratelimit"
 	"vitrine/overlay"
 )
 
@@ -42,10 +43,10 @@ type viewerConn struct {
 	room   *overlay.Room
 	sub    *overlay.Subscription
 	viewer string
-	hello  *events.Message // sent first: the viewer's id and token
-	host   bool            // the host's read-only console
-	chat   *bucket         // chat messages and other actions
-	likes  *bucket
+	hello  *events.Message    // sent first: the viewer's id and token
+	host   bool               // the host's read-only console
+	chat   *ratelimit.Limiter // chat messages and other actions
+	likes  *ratelimit.Limiter
 
 	closeOnce sync.Once
 }
@@ -59,7 +60,7 @@ func (h *Handler) newConn(room *overlay.Room, sub *overlay.Subscription, t trans
 	data, _ := json.Marshal(events.Hello{ViewerID: viewerID, Token: token})
 	hello, _ := events.NewMessage(events.Envelope{V: events.Version, At: events.MediaTime(events.MediaNow()), Type: events.TypeHello, Data: data})
 	return &viewerConn{h: h, t: t, room: room, sub: sub, viewer: viewerID, hello: hello,
-		chat: newBucket(h.cfg.ChatRate, h.cfg.ChatBurst), likes: newBucket(h.cfg.LikeRate, h.cfg.LikeBurst)}
+		chat: ratelimit.NewLimiter(h.cfg.ChatRate, h.cfg.ChatBurst), likes: ratelimit.NewLimiter(h.cfg.LikeRate, h.cfg.LikeBurst)}
 }
 
 // close ends the subscription and the transport, once; the other
@@ -165,12 +166,12 @@ func (k *viewerConn) handle(ctx context.Context, b []byte) bool {
 		return false
 	}
 	if in.Type == events.InLike {
-		if k.likes.take() {
+		if k.likes.Allow() {
 			_ = k.room.Act(ctx, k.viewer, in)
 		}
 		return true
 	}
-	if !k.chat.take() {
+	if !k.chat.Allow() {
 		k.sendError(ctx, "rate_limited", "too many messages; wait a moment")
 		return true
 	}

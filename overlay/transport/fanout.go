@@ -15,7 +15,7 @@ import (
 	"vitrine/overlay"
 )
 
-// fan writes one room's events to the room's parked viewer sockets: each
+// fanout writes one room's events to the room's parked viewer sockets: each
 // event is framed once and written to every socket, instead of a
 // goroutine and a queue per viewer. It follows the room with a host
 // subscription, so it sees every seq, and lives while it has sockets.
@@ -28,7 +28,7 @@ import (
 // written yet in the same write, and the next pass only the sockets it
 // had already written: an event waits at most one pass, not the rest of
 // the pass in progress and then a whole one.
-type fan struct {
+type fanout struct {
 	h    *Handler
 	room *overlay.Room
 	sub  *overlay.Subscription
@@ -54,14 +54,14 @@ const (
 	sweepChunk     = 64
 )
 
-// fanOf returns the room's running fan, starting one if needed.
-func (h *Handler) fanOf(room *overlay.Room) (*fan, error) {
+// fanoutOf returns the room's running fanout, starting one if needed.
+func (h *Handler) fanoutOf(room *overlay.Room) (*fanout, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return nil, overlay.ErrClosed
 	}
-	if f := h.fans[room]; f != nil {
+	if f := h.fanouts[room]; f != nil {
 		f.mu.Lock()
 		ended := f.ended
 		f.mu.Unlock()
@@ -69,43 +69,43 @@ func (h *Handler) fanOf(room *overlay.Room) (*fan, error) {
 			return f, nil
 		}
 		// It is stopping: a new one replaces it (the old one removes
-		// itself from fans only while it is still there).
+		// itself from fanouts only while it is still there).
 	}
 	seq, visible := room.Position()
 	sub, err := room.SubscribeRelay(h.ctx, seq)
 	if err != nil {
 		return nil, err
 	}
-	f := &fan{h: h, room: room, sub: sub, socks: map[*parkedSocket]struct{}{}, last: seq, visible: visible, floor: visible,
+	f := &fanout{h: h, room: room, sub: sub, socks: map[*parkedSocket]struct{}{}, last: seq, visible: visible, floor: visible,
 		done: make(chan struct{}), wake: make(chan struct{}, 1), pass: make(chan struct{}, 1)}
 	f.win.Store(&batch{last: visible})
-	h.fans[room] = f
+	h.fanouts[room] = f
 	h.wg.Go(f.run)
 	h.wg.Go(f.sweep)
 	return f, nil
 }
 
-// park hands s to the room's fan if the viewer has every event the fan
+// park hands s to the room's fanout if the viewer has every event the fanout
 // has sent (the last seq it got is last); the caller keeps catching up
-// from its subscription otherwise. onPark runs before the fan or the
+// from its subscription otherwise. onPark runs before the fanout or the
 // poller can touch s.
 func (h *Handler) park(room *overlay.Room, s *parkedSocket, last int64, onPark func()) (bool, error) {
 	for {
-		f, err := h.fanOf(room)
+		f, err := h.fanoutOf(room)
 		if err != nil {
 			return false, err
 		}
 		f.mu.Lock()
 		if f.ended {
 			f.mu.Unlock()
-			continue // it just stopped: fanOf starts another
+			continue // it just stopped: fanoutOf starts another
 		}
 		if !s.k.sub.CaughtUp() || last < f.visible {
 			f.mu.Unlock()
 			return false, nil
 		}
 		onPark()
-		s.fan, s.last = f, last
+		s.fanout, s.last = f, last
 		s.slot = int(h.parkedSeq.Add(1) % pingSlots)
 		f.socks[s] = struct{}{}
 		f.mu.Unlock()
@@ -113,7 +113,7 @@ func (h *Handler) park(room *overlay.Room, s *parkedSocket, last int64, onPark f
 			s.finish()
 			return true, fmt.Errorf("overlay: watch the socket: %w", err)
 		}
-		// A socket that ended between joining the fan and the poller
+		// A socket that ended between joining the fanout and the poller
 		// (a pass, the pinger or an abort closed it) was taken out of the
 		// poller before it was in: take it out now.
 		s.mu.Lock()
@@ -126,11 +126,11 @@ func (h *Handler) park(room *overlay.Room, s *parkedSocket, last int64, onPark f
 	}
 }
 
-// unpark takes an ended socket out of its fan and the poller; the fan
+// unpark takes an ended socket out of its fanout and the poller; the fanout
 // stops with its last socket.
 func (h *Handler) unpark(s *parkedSocket) {
 	h.poller.Remove(s.conn)
-	f := s.fan
+	f := s.fanout
 	if f == nil {
 		return
 	}
@@ -147,8 +147,8 @@ func (h *Handler) unpark(s *parkedSocket) {
 	}
 }
 
-// stop ends the fan if no socket joined meanwhile.
-func (f *fan) stop() {
+// stop ends the fanout if no socket joined meanwhile.
+func (f *fanout) stop() {
 	f.mu.Lock()
 	if f.ended || len(f.socks) > 0 {
 		f.mu.Unlock()
@@ -159,15 +159,15 @@ func (f *fan) stop() {
 	sub := f.sub
 	f.mu.Unlock()
 	f.h.mu.Lock()
-	if f.h.fans[f.room] == f {
-		delete(f.h.fans, f.room)
+	if f.h.fanouts[f.room] == f {
+		delete(f.h.fanouts, f.room)
 	}
 	f.h.mu.Unlock()
 	sub.Close()
 }
 
 // windowMax bounds the window: the events (and bytes) of about two
-// passes. Past it the fan stops taking events until the pass ends;
+// passes. Past it the fanout stops taking events until the pass ends;
 // its subscription buffers them meanwhile, and past that it follows again
 // from the log.
 var (
@@ -233,13 +233,13 @@ func (b *batch) add(m *events.Message) {
 }
 
 // run takes the room's events into the window until the room closes (its
-// sockets are told to reconnect) or the fan stops.
-func (f *fan) run() {
+// sockets are told to reconnect) or the fanout stops.
+func (f *fanout) run() {
 	var msgs []*events.Message
 	for {
 		m, err := f.sub.Next(f.h.ctx)
 		if errors.Is(err, overlay.ErrSlow) {
-			// The fan itself fell behind: follow again from the log.
+			// The fanout itself fell behind: follow again from the log.
 			f.mu.Lock()
 			last := f.last
 			f.mu.Unlock()
@@ -277,8 +277,8 @@ func (f *fan) run() {
 }
 
 // publish adds msgs to the window, waiting for the next pass while the
-// window is full; false once the fan has ended.
-func (f *fan) publish(msgs []*events.Message) bool {
+// window is full; false once the fanout has ended.
+func (f *fanout) publish(msgs []*events.Message) bool {
 	for {
 		f.mu.Lock()
 		if f.ended {
@@ -331,7 +331,7 @@ func countVisible(msgs []*events.Message) int {
 
 // sweep writes the window to the sockets, a pass at a time, while some
 // socket may lack an event.
-func (f *fan) sweep() {
+func (f *fanout) sweep() {
 	// Every socket has the events up to the floor; only this goroutine
 	// raises it.
 	f.mu.Lock()
@@ -381,7 +381,7 @@ func (f *fan) sweep() {
 // broadcast makes one pass over list, over several goroutines for a
 // crowd, each taking sweepChunk sockets at a time with the window as it
 // is then; it returns the frames written.
-func (f *fan) broadcast(list []*parkedSocket) int64 {
+func (f *fanout) broadcast(list []*parkedSocket) int64 {
 	workers := min(runtime.GOMAXPROCS(0), (len(list)+broadcastChunk-1)/broadcastChunk)
 	var next atomic.Int64
 	var frames atomic.Int64
@@ -424,9 +424,9 @@ func sendAll(socks []*parkedSocket, b *batch) int64 {
 	return frames
 }
 
-// abort ends the fan because its room closed or the handler shuts down:
+// abort ends the fanout because its room closed or the handler shuts down:
 // every socket is told to reconnect.
-func (f *fan) abort() {
+func (f *fanout) abort() {
 	f.mu.Lock()
 	already := f.ended
 	if !already {
@@ -443,8 +443,8 @@ func (f *fan) abort() {
 		return
 	}
 	f.h.mu.Lock()
-	if f.h.fans[f.room] == f {
-		delete(f.h.fans, f.room)
+	if f.h.fanouts[f.room] == f {
+		delete(f.h.fanouts, f.room)
 	}
 	f.h.mu.Unlock()
 	sub.Close()
@@ -474,7 +474,7 @@ func (h *Handler) pingLoop() {
 		}
 		socks = socks[:0]
 		h.mu.Lock()
-		for _, f := range h.fans {
+		for _, f := range h.fanouts {
 			f.mu.Lock()
 			for s := range f.socks {
 				if s.slot == slot {
@@ -499,7 +499,7 @@ func (h *Handler) pingLoop() {
 // serveParked serves a viewer's socket without a goroutine once it has
 // caught up: the handshake, hello, the snapshot or the missed events with
 // blocking writes on this goroutine, then the socket is handed to the
-// room's fan and the poller and this goroutine returns.
+// room's fanout and the poller and this goroutine returns.
 func (h *Handler) serveParked(w http.ResponseWriter, r *http.Request, room *overlay.Room, sub *overlay.Subscription, viewerID, token string, release func()) {
 	conn, err := upgradeBare(w, r)
 	if err != nil {

@@ -83,7 +83,7 @@ const DefaultMaxPerAddress = 100
 
 // Handler serves GET /live/{id}/events. On Linux a viewer's socket is
 // parked once it has caught up: no goroutine stays with it; its room's
-// fan writes each event to every socket, an epoll poller wakes a
+// fanout writes each event to every socket, an epoll poller wakes a
 // goroutine when it sends something. Host consoles (and sockets over TLS)
 // keep a goroutine each. Close stops it all.
 type Handler struct {
@@ -95,11 +95,11 @@ type Handler struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	fans   map[*overlay.Room]*fan
-	closed bool
+	mu      sync.Mutex
+	fanouts map[*overlay.Room]*fanout
+	closed  bool
 
-	// What the fans did: events written to parked sockets, the time their
+	// What the fanouts did: events written to parked sockets, the time their
 	// passes took (nanoseconds), and the frames written or queued.
 	broadcasts, broadcastNanos, framesOut atomic.Int64
 
@@ -108,7 +108,7 @@ type Handler struct {
 	slots socketSlots
 }
 
-// BroadcastStats are the fans' totals: events broadcast to parked sockets,
+// BroadcastStats are the fanouts' totals: events broadcast to parked sockets,
 // the seconds spent writing them, and the frames written.
 func (h *Handler) BroadcastStats() (events int64, seconds float64, frames int64) {
 	return h.broadcasts.Load(), float64(h.broadcastNanos.Load()) / 1e9, h.framesOut.Load()
@@ -155,7 +155,7 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	if cfg.MaxPerAddress == 0 {
 		cfg.MaxPerAddress = DefaultMaxPerAddress
 	}
-	h := &Handler{cfg: cfg, log: cfg.Logger.With("component", "overlay.ws"), fans: map[*overlay.Room]*fan{},
+	h := &Handler{cfg: cfg, log: cfg.Logger.With("component", "overlay.ws"), fanouts: map[*overlay.Room]*fanout{},
 		slots: socketSlots{max: max(cfg.MaxSockets, 0), perAddr: max(cfg.MaxPerAddress, 0)}}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	return h, nil
@@ -195,10 +195,10 @@ func (h *Handler) Close() error {
 	}
 	h.closed = true
 	h.mu.Unlock()
-	h.cancel() // fans abort, the ping loop returns
+	h.cancel() // fanouts abort, the ping loop returns
 	h.wg.Wait()
 	if h.poller != nil {
-		h.poller.Close() // after the fans: their sockets leave it first
+		h.poller.Close() // after the fanouts: their sockets leave it first
 	}
 	return nil
 }
@@ -388,27 +388,4 @@ func (t *wsTransport) ping(ctx context.Context, k *viewerConn) {
 			return
 		}
 	}
-}
-
-// bucket is a token bucket for one connection (one goroutine uses it).
-type bucket struct {
-	rate   float64
-	burst  float64
-	tokens float64
-	last   time.Time
-}
-
-func newBucket(rate float64, burst int) *bucket {
-	return &bucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: time.Now()}
-}
-
-func (b *bucket) take() bool {
-	now := time.Now()
-	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }

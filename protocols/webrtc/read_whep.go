@@ -9,7 +9,7 @@ import (
 // errStreamNotFound: WHEP for a stream that is not live (404).
 var errStreamNotFound = errors.New("stream is not live")
 
-// startWHEP builds a viewer's session on the stream's feed and returns its
+// startWHEP builds a viewer's session on the stream's fanout and returns its
 // answer.
 func (s *Server) startWHEP(ctx context.Context, streamID string, body []byte, info ViewerInfo) (*session, string, error) {
 	st, ok := s.cfg.Hub.Get(streamID)
@@ -36,13 +36,13 @@ func (s *Server) startWHEP(ctx context.Context, streamID string, body []byte, in
 			v.tracks[k] = newViewerTrack(k, streamID)
 		}
 	}
-	f, err := s.joinFeed(st, v)
+	f, err := s.joinFanout(st, v)
 	if err != nil {
 		ss.cancel(err) // releases the session's context
 		s.release(kindWHEP, streamID)
 		return nil, "", err
 	}
-	v.feed = f
+	v.fanout = f
 	ss.teardown = func() { f.leave(v) }
 	fail := func(err error) (*session, string, error) {
 		s.release(kindWHEP, streamID)

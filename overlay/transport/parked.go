@@ -16,7 +16,7 @@ import (
 )
 
 // parkedSocket is a viewer's WebSocket once it has caught up with its
-// room: no goroutine waits on it. The room's fan writes each event's
+// room: no goroutine waits on it. The room's fanout writes each event's
 // frame to it without blocking; the poller runs readable when the viewer
 // sent something. Only a socket that cannot take a frame at once gets a
 // goroutine, to drain its queue, until it keeps up again or overflows.
@@ -24,16 +24,16 @@ type parkedSocket struct {
 	h    *Handler
 	conn *net.TCPConn
 	raw  syscall.RawConn
-	// fd is the socket's descriptor, for the fan's writes: they run under
+	// fd is the socket's descriptor, for the fanout's writes: they run under
 	// mu while the socket is not finished, and the descriptor is closed
 	// only after it is, so it cannot be another file's.
 	fd int
 	// release frees the socket's slot (Handler.slots) once it is closed.
 	release func()
 	k       *viewerConn
-	fan     *fan
+	fanout  *fanout
 	max     int   // frames queued at most while slow
-	last    int64 // the last seq written or queued; the fan's goroutine only
+	last    int64 // the last seq written or queued; the fanout's goroutine only
 	slot    int   // the pinger's slot (pingLoop)
 
 	lastSeen atomic.Int64 // unix nanoseconds of the last bytes read
@@ -103,7 +103,7 @@ func (s *parkedSocket) sendLocked(b []byte) error {
 }
 
 // maxQueuedBytes bounds what a slow socket's queue holds, whatever its
-// number of frames (a frame from the fan may carry many events).
+// number of frames (a frame from the fanout may carry many events).
 const maxQueuedBytes = 1 << 20
 
 // send writes a frame (sendFrame), closing the socket if it cannot: a
@@ -221,7 +221,7 @@ func (s *parkedSocket) closeWith(code uint16, reason string) {
 	s.finish()
 }
 
-// finish closes the socket: out of the poller and the fan, the write side
+// finish closes the socket: out of the poller and the fanout, the write side
 // shut so that the close frame goes out before the FIN, the descriptor
 // closed a moment later (closing it with unread input would send a reset
 // that may destroy the close frame on its way).

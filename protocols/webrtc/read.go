@@ -11,7 +11,7 @@ import (
 	"vitrine/stream"
 )
 
-// feed is the WHEP side of one live stream: a single hub reader whose units
+// fanout is the WHEP side of one live stream: a single hub reader whose units
 // are packetized once, into packets every viewer of the stream shares. It
 // lives while the stream has viewers.
 //
@@ -19,8 +19,8 @@ import (
 // queue; the viewer's own goroutine stamps its SSRC and payload type on a
 // header copy and hands the shared payload to pion, which encrypts it with
 // the viewer's SRTP keys. A slow viewer fills its own queue and loses its
-// own packets (viewer.go); it never delays the feed.
-type feed struct {
+// own packets (viewer.go); it never delays the fanout.
+type fanout struct {
 	srv    *Server
 	id     string
 	stream *stream.Stream
@@ -36,12 +36,12 @@ type feed struct {
 	byIndex  []*outTrack // hub track index -> its packetizer, nil: not carried
 	bframes  bool
 
-	scratch []*packet // feed goroutine only
+	scratch []*packet // fanout goroutine only
 	gop     []*packet // under mu
 }
 
-func newFeed(s *Server, st *stream.Stream) *feed {
-	f := &feed{
+func newFanout(s *Server, st *stream.Stream) *fanout {
+	f := &fanout{
 		srv:     s,
 		id:      st.ID(),
 		stream:  st,
@@ -52,31 +52,31 @@ func newFeed(s *Server, st *stream.Stream) *feed {
 	return f
 }
 
-// joinFeed adds v to the feed of stream st, starting the feed if needed.
-func (s *Server) joinFeed(st *stream.Stream, v *viewer) (*feed, error) {
+// joinFanout adds v to the fanout of stream st, starting the fanout if needed.
+func (s *Server) joinFanout(st *stream.Stream, v *viewer) (*fanout, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, errServerClosed
 	}
-	if f := s.feeds[st.ID()]; f != nil && f.stream == st && f.join(v) {
+	if f := s.fanouts[st.ID()]; f != nil && f.stream == st && f.join(v) {
 		return f, nil
 	}
-	// No feed, a feed of an older stream of the same id (it ends by
+	// No fanout, a fanout of an older stream of the same id (it ends by
 	// itself), or one that is stopping: a new one.
-	f := newFeed(s, st)
+	f := newFanout(s, st)
 	f.join(v)
-	s.feeds[st.ID()] = f
+	s.fanouts[st.ID()] = f
 	s.wg.Add(1)
 	go f.run()
 	return f, nil
 }
 
-func (s *Server) dropFeed(f *feed) {
+func (s *Server) dropFanout(f *fanout) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.feeds[f.id] == f {
-		delete(s.feeds, f.id)
+	if s.fanouts[f.id] == f {
+		delete(s.fanouts, f.id)
 	}
 }
 
@@ -84,13 +84,13 @@ func (s *Server) dropFeed(f *feed) {
 // publisher comes back with other codec parameters, the hub ends the reader
 // and a new one continues on the same packetizers: viewers keep their
 // sequence numbers and get the new parameter sets with the next keyframe.
-func (f *feed) run() {
+func (f *fanout) run() {
 	defer f.srv.wg.Done()
 	err := f.read()
 	f.finish(err)
 }
 
-func (f *feed) read() error {
+func (f *fanout) read() error {
 	for {
 		r, err := f.stream.AddReader("whep")
 		if err != nil {
@@ -105,7 +105,7 @@ func (f *feed) read() error {
 	}
 }
 
-func (f *feed) setTracks(tracks []*stream.Track) {
+func (f *fanout) setTracks(tracks []*stream.Track) {
 	sel := selectTracks(tracks)
 	if sel.index[kindAudio] < 0 {
 		f.srv.noteOnce(f.stream, "whep viewers get no audio", "reason", sel.why[kindAudio])
@@ -126,7 +126,7 @@ func (f *feed) setTracks(tracks []*stream.Track) {
 }
 
 // onUnit packetizes one unit and queues its packets to every viewer.
-func (f *feed) onUnit(u *stream.Unit) error {
+func (f *fanout) onUnit(u *stream.Unit) error {
 	if u.Track < 0 || u.Track >= len(f.byIndex) {
 		return nil
 	}
@@ -163,8 +163,8 @@ func (f *feed) onUnit(u *stream.Unit) error {
 	return nil
 }
 
-// join adds a viewer; false when the feed is stopping.
-func (f *feed) join(v *viewer) bool {
+// join adds a viewer; false when the fanout is stopping.
+func (f *fanout) join(v *viewer) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closing {
@@ -179,7 +179,7 @@ func (f *feed) join(v *viewer) bool {
 // follow (the viewer decodes at once; its timestamps are the stream's own).
 // Without a replayable keyframe the viewer waits for the next one, and a
 // WHIP publisher is asked for it.
-func (f *feed) attach(v *viewer) {
+func (f *fanout) attach(v *viewer) {
 	f.mu.Lock()
 	if f.closing {
 		f.mu.Unlock()
@@ -205,8 +205,8 @@ func (f *feed) attach(v *viewer) {
 	}
 }
 
-// leave removes a viewer; the last one stops the feed.
-func (f *feed) leave(v *viewer) {
+// leave removes a viewer; the last one stops the fanout.
+func (f *fanout) leave(v *viewer) {
 	f.mu.Lock()
 	delete(f.members, v)
 	if i := slices.Index(f.attached, v); i >= 0 {
@@ -219,13 +219,13 @@ func (f *feed) leave(v *viewer) {
 	f.mu.Unlock()
 	if last {
 		f.cancel()
-		f.srv.dropFeed(f)
+		f.srv.dropFanout(f)
 	}
 }
 
 // retransmit returns the packets of kind still held with these sequence
 // numbers, for a NACK.
-func (f *feed) retransmit(kind trackKind, seqs []uint16, dst []*packet) []*packet {
+func (f *fanout) retransmit(kind trackKind, seqs []uint16, dst []*packet) []*packet {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ot := f.out[kind]
@@ -240,8 +240,8 @@ func (f *feed) retransmit(kind trackKind, seqs []uint16, dst []*packet) []*packe
 	return dst
 }
 
-// finish ends the viewers when the stream ended (or the feed failed).
-func (f *feed) finish(err error) {
+// finish ends the viewers when the stream ended (or the fanout failed).
+func (f *fanout) finish(err error) {
 	f.mu.Lock()
 	f.closing = true
 	members := make([]*viewer, 0, len(f.members))
@@ -251,24 +251,24 @@ func (f *feed) finish(err error) {
 	f.attached = nil
 	f.mu.Unlock()
 	f.cancel()
-	f.srv.dropFeed(f)
+	f.srv.dropFanout(f)
 
 	cause := errStreamEnded
 	switch {
 	case errors.Is(err, context.Canceled):
 		cause = context.Cause(f.ctx)
 	case err != nil && !errors.Is(err, stream.ErrStreamClosed):
-		f.log.Warn("whep feed stopped", "error", err)
+		f.log.Warn("whep fanout stopped", "error", err)
 	}
 	for _, v := range members {
 		v.ss.close(cause)
 	}
 }
 
-func (f *feed) stop() { f.cancel() }
+func (f *fanout) stop() { f.cancel() }
 
 // notes lists what degrades playback, for StreamInfo.
-func (f *feed) notes() []string {
+func (f *fanout) notes() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.bframes {
@@ -289,7 +289,7 @@ func (s *Server) noteOnce(st *stream.Stream, msg string, attrs ...any) {
 }
 
 // attachedSnapshot lists the viewers receiving packets.
-func (f *feed) attachedSnapshot() []*viewer {
+func (f *fanout) attachedSnapshot() []*viewer {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.attached)
