@@ -5,82 +5,46 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"vitrine/protocols/hls"
+	"vitrine/recorder"
 
 	"vitrine/internal/clientaddr"
 )
 
 // trackHLS tells analytics of every playlist served by the LL-HLS
-// handler: a viewer reloads its playlists all along, so they are what
-// an HLS session is made of (see analytics.SessionRecorder).
+// handler (hls.ViewerRequest says which requests those are).
 func (s *Server) trackHLS(next http.Handler) http.Handler {
-	return s.trackViewers(next, liveRequest)
+	return s.trackViewers(next, func(path string) (string, bool, bool) {
+		id, ok := hls.ViewerRequest(path)
+		return id, false, ok
+	})
 }
 
-// trackReplay tells analytics of the replay's playlists (the whole
-// replay's and each product sequence's) and of its segments: a VOD player
-// loads its playlist once and then only segments, which keep its session
-// alive. The report puts what comes after the end of the live in the
-// replay phase.
+// trackReplay tells analytics of the replay's playlists and segments
+// (recorder.ViewerRequest). The report puts what comes after the end of
+// the live in the replay phase.
 func (s *Server) trackReplay(next http.Handler) http.Handler {
-	return s.trackViewers(next, replayRequest)
-}
-
-// hlsRequest is what a request of an HLS route is to analytics.
-type hlsRequest int
-
-const (
-	notCounted hlsRequest = iota
-	playlistRequest
-	segmentRequest
-)
-
-// liveRequest: GET /live/{id}/....m3u8 are the live's playlists.
-func liveRequest(path string) (id string, kind hlsRequest) {
-	rest, ok := strings.CutPrefix(path, "/live/")
-	id, _, _ = strings.Cut(rest, "/")
-	if !ok || id == "" || !strings.HasSuffix(path, ".m3u8") {
-		return "", notCounted
-	}
-	return id, playlistRequest
-}
-
-// replayRequest: the replay's playlists are /replay/{id}/index.m3u8 and
-// /replay/{id}/sequences/{seq}/index.m3u8, its segments
-// /replay/{id}/s{n}/{seq}.m4s and /replay/{id}/sequences/{seq}/last.m4s
-// (the recorder's routes; anything else they answer is not served 200).
-func replayRequest(path string) (id string, kind hlsRequest) {
-	rest, ok := strings.CutPrefix(path, "/replay/")
-	parts := strings.Split(rest, "/")
-	if !ok || len(parts) < 2 || len(parts) > 4 || parts[0] == "" {
-		return "", notCounted
-	}
-	switch file := parts[len(parts)-1]; {
-	case file == "index.m3u8":
-		return parts[0], playlistRequest
-	case strings.HasSuffix(file, ".m4s"):
-		return parts[0], segmentRequest
-	}
-	return "", notCounted
+	return s.trackViewers(next, recorder.ViewerRequest)
 }
 
 // trackViewers calls s.viewers.HLSRequest for every GET that classify
-// says a viewer made and that was served: 200, or 206 for a segment (a
+// (the routes' owner) says a viewer made and that was served: 200, or 206 for a segment (a
 // Range request). HEAD (a probe) is not a viewer, nor a failed request.
 // The viewer is told apart by the `viewer` query parameter, else by
 // address and User-Agent. A request of this server's own player page
 // (its Referer) that names no viewer is left to the page's tracking
 // beacons, which count it under the page's viewer id: counted here too
 // under another id, one viewer would count twice.
-func (s *Server) trackViewers(next http.Handler, classify func(path string) (string, hlsRequest)) http.Handler {
+func (s *Server) trackViewers(next http.Handler, classify func(path string) (id string, segment, ok bool)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, kind := classify(r.URL.Path)
-		if r.Method != http.MethodGet || kind == notCounted {
+		id, segment, ok := classify(r.URL.Path)
+		if r.Method != http.MethodGet || !ok {
 			next.ServeHTTP(w, r)
 			return
 		}
 		sw := &playlistStatus{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		if sw.status != http.StatusOK && (kind != segmentRequest || sw.status != http.StatusPartialContent) {
+		if sw.status != http.StatusOK && (!segment || sw.status != http.StatusPartialContent) {
 			return
 		}
 		viewer := r.URL.Query().Get("viewer")
