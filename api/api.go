@@ -78,7 +78,7 @@ type Config struct {
 	Now        func() time.Time // default time.Now; also the rate limits' clock
 	// Overlay is the shopping data channel the pin routes publish to;
 	// nil: they answer 503 overlay_unavailable.
-	Overlay *overlay.Hub
+	Overlay *overlay.Rooms
 	// Identity issues and checks viewer ids for the viewer routes.
 	Identity *overlay.Identity
 	// HostEvents serves the host's events socket (transport.Handler.ServeHost)
@@ -124,7 +124,7 @@ type API struct {
 	authLimit     *limiter // nil: no limit
 	trackLimit    *limiter // nil: no limit
 
-	overlay     *overlay.Hub // nil: pins answer 503
+	overlay     *overlay.Rooms // nil: pins answer 503
 	identity    *overlay.Identity
 	hostEvents  http.HandlerFunc
 	actionLimit *limiter

@@ -106,7 +106,7 @@ type env struct {
 	hub *stream.Hub
 	st  store.Store
 	// overlay is the shopping data channel of the pin routes.
-	overlay *overlay.Hub
+	overlay *overlay.Rooms
 	clock   *fakeClock
 	notes   *recorder
 	dir     string
@@ -138,7 +138,7 @@ func newEnvOn(t testing.TB, st store.Store, opts ...func(*Config)) *env {
 	cfg := Config{Store: st, Hub: hub, Notifier: e.notes, AdminToken: testToken, DataDir: dir,
 		RTMPPort: 1935, RTSPPort: 8554, Logger: quiet, Now: e.clock.Now,
 		ReminderLimit: RateLimit{Burst: -1}, AuthFailureLimit: RateLimit{Burst: -1}}
-	ov, err := overlay.NewHub(overlay.Config{Log: st, SyncInterval: -1, Logger: quiet})
+	ov, err := overlay.NewRooms(overlay.Config{Log: st, SyncInterval: -1, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

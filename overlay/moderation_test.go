@@ -10,10 +10,10 @@ import (
 	"vitrine/events"
 )
 
-func newTestRoom(t *testing.T) (*Room, *Hub) {
+func newTestRoom(t *testing.T) (*Room, *Rooms) {
 	t.Helper()
 	st := openSQLite(t)
-	h := newHub(t, Config{Log: st, LikeInterval: 20 * time.Millisecond, CountInterval: -1})
+	h := newRooms(t, Config{Log: st, LikeInterval: 20 * time.Millisecond, CountInterval: -1})
 	return room(t, h, newCampaign(t, st)), h
 }
 
@@ -273,8 +273,8 @@ func TestDoubleVoteFoldsToOne(t *testing.T) {
 	st := openSQLite(t)
 	id := newCampaign(t, st)
 	bus := NewLocalBus()
-	a := room(t, newHub(t, Config{Log: st, Bus: bus, CountInterval: -1}), id)
-	b := room(t, newHub(t, Config{Log: st, Bus: bus, CountInterval: -1}), id)
+	a := room(t, newRooms(t, Config{Log: st, Bus: bus, CountInterval: -1}), id)
+	b := room(t, newRooms(t, Config{Log: st, Bus: bus, CountInterval: -1}), id)
 	m, err := a.OpenPoll(t.Context(), "Q", []string{"x", "y"})
 	if err != nil {
 		t.Fatal(err)
@@ -302,8 +302,8 @@ func TestViewerCountAcrossNodes(t *testing.T) {
 	st := openSQLite(t)
 	id := newCampaign(t, st)
 	bus := NewLocalBus()
-	ha := newHub(t, Config{Log: st, Bus: bus, CountInterval: 20 * time.Millisecond})
-	hb := newHub(t, Config{Log: st, Bus: bus, CountInterval: 20 * time.Millisecond})
+	ha := newRooms(t, Config{Log: st, Bus: bus, CountInterval: 20 * time.Millisecond})
+	hb := newRooms(t, Config{Log: st, Bus: bus, CountInterval: 20 * time.Millisecond})
 	a, b := room(t, ha, id), room(t, hb, id)
 	for range 3 {
 		if _, err := a.Subscribe(t.Context(), -1); err != nil {

@@ -75,8 +75,8 @@ func TestTwoNodesRedisPostgres(t *testing.T) {
 	url := pgtest.FreshURL(t)
 	stA, stB := pgtest.Open(t, url), pgtest.Open(t, url)
 	id := newCampaign(t, stA)
-	a := room(t, newHub(t, Config{Log: stA, Bus: redisBus(t)}), id)
-	b := room(t, newHub(t, Config{Log: stB, Bus: redisBus(t)}), id)
+	a := room(t, newRooms(t, Config{Log: stA, Bus: redisBus(t)}), id)
+	b := room(t, newRooms(t, Config{Log: stB, Bus: redisBus(t)}), id)
 	sub := subscribe(t, b, -1)
 	if m := next(t, sub); m.Type != events.TypeSnapshot {
 		t.Fatalf("first: %s", m.JSON)

@@ -37,7 +37,7 @@ type Log interface {
 	LastEventSeq(ctx context.Context, campaignID string) (int64, error)
 }
 
-// Config configures a Hub.
+// Config configures Rooms.
 type Config struct {
 	Log Log // required: store.Store fits
 	Bus Bus // nil: a LocalBus of the hub's own
@@ -65,8 +65,8 @@ type Config struct {
 	OnLike func(campaignID, viewerID string)
 }
 
-// Hub holds this node's Rooms, one per campaign, created on first use.
-type Hub struct {
+// Rooms holds this node's Rooms, one per campaign, created on first use.
+type Rooms struct {
 	cfg     Config
 	ownBus  bool
 	log     *slog.Logger
@@ -80,13 +80,13 @@ type Hub struct {
 	wg      sync.WaitGroup
 }
 
-// NewHub returns a hub; it starts nothing (see Start). Close it to
+// NewRooms returns a hub; it starts nothing (see Start). Close it to
 // release its rooms.
-func NewHub(cfg Config) (*Hub, error) {
+func NewRooms(cfg Config) (*Rooms, error) {
 	if cfg.Log == nil {
 		return nil, errors.New("overlay: a log (the store) is required")
 	}
-	h := &Hub{rooms: map[string]*Room{}, loading: map[string]chan struct{}{},
+	h := &Rooms{rooms: map[string]*Room{}, loading: map[string]chan struct{}{},
 		stop: make(chan struct{}), node: newID("node_")}
 	if cfg.Bus == nil {
 		cfg.Bus, h.ownBus = NewLocalBus(), true
@@ -120,7 +120,7 @@ func NewHub(cfg Config) (*Hub, error) {
 // Start starts the hub's loops: reading the log for events the bus did
 // not bring, and publishing this node's viewer counts. Rooms work without
 // them (a test may leave them off); Close stops them.
-func (h *Hub) Start() {
+func (h *Rooms) Start() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed || h.started {
@@ -137,7 +137,7 @@ func (h *Hub) Start() {
 
 // Room returns the campaign's room, loading its state from the log the
 // first time. It does not check that the campaign exists: callers do.
-func (h *Hub) Room(ctx context.Context, campaignID string) (*Room, error) {
+func (h *Rooms) Room(ctx context.Context, campaignID string) (*Room, error) {
 	for {
 		h.mu.Lock()
 		if h.closed {
@@ -178,7 +178,7 @@ func (h *Hub) Room(ctx context.Context, campaignID string) (*Room, error) {
 	}
 }
 
-func (h *Hub) open(ctx context.Context, campaignID string) (*Room, error) {
+func (h *Rooms) open(ctx context.Context, campaignID string) (*Room, error) {
 	r := &Room{id: campaignID, h: h, subs: map[*Subscription]struct{}{}, state: newRoomState(), lastChat: map[string]time.Time{}}
 	r.likes = newThrottle(h.cfg.LikeInterval, r.flushLikes)
 	r.results = newThrottle(h.cfg.LikeInterval, r.flushResults)
@@ -201,7 +201,7 @@ func (h *Hub) open(ctx context.Context, campaignID string) (*Room, error) {
 
 // Close ends every room and subscription (with ErrClosed), after
 // publishing likes still pending. A bus given in Config is not closed.
-func (h *Hub) Close() error {
+func (h *Rooms) Close() error {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -226,7 +226,7 @@ func (h *Hub) Close() error {
 // subscribers end (ErrClosed, so they reconnect) and the next use reads
 // the log afresh. For a log that was reset (the campaign's events deleted
 // and its sequence started over).
-func (h *Hub) Forget(campaignID string) {
+func (h *Rooms) Forget(campaignID string) {
 	h.mu.Lock()
 	r := h.rooms[campaignID]
 	delete(h.rooms, campaignID)
@@ -236,7 +236,7 @@ func (h *Hub) Forget(campaignID string) {
 	}
 }
 
-func (h *Hub) syncLoop() {
+func (h *Rooms) syncLoop() {
 	defer h.wg.Done()
 	if h.cfg.SyncInterval < 0 {
 		<-h.stop
@@ -270,7 +270,7 @@ func (h *Hub) syncLoop() {
 // log, the subscribers, the likes being counted.
 type Room struct {
 	id    string
-	h     *Hub
+	h     *Rooms
 	unsub func()
 
 	pinMu     sync.Mutex // serialises this node's check-then-append pin changes

@@ -36,12 +36,12 @@ func newCampaign(t testing.TB, s store.Store) string {
 	return c.ID
 }
 
-func newHub(t testing.TB, cfg Config) *Hub {
+func newRooms(t testing.TB, cfg Config) *Rooms {
 	t.Helper()
 	if cfg.SyncInterval == 0 {
 		cfg.SyncInterval = -1 // tests see the bus and gap filling alone
 	}
-	h, err := NewHub(cfg)
+	h, err := NewRooms(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func newHub(t testing.TB, cfg Config) *Hub {
 	return h
 }
 
-func room(t testing.TB, h *Hub, id string) *Room {
+func room(t testing.TB, h *Rooms, id string) *Room {
 	t.Helper()
 	r, err := h.Room(context.Background(), id)
 	if err != nil {
@@ -87,7 +87,7 @@ func product(i int) events.ProductRef {
 func TestPinsSnapshotAndLimit(t *testing.T) {
 	st := openSQLite(t)
 	id := newCampaign(t, st)
-	r := room(t, newHub(t, Config{Log: st}), id)
+	r := room(t, newRooms(t, Config{Log: st}), id)
 
 	sub := subscribe(t, r, -1)
 	snap := next(t, sub)
@@ -141,7 +141,7 @@ func TestPinsSnapshotAndLimit(t *testing.T) {
 	}
 
 	// A node started later folds the same state from the log.
-	r2 := room(t, newHub(t, Config{Log: st}), id)
+	r2 := room(t, newRooms(t, Config{Log: st}), id)
 	if got := r2.State(); r2.Seq() != 6 || !reflect.DeepEqual(got, r.State()) {
 		t.Fatalf("reloaded state %+v at %d, want %+v", got, r2.Seq(), r.State())
 	}
@@ -151,7 +151,7 @@ func TestEnvelopeShape(t *testing.T) {
 	st := openSQLite(t)
 	id := newCampaign(t, st)
 	at := time.Date(2026, 11, 22, 10, 0, 0, 123456789, time.UTC)
-	r := room(t, newHub(t, Config{Log: st, Now: func() time.Time { return at }}), id)
+	r := room(t, newRooms(t, Config{Log: st, Now: func() time.Time { return at }}), id)
 	m, err := r.Publish(t.Context(), events.TypeViewerCount, events.ViewerCount{Count: 7})
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +176,7 @@ func TestEnvelopeShape(t *testing.T) {
 func TestResumeAcrossTheSwitch(t *testing.T) {
 	st := openSQLite(t)
 	id := newCampaign(t, st)
-	r := room(t, newHub(t, Config{Log: st, Buffer: 4096}), id)
+	r := room(t, newRooms(t, Config{Log: st, Buffer: 4096}), id)
 	const total = 300
 	done := make(chan error, 1)
 	go func() {
@@ -242,7 +242,7 @@ func TestResumeAcrossTheSwitch(t *testing.T) {
 func TestSlowSubscriberIsDropped(t *testing.T) {
 	st := openSQLite(t)
 	id := newCampaign(t, st)
-	r := room(t, newHub(t, Config{Log: st, Buffer: 4}), id)
+	r := room(t, newRooms(t, Config{Log: st, Buffer: 4}), id)
 	sub := subscribe(t, r, 0)
 	fast := subscribe(t, r, 0)
 	for i := range 10 {
@@ -274,7 +274,7 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 func TestLikesAreAggregated(t *testing.T) {
 	st := openSQLite(t)
 	id := newCampaign(t, st)
-	h := newHub(t, Config{Log: st, LikeInterval: 50 * time.Millisecond})
+	h := newRooms(t, Config{Log: st, LikeInterval: 50 * time.Millisecond})
 	r := room(t, h, id)
 	sub := subscribe(t, r, 0)
 	start := time.Now()
@@ -315,8 +315,8 @@ func TestTwoNodesLocalBus(t *testing.T) {
 	st := openSQLite(t)
 	id := newCampaign(t, st)
 	bus := NewLocalBus()
-	a := room(t, newHub(t, Config{Log: st, Bus: bus}), id)
-	b := room(t, newHub(t, Config{Log: st, Bus: bus}), id)
+	a := room(t, newRooms(t, Config{Log: st, Bus: bus}), id)
+	b := room(t, newRooms(t, Config{Log: st, Bus: bus}), id)
 	sub := subscribe(t, b, -1)
 	next(t, sub)
 	if _, err := a.PinProduct(t.Context(), product(1)); err != nil {
@@ -342,7 +342,7 @@ func TestTwoNodesLocalBus(t *testing.T) {
 func TestCatchUpFindsSilentEvents(t *testing.T) {
 	st := openSQLite(t)
 	id := newCampaign(t, st)
-	r := room(t, newHub(t, Config{Log: st, SyncInterval: 20 * time.Millisecond}), id)
+	r := room(t, newRooms(t, Config{Log: st, SyncInterval: 20 * time.Millisecond}), id)
 	sub := subscribe(t, r, 0)
 	if _, err := st.AppendEvent(t.Context(), id, events.TypeStreamLive, events.MediaNow(), []byte(`{}`)); err != nil {
 		t.Fatal(err)
@@ -354,7 +354,7 @@ func TestCatchUpFindsSilentEvents(t *testing.T) {
 
 func TestSubscribeFutureSince(t *testing.T) {
 	st := openSQLite(t)
-	r := room(t, newHub(t, Config{Log: st}), newCampaign(t, st))
+	r := room(t, newRooms(t, Config{Log: st}), newCampaign(t, st))
 	if _, err := r.Subscribe(t.Context(), 5); !errors.Is(err, ErrFutureSince) {
 		t.Fatalf("since beyond the log: %v", err)
 	}
@@ -363,7 +363,7 @@ func TestSubscribeFutureSince(t *testing.T) {
 func TestHubClose(t *testing.T) {
 	st := openSQLite(t)
 	id := newCampaign(t, st)
-	h, err := NewHub(Config{Log: st, LikeInterval: time.Hour})
+	h, err := NewRooms(Config{Log: st, LikeInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

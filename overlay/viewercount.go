@@ -20,7 +20,7 @@ type countMark struct {
 // changes (at most once per interval) and every countRepeat while it is
 // not zero. Each node publishes its own; the state sums them, so the
 // count viewers see covers every node.
-func (h *Hub) countLoop(interval time.Duration) {
+func (h *Rooms) countLoop(interval time.Duration) {
 	defer h.wg.Done()
 	t := time.NewTicker(interval)
 	defer t.Stop()

@@ -52,7 +52,7 @@ type Server struct {
 	store    store.Store
 	notifier *notify.Notifier
 	bus      *overlay.RedisBus // nil: in-process
-	overlay  *overlay.Hub
+	overlay  *overlay.Rooms
 	events   *transport.Handler
 	api      *api.API
 	rtmp     *rtmp.Server
@@ -138,7 +138,7 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		bus = s.bus
 	}
 	// s.viewers is made below, before any viewer can connect.
-	s.overlay, err = overlay.NewHub(overlay.Config{Log: s.store, Bus: bus, Logger: log,
+	s.overlay, err = overlay.NewRooms(overlay.Config{Log: s.store, Bus: bus, Logger: log,
 		OnLike: func(campaignID, viewerID string) { s.viewers.Like(campaignID, viewerID) }})
 	if err != nil {
 		return nil, err
@@ -153,7 +153,7 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 	if perAddress == 0 {
 		perAddress = -1 // no bound
 	}
-	s.events, err = transport.NewHandler(transport.HandlerConfig{Hub: s.overlay, Campaigns: s.store, Identity: identity, Logger: log,
+	s.events, err = transport.NewHandler(transport.HandlerConfig{Rooms: s.overlay, Campaigns: s.store, Identity: identity, Logger: log,
 		TrustProxy: cfg.HTTP.TrustProxy, MaxPerAddress: perAddress})
 	if err != nil {
 		return nil, err

@@ -84,7 +84,7 @@ func (h *Handler) ServeDataChannel(ctx context.Context, campaignID string, ch Da
 		return // the channel closed
 	}
 
-	room, err := h.cfg.Hub.Room(ctx, campaignID)
+	room, err := h.cfg.Rooms.Room(ctx, campaignID)
 	if err != nil {
 		h.log.Error("events data channel", "campaign", campaignID, "err", err)
 		refuse("unavailable", "the events channel is unavailable; retry")

@@ -28,8 +28,8 @@ type Campaigns interface {
 
 // HandlerConfig configures the WebSocket transport.
 type HandlerConfig struct {
-	Hub       *overlay.Hub // required
-	Campaigns Campaigns    // required
+	Rooms     *overlay.Rooms // required
+	Campaigns Campaigns      // required
 	// OriginPatterns are the origins (host patterns, path.Match) allowed
 	// besides the server's own, for the player embedded in a seller's
 	// shop. nil: any origin; the events socket is public and needs no
@@ -116,7 +116,7 @@ func (h *Handler) BroadcastStats() (events int64, seconds float64, frames int64)
 
 // NewHandler returns the WebSocket handler.
 func NewHandler(cfg HandlerConfig) (*Handler, error) {
-	if cfg.Hub == nil || cfg.Campaigns == nil {
+	if cfg.Rooms == nil || cfg.Campaigns == nil {
 		return nil, errors.New("overlay: the handler needs a hub and campaigns")
 	}
 	if cfg.PingInterval <= 0 {
@@ -186,7 +186,7 @@ func (h *Handler) Start() error {
 
 // Close disconnects the parked sockets (going away: reconnect with
 // since) and stops the poller. Sockets with a goroutine end with their
-// rooms (Hub.Close).
+// rooms (Rooms.Close).
 func (h *Handler) Close() error {
 	h.mu.Lock()
 	if h.closed {
@@ -289,7 +289,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, host bool) {
 		httperr.Write(w, http.StatusNotFound, "not_found", "no such campaign")
 		return
 	}
-	room, err := h.cfg.Hub.Room(ctx, id)
+	room, err := h.cfg.Rooms.Room(ctx, id)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -21,7 +21,7 @@ import (
 
 type wsEnv struct {
 	st   store.Store
-	hub  *overlay.Hub
+	hub  *overlay.Rooms
 	srv  *httptest.Server
 	h    *Handler
 	id   string
@@ -32,8 +32,8 @@ func newWSEnv(t testing.TB, hcfg overlay.Config, cfg HandlerConfig) *wsEnv {
 	t.Helper()
 	st := openSQLite(t)
 	hcfg.Log = st
-	hub := newHub(t, hcfg)
-	cfg.Hub, cfg.Campaigns = hub, st
+	hub := newRooms(t, hcfg)
+	cfg.Rooms, cfg.Campaigns = hub, st
 	h, err := NewHandler(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -33,12 +33,12 @@ func newCampaign(t testing.TB, s store.Store) string {
 	return c.ID
 }
 
-func newHub(t testing.TB, cfg overlay.Config) *overlay.Hub {
+func newRooms(t testing.TB, cfg overlay.Config) *overlay.Rooms {
 	t.Helper()
 	if cfg.SyncInterval == 0 {
 		cfg.SyncInterval = -1 // tests see the bus and gap filling alone
 	}
-	h, err := overlay.NewHub(cfg)
+	h, err := overlay.NewRooms(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func newHub(t testing.TB, cfg overlay.Config) *overlay.Hub {
 	return h
 }
 
-func room(t testing.TB, h *overlay.Hub, id string) *overlay.Room {
+func room(t testing.TB, h *overlay.Rooms, id string) *overlay.Room {
 	t.Helper()
 	r, err := h.Room(context.Background(), id)
 	if err != nil {

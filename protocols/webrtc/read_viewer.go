@@ -30,7 +30,7 @@ const (
 // packets filled by the fanout, drained by the viewer's own writer goroutine.
 type viewer struct {
 	ss     *session
-	fanout   *fanout
+	fanout *fanout
 	tracks [numKinds]*viewerTrack // nil: kind not negotiated
 	notify chan struct{}
 	// wantKey is set under the fanout's lock when the queue overflowed; the

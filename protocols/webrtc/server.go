@@ -152,7 +152,7 @@ type Server struct {
 	publicIPs []string
 	sessions  map[string]*session
 	viewers   map[string]int // WHEP sessions per stream id
-	fanouts     map[string]*fanout
+	fanouts   map[string]*fanout
 	whips     map[string]*whipSession // by stream id, from POST to teardown
 	// noted remembers the stream each id's playback limits were logged
 	// for (weakly: an ended stream is not kept for it).
@@ -222,7 +222,7 @@ func New(cfg Config) (*Server, error) {
 		links:    links,
 		sessions: map[string]*session{},
 		viewers:  map[string]int{},
-		fanouts:    map[string]*fanout{},
+		fanouts:  map[string]*fanout{},
 		whips:    map[string]*whipSession{},
 		noted:    map[string]weak.Pointer[stream.Stream]{},
 	}
