@@ -1,4 +1,6 @@
 // Command vitrine is a self-hosted media server for live shopping.
+//
+// It imports configs and server only.
 package main
 
 import (

@@ -13,6 +13,9 @@
 // everything after. A campaign that never went live has a prelive only.
 // A time range (from, to) narrows prelive and replay; live is always
 // whole.
+//
+// It imports events, store and internal helpers; never overlay (the log is
+// read as events).
 package analytics
 
 import (

@@ -7,6 +7,10 @@
 // Every route is declared once, in routes.go, with its handler and its
 // documentation; Register and OpenAPI both read that table, so the document
 // cannot drift from the router.
+//
+// It imports analytics, overlay (the rooms it publishes pins to), events,
+// stream, store, notify/payload and internal helpers; never a media protocol
+// or a transport.
 package api
 
 import (

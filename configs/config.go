@@ -1,5 +1,7 @@
 // Package configs holds Vitrine's configuration: typed sections, embedded
 // defaults, a YAML file, VITRINE_* environment overrides and validation.
+//
+// It imports no package of the project.
 package configs
 
 import (

@@ -2,6 +2,8 @@
 // (https://www.standardwebhooks.com): Publish writes one durable delivery
 // per subscribed endpoint into the store's outbox, and Run delivers them,
 // signed, with retries and backoff, recording every outcome.
+//
+// It imports notify/payload, store and internal helpers.
 package notify
 
 import (

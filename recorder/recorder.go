@@ -12,6 +12,9 @@
 //
 // Paths from HTTP requests never reach the file system: every file served
 // is looked up by number in the index.
+//
+// It imports stream, events, store and internal helpers; never overlay (it
+// reads the log as events).
 package recorder
 
 import (

@@ -1,6 +1,8 @@
 // Package server wires Vitrine's components together and owns their
 // lifecycle: start in dependency order, stop in reverse, flushing what is
 // being written.
+//
+// It imports every package below it; nothing imports it but main.
 package server
 
 import (

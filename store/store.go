@@ -1,6 +1,8 @@
 // Package store persists Vitrine's data behind one interface with two
 // implementations: SQLite (modernc.org/sqlite, the embedded default) and
 // PostgreSQL (pgx, for several nodes). Both pass the same test suite.
+//
+// It imports no package of the project.
 package store
 
 import (

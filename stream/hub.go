@@ -1,6 +1,9 @@
 // Package stream is the hub between ingest protocols and readers: one Stream
 // per live session, a publisher that never blocks, and readers that each
 // consume at their own pace from a bounded queue.
+//
+// It imports no package of the project: every protocol, the recorder and the
+// API import it.
 package stream
 
 import (

@@ -8,6 +8,8 @@
 // first). dist is embedded when the Go binary is built; without a build it
 // holds only a placeholder, and the handler serves a page saying so, so
 // that go build and go test work on a fresh clone without Node.
+//
+// It imports internal helpers only.
 package web
 
 import (

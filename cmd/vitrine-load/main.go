@@ -36,6 +36,9 @@
 //	vitrine-load -stream cmp_… -hls 0 -ws 10000 -token $(cat data/admin.token) -chat-every 250ms -ramp 20s -duration 30s -every 10s
 //
 // WebRTC viewers need a stream without B-frames (e.g. x264 -bf 0).
+//
+// It imports events and internal helpers (the same WebSocket codec as the
+// server, internal/wsproto).
 package main
 
 import (

@@ -16,6 +16,8 @@
 //	err = p.Eval(ctx, `document.querySelectorAll("video").length`, &n)
 //
 // Pages need not be closed: the browser's cleanup ends everything.
+//
+// It imports no package of the project.
 package browser
 
 import (

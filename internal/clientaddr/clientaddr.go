@@ -1,5 +1,7 @@
 // Package clientaddr names the client of an HTTP request for per-client
 // limits (rate limits, connection caps).
+//
+// It imports no package of the project.
 package clientaddr
 
 import (

@@ -1,5 +1,7 @@
 // Package cors answers browsers' cross-origin requests to Vitrine's media
 // endpoints (LL-HLS, WHIP, WHEP) from pages on a seller's own site.
+//
+// It imports no package of the project.
 package cors
 
 import (

@@ -1,6 +1,8 @@
 // Package hlsprobe reads an LL-HLS stream the way a low-latency player does
 // (multivariant playlist, media playlist with blocking reload, parts) and
 // measures it. Tests and the load tool use it.
+//
+// It imports no package of the project.
 package hlsprobe
 
 import (

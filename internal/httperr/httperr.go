@@ -1,6 +1,8 @@
 // Package httperr writes the one error shape of Vitrine's HTTP surface:
 // {"error": {"code": "...", "message": "..."}}. It is a leaf package so that
 // protocols and the API answer alike without importing each other.
+//
+// It imports no package of the project.
 package httperr
 
 import (

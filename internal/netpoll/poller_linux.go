@@ -5,6 +5,8 @@
 // thousands of connections without a goroutine and buffers per idle one.
 // Each registration is one-shot: after its callback, a socket is silent
 // until Rearm, so one socket is never handled by two goroutines at once.
+//
+// It imports no package of the project.
 package netpoll
 
 import (

@@ -1,5 +1,7 @@
 // Package testenv holds helpers shared by tests that drive real peers
 // (ffmpeg) against Vitrine.
+//
+// It imports no package of the project.
 package testenv
 
 import (

@@ -5,6 +5,8 @@
 //
 // It depends on the store only, so that notify can use it without
 // importing api and api without depending on notify's internals.
+//
+// It imports store.
 package payload
 
 import (

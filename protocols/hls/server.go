@@ -1,6 +1,9 @@
 // Package hls serves live streams as Low-Latency HLS (fMP4 parts) with
 // gohlslib's Muxer: one muxer per live stream, fed by one hub reader and
 // shared by every viewer of that stream.
+//
+// It imports stream and internal helpers; nothing of campaigns or of the
+// other protocols.
 package hls
 
 import (

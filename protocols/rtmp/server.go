@@ -5,6 +5,9 @@
 // go-rtmp does the handshake, chunking and commands; a chunk guard in front
 // of it (chunkguard.go) fixes what it misses on untrusted input, and the
 // session (session.go) turns FLV tags into units.
+//
+// It imports stream and internal helpers; nothing of campaigns or of the
+// other protocols.
 package rtmp
 
 import (

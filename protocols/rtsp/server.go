@@ -11,6 +11,9 @@
 //
 // gortsplib parses requests, negotiates transports and runs RTCP; this
 // package decides who may do what and converts between RTP and units.
+//
+// It imports stream and internal helpers; nothing of campaigns or of the
+// other protocols.
 package rtsp
 
 import (

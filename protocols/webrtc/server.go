@@ -6,6 +6,10 @@
 // depacketize.go). WHEP viewers of a stream share one hub reader whose units
 // are packetized once (fanout.go); each viewer only adds its SSRC, payload
 // type and SRTP (viewer.go).
+//
+// It imports stream and internal helpers; nothing of campaigns or of the
+// other protocols (the data channel reaches overlay through
+// Config.OnDataChannel, which the server wires).
 package webrtc
 
 import (

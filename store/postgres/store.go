@@ -1,6 +1,8 @@
 // Package postgres is the store for several Vitrine nodes: PostgreSQL
 // through pgx, its pool (pgxpool) beneath database/sql so that the SQL is
 // shared with the SQLite store.
+//
+// It imports store and store/internal/sqlstore.
 package postgres
 
 import (

@@ -10,6 +10,8 @@
 // mode they neither wait for nor block the writer. busy_timeout remains for
 // what Go cannot queue: another process (a backup, the sqlite3 shell) on
 // the same file.
+//
+// It imports store and store/internal/sqlstore.
 package sqlite
 
 import (

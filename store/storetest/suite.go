@@ -1,6 +1,8 @@
 // Package storetest is the test suite every store.Store implementation
 // passes: the SQLite and PostgreSQL stores run the very same tests, against
 // real databases.
+//
+// It imports store and store/internal/sqlstore.
 package storetest
 
 import (

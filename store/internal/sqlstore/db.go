@@ -7,6 +7,8 @@
 // which error code means "unique violation", how Unicode text is
 // lower-cased, how text sorts, how migrations are serialised — is described
 // by a Dialect, so the SQL of each entity lives in one place.
+//
+// It imports store.
 package sqlstore
 
 import (

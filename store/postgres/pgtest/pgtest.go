@@ -5,6 +5,8 @@
 // The server is VITRINE_TEST_POSTGRES_URL, or postgres://postgres@127.0.0.1:5432/test.
 // An unreachable server fails the test rather than skipping it: a silent
 // skip would pass a suite that never ran.
+//
+// It imports store/postgres.
 package pgtest
 
 import (
