@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
-	"vitrine/events"
 
+	"vitrine/events"
 	"vitrine/store"
 )
 

@@ -3,8 +3,8 @@ package analytics
 import (
 	"encoding/json"
 	"time"
-	"vitrine/events"
 
+	"vitrine/events"
 	"vitrine/store"
 )
 

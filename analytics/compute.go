@@ -7,8 +7,8 @@ import (
 	"slices"
 	"sort"
 	"time"
-	"vitrine/events"
 
+	"vitrine/events"
 	"vitrine/store"
 )
 

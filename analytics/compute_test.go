@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-	"vitrine/events"
 
+	"vitrine/events"
 	"vitrine/store"
 	"vitrine/store/sqlite"
 )

@@ -2,8 +2,8 @@ package analytics
 
 import (
 	"strconv"
-	"vitrine/events"
 
+	"vitrine/events"
 	"vitrine/store"
 )
 

@@ -10,10 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"vitrine/events"
 
 	"github.com/xuri/excelize/v2"
 
+	"vitrine/events"
 	"vitrine/store"
 )
 

@@ -12,9 +12,10 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"vitrine/events"
 
 	"github.com/xuri/excelize/v2"
+
+	"vitrine/events"
 )
 
 func TestExport(t *testing.T) {

@@ -23,8 +23,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-	"vitrine/events"
 
+	"vitrine/events"
 	"vitrine/store"
 )
 

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
 	"vitrine/events"
 )
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"math/big"
 	"slices"
+
 	"vitrine/events"
 )
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+
 	"vitrine/analytics"
 	"vitrine/events"
 )

@@ -6,8 +6,8 @@ import (
 	"os"
 	"testing"
 	"time"
-	"vitrine/events"
 
+	"vitrine/events"
 	"vitrine/store/postgres/pgtest"
 )
 

@@ -10,8 +10,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-	"vitrine/events"
 
+	"vitrine/events"
 	"vitrine/store"
 )
 

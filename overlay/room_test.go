@@ -10,8 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"vitrine/events"
 
+	"vitrine/events"
 	"vitrine/store"
 	"vitrine/store/sqlite"
 )

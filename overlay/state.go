@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"time"
+
 	"vitrine/events"
 )
 

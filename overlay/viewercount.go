@@ -3,6 +3,7 @@ package overlay
 import (
 	"context"
 	"time"
+
 	"vitrine/events"
 )
 

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"sort"
 	"time"
-	"vitrine/events"
 
+	"vitrine/events"
 	"vitrine/store"
 )
 

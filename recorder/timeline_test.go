@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"vitrine/events"
 
+	"vitrine/events"
 	"vitrine/store"
 )
 

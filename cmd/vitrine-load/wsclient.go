@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
 	"vitrine/internal/wsproto"
 )
 

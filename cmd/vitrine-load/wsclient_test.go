@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
 	"vitrine/events"
 )
 

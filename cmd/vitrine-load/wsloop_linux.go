@@ -11,9 +11,10 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
-	"vitrine/internal/wsproto"
 
 	"golang.org/x/sys/unix"
+
+	"vitrine/internal/wsproto"
 )
 
 // wsReaders read the viewers' sockets from a few epoll loops instead of

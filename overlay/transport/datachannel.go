@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"time"
+
 	"vitrine/events"
 	"vitrine/overlay"
-
 	"vitrine/store"
 )
 

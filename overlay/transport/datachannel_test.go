@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+
 	"vitrine/events"
 	"vitrine/overlay"
 )

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
 	"vitrine/events"
 	"vitrine/internal/wsproto"
 	"vitrine/overlay"

@@ -3,6 +3,7 @@ package transport
 import (
 	"fmt"
 	"testing"
+
 	"vitrine/internal/wsproto"
 	"vitrine/overlay"
 )

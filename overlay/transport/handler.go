@@ -11,13 +11,13 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
-	"vitrine/events"
-	"vitrine/internal/wsproto"
-	"vitrine/overlay"
 
+	"vitrine/events"
 	"vitrine/internal/clientaddr"
 	"vitrine/internal/httperr"
 	"vitrine/internal/netpoll"
+	"vitrine/internal/wsproto"
+	"vitrine/overlay"
 	"vitrine/store"
 )
 

@@ -11,11 +11,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"vitrine/events"
-	"vitrine/overlay"
 
 	"github.com/coder/websocket"
 
+	"vitrine/events"
+	"vitrine/overlay"
 	"vitrine/store"
 )
 

@@ -9,10 +9,11 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"vitrine/events"
-	"vitrine/internal/wsproto"
 
 	"golang.org/x/sys/unix"
+
+	"vitrine/events"
+	"vitrine/internal/wsproto"
 )
 
 // parkedSocket is a viewer's WebSocket once it has caught up with its

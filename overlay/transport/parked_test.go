@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+
 	"vitrine/events"
 	"vitrine/internal/wsproto"
 	"vitrine/overlay"

@@ -4,6 +4,7 @@ package transport
 
 import (
 	"golang.org/x/sys/unix"
+
 	"vitrine/events"
 	"vitrine/overlay"
 )

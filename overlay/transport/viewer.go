@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
 	"vitrine/events"
 	"vitrine/internal/ratelimit"
 	"vitrine/overlay"
