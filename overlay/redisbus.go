@@ -25,14 +25,16 @@ type RedisBus struct {
 	ps     *redis.PubSub
 	log    *slog.Logger
 
-	mu   sync.RWMutex
-	next int
-	subs map[string]map[int]func([]byte)
-	done chan struct{}
+	mu      sync.RWMutex
+	next    int
+	subs    map[string]map[int]func([]byte)
+	started bool          // the receive loop runs (from the first Subscribe)
+	done    chan struct{} // closed when it ends
 }
 
 // NewRedisBus connects to url (redis://[:password@]host:6379/0, or
-// rediss:// for TLS) and checks that the server answers.
+// rediss:// for TLS) and checks that the server answers. Its receive loop
+// starts with the first Subscribe; Close stops it.
 func NewRedisBus(ctx context.Context, url string, logger *slog.Logger) (*RedisBus, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
@@ -48,7 +50,6 @@ func NewRedisBus(ctx context.Context, url string, logger *slog.Logger) (*RedisBu
 	}
 	b := &RedisBus{client: client, ps: client.Subscribe(ctx), log: logger.With("component", "overlay.redis"),
 		subs: map[string]map[int]func([]byte){}, done: make(chan struct{})}
-	go b.loop()
 	return b, nil
 }
 
@@ -85,6 +86,10 @@ func (b *RedisBus) Publish(ctx context.Context, campaignID string, msg []byte) e
 func (b *RedisBus) Subscribe(ctx context.Context, campaignID string, fn func([]byte)) (func(), error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if !b.started {
+		b.started = true
+		go b.loop()
+	}
 	if b.subs[campaignID] == nil {
 		if err := b.ps.Subscribe(ctx, RedisChannelPrefix+campaignID); err != nil {
 			return nil, fmt.Errorf("overlay: redis subscribe: %w", err)
@@ -113,6 +118,12 @@ func (b *RedisBus) Subscribe(ctx context.Context, campaignID string, fn func([]b
 // Close closes the subscriber connection and the client.
 func (b *RedisBus) Close() error {
 	err := b.ps.Close()
-	<-b.done
+	b.mu.Lock()
+	started := b.started
+	b.started = true // no loop starts after Close
+	b.mu.Unlock()
+	if started {
+		<-b.done
+	}
 	return errors.Join(err, b.client.Close())
 }

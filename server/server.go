@@ -55,7 +55,8 @@ type Server struct {
 	notifier *notify.Notifier
 	bus      *overlay.RedisBus // nil: in-process
 	overlay  *overlay.Rooms
-	events   *transport.Handler
+	events   *transport.Handler      // the events WebSocket
+	channels *transport.DataChannels // the events on WHEP data channels
 	api      *api.API
 	rtmp     *rtmp.Server
 	rtsp     *rtsp.Server
@@ -155,9 +156,12 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 	if perAddress == 0 {
 		perAddress = -1 // no bound
 	}
-	s.events, err = transport.NewHandler(transport.HandlerConfig{Rooms: s.overlay, Campaigns: s.store, Identity: identity, Logger: log,
-		TrustProxy: cfg.HTTP.TrustProxy, MaxPerAddress: perAddress})
-	if err != nil {
+	eventsCfg := transport.Config{Rooms: s.overlay, Campaigns: s.store, Identity: identity, Logger: log,
+		TrustProxy: cfg.HTTP.TrustProxy, MaxPerAddress: perAddress}
+	if s.events, err = transport.NewHandler(eventsCfg); err != nil {
+		return nil, err
+	}
+	if s.channels, err = transport.NewDataChannels(eventsCfg); err != nil {
 		return nil, err
 	}
 	s.viewers = analytics.NewSessionRecorder(s.store, log)
@@ -198,7 +202,7 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 			ICEServers: ice, AllowOrigins: cfg.HTTP.AllowOrigins, Logger: log,
 			// The shopping data channel also rides on WHEP sessions.
 			OnDataChannel: func(ctx context.Context, id string, ch webrtc.DataChannel) {
-				s.events.ServeDataChannel(ctx, id, ch)
+				s.channels.Serve(ctx, id, ch)
 			},
 			// Analytics count WHEP viewers and their watching time.
 			OnViewer: func(v webrtc.ViewerInfo) func() {

@@ -10,7 +10,7 @@ import (
 	"vitrine/store"
 )
 
-// DataChannel is a WebRTC data channel as ServeDataChannel uses it;
+// DataChannel is a WebRTC data channel as DataChannels.Serve uses it;
 // protocols/webrtc.DataChannel fits. Its methods must be safe for
 // concurrent use.
 type DataChannel interface {
@@ -23,7 +23,22 @@ type DataChannel interface {
 	Close() error
 }
 
-// ServeDataChannel serves campaign campaignID's events on a WebRTC data
+// DataChannels serves the events on WHEP sessions' data channels. It has
+// no goroutine of its own: each Serve runs on its caller's.
+type DataChannels struct {
+	*viewers
+}
+
+// NewDataChannels returns the data-channel transport.
+func NewDataChannels(cfg Config) (*DataChannels, error) {
+	v, err := newViewers(cfg, "overlay.datachannel")
+	if err != nil {
+		return nil, err
+	}
+	return &DataChannels{viewers: v}, nil
+}
+
+// Serve serves campaign campaignID's events on a WebRTC data
 // channel of a WHEP session, as ServeHTTP does on a WebSocket: the same
 // envelopes (one per text message), the same inbound messages and limits.
 // Since is given by a first "resume" message (see events.InResume). The server
@@ -35,24 +50,24 @@ type DataChannel interface {
 //
 // Wiring, where the WHEP server is configured:
 //
-//	webrtc.Config{OnDataChannel: func(ctx context.Context, id string, ch webrtc.DataChannel) { events.ServeDataChannel(ctx, id, ch) }}
-func (h *Handler) ServeDataChannel(ctx context.Context, campaignID string, ch DataChannel) {
-	t := &dcTransport{ch: ch, timeout: h.cfg.WriteTimeout}
+//	webrtc.Config{OnDataChannel: func(ctx context.Context, id string, ch webrtc.DataChannel) { dcs.Serve(ctx, id, ch) }}
+func (d *DataChannels) Serve(ctx context.Context, campaignID string, ch DataChannel) {
+	t := &dcTransport{ch: ch, timeout: d.cfg.WriteTimeout}
 	defer ch.Close()
 	refuse := func(code, message string) { t.sendError(ctx, code, message) }
-	if _, err := h.cfg.Campaigns.GetCampaign(ctx, campaignID); err != nil {
+	if _, err := d.cfg.Campaigns.GetCampaign(ctx, campaignID); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			refuse("not_found", "no such campaign")
 			return
 		}
-		h.log.Error("events data channel", "campaign", campaignID, "err", err)
+		d.log.Error("events data channel", "campaign", campaignID, "err", err)
 		refuse("unavailable", "the events channel is unavailable; retry")
 		return
 	}
 
 	since, first := int64(-1), []byte(nil)
 	var viewerID, token string
-	wctx, cancel := context.WithTimeout(ctx, h.cfg.ResumeWait)
+	wctx, cancel := context.WithTimeout(ctx, d.cfg.ResumeWait)
 	b, err := ch.Receive(wctx)
 	cancel()
 	switch {
@@ -65,7 +80,7 @@ func (h *Handler) ServeDataChannel(ctx context.Context, campaignID string, ch Da
 		case ok:
 			since = *res.Since
 			if res.Viewer != "" {
-				if viewerID, err = h.cfg.Identity.Verify(res.Viewer); err != nil {
+				if viewerID, err = d.cfg.Identity.Verify(res.Viewer); err != nil {
 					refuse("bad_message", "viewer is not a token this server issued; resume without it for a new one")
 					return
 				}
@@ -84,9 +99,9 @@ func (h *Handler) ServeDataChannel(ctx context.Context, campaignID string, ch Da
 		return // the channel closed
 	}
 
-	room, err := h.cfg.Rooms.Room(ctx, campaignID)
+	room, err := d.cfg.Rooms.Room(ctx, campaignID)
 	if err != nil {
-		h.log.Error("events data channel", "campaign", campaignID, "err", err)
+		d.log.Error("events data channel", "campaign", campaignID, "err", err)
 		refuse("unavailable", "the events channel is unavailable; retry")
 		return
 	}
@@ -96,12 +111,12 @@ func (h *Handler) ServeDataChannel(ctx context.Context, campaignID string, ch Da
 		return
 	}
 	if err != nil {
-		h.log.Error("events data channel", "campaign", campaignID, "err", err)
+		d.log.Error("events data channel", "campaign", campaignID, "err", err)
 		refuse("unavailable", "the events channel is unavailable; retry")
 		return
 	}
 	defer sub.Close()
-	h.newConn(room, sub, t, viewerID, token).run(ctx, first)
+	d.newConn(room, sub, t, viewerID, token).run(ctx, first)
 }
 
 // dcTransport is a viewerConn's data channel.

@@ -62,16 +62,21 @@ func (d *memDC) Close() error {
 	return nil
 }
 
-// serveDC runs ServeDataChannel on a new memDC; the returned channel
+// serveDC runs DataChannels.Serve, configured as the WebSocket handler
+// (the same rooms and identity), on a new memDC; the returned channel
 // closes when it returns.
 func (e *wsEnv) serveDC(t *testing.T, campaignID string) (*memDC, chan struct{}) {
 	t.Helper()
+	dcs, err := NewDataChannels(e.h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	d := newMemDC()
 	done := make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		defer close(done)
-		e.h.ServeDataChannel(ctx, campaignID, d)
+		dcs.Serve(ctx, campaignID, d)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -115,12 +120,12 @@ func waitDone(t *testing.T, done chan struct{}) {
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		t.Fatal("ServeDataChannel did not return")
+		t.Fatal("Serve did not return")
 	}
 }
 
 func TestDataChannelSnapshotChatAndResume(t *testing.T) {
-	e := newWSEnv(t, overlay.Config{}, HandlerConfig{ResumeWait: 50 * time.Millisecond})
+	e := newWSEnv(t, overlay.Config{}, Config{ResumeWait: 50 * time.Millisecond})
 	if _, err := e.room.PinProduct(t.Context(), product(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +168,7 @@ func TestDataChannelSnapshotChatAndResume(t *testing.T) {
 	}
 	resumed.quiet(t)
 	// {"type":"resume"} asks for the snapshot at once.
-	e2 := newWSEnv(t, overlay.Config{}, HandlerConfig{ResumeWait: time.Hour})
+	e2 := newWSEnv(t, overlay.Config{}, Config{ResumeWait: time.Hour})
 	hello, _ := e2.serveDC(t, e2.id)
 	hello.send(`{"type":"resume"}`)
 	if env := hello.read(t); env.Type != events.TypeSnapshot || env.Seq != 0 {
@@ -172,7 +177,7 @@ func TestDataChannelSnapshotChatAndResume(t *testing.T) {
 }
 
 func TestDataChannelRefusals(t *testing.T) {
-	e := newWSEnv(t, overlay.Config{}, HandlerConfig{ResumeWait: time.Hour})
+	e := newWSEnv(t, overlay.Config{}, Config{ResumeWait: time.Hour})
 	for _, c := range []struct {
 		name, campaign, first, code string
 	}{
@@ -214,13 +219,17 @@ func TestDataChannelRefusals(t *testing.T) {
 // A viewer that does not take its messages is closed as too slow, with
 // the since to resume from.
 func TestDataChannelSlowViewer(t *testing.T) {
-	e := newWSEnv(t, overlay.Config{Buffer: 4}, HandlerConfig{WriteTimeout: 50 * time.Millisecond})
+	e := newWSEnv(t, overlay.Config{Buffer: 4}, Config{WriteTimeout: 50 * time.Millisecond})
+	dcs, err := NewDataChannels(e.h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	d := newMemDC()
 	d.out = make(chan []byte) // nobody reads
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		e.h.ServeDataChannel(t.Context(), e.id, d)
+		dcs.Serve(t.Context(), e.id, d)
 	}()
 	d.send(`{"type":"resume","data":{"since":0}}`)
 	e.chat(t, 10)
@@ -230,7 +239,7 @@ func TestDataChannelSlowViewer(t *testing.T) {
 // An event reaches a WebSocket viewer and a data channel viewer of the
 // same campaign with the same seq and bytes.
 func TestDataChannelAndWebSocketSameSequence(t *testing.T) {
-	e := newWSEnv(t, overlay.Config{}, HandlerConfig{})
+	e := newWSEnv(t, overlay.Config{}, Config{})
 	e.chat(t, 2)
 	ws := e.dial(t, "?since=2")
 	d, _ := e.serveDC(t, e.id)

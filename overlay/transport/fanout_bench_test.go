@@ -16,7 +16,7 @@ import (
 func BenchmarkFanBroadcast(b *testing.B) {
 	for _, n := range []int{100, 1000, 5000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			e := newWSEnv(b, overlay.Config{CountInterval: -1}, HandlerConfig{}) // nothing published: the fanout's own passes stay idle
+			e := newWSEnv(b, overlay.Config{CountInterval: -1}, Config{}) // nothing published: the fanout's own passes stay idle
 			clients := make([]*rawWS, n)
 			for i := range clients {
 				clients[i] = dialRaw(b, e, "?since=0")

@@ -26,8 +26,8 @@ type Campaigns interface {
 	GetCampaign(ctx context.Context, id string) (*store.Campaign, error)
 }
 
-// HandlerConfig configures the WebSocket transport.
-type HandlerConfig struct {
+// Config configures the WebSocket transport.
+type Config struct {
 	Rooms     *overlay.Rooms // required
 	Campaigns Campaigns      // required
 	// OriginPatterns are the origins (host patterns, path.Match) allowed
@@ -76,7 +76,7 @@ type HandlerConfig struct {
 	TrustProxy bool
 }
 
-// DefaultMaxPerAddress is HandlerConfig.MaxPerAddress's default: more
+// DefaultMaxPerAddress is Config.MaxPerAddress's default: more
 // tabs and devices than a household holds, and what an office or a
 // school behind one address would open for one live.
 const DefaultMaxPerAddress = 100
@@ -87,8 +87,7 @@ const DefaultMaxPerAddress = 100
 // goroutine when it sends something. Host consoles (and sockets over TLS)
 // keep a goroutine each. Close stops it all.
 type Handler struct {
-	cfg HandlerConfig
-	log *slog.Logger
+	*viewers
 
 	poller *netpoll.Poller // nil: no parking
 	ctx    context.Context // ends with Close
@@ -114,48 +113,14 @@ func (h *Handler) BroadcastStats() (events int64, seconds float64, frames int64)
 	return h.broadcasts.Load(), float64(h.broadcastNanos.Load()) / 1e9, h.framesOut.Load()
 }
 
-// NewHandler returns the WebSocket handler.
-func NewHandler(cfg HandlerConfig) (*Handler, error) {
-	if cfg.Rooms == nil || cfg.Campaigns == nil {
-		return nil, errors.New("overlay: the handler needs a hub and campaigns")
+// NewHandler returns the WebSocket handler; it starts nothing (Start).
+func NewHandler(cfg Config) (*Handler, error) {
+	v, err := newViewers(cfg, "overlay.ws")
+	if err != nil {
+		return nil, err
 	}
-	if cfg.PingInterval <= 0 {
-		cfg.PingInterval = wsproto.DefaultPingInterval
-	}
-	if cfg.PongTimeout <= 0 {
-		cfg.PongTimeout = wsproto.DefaultPongTimeout
-	}
-	if cfg.WriteTimeout <= 0 {
-		cfg.WriteTimeout = 10 * time.Second
-	}
-	if cfg.ChatRate <= 0 {
-		cfg.ChatRate = 1
-	}
-	if cfg.ChatBurst <= 0 {
-		cfg.ChatBurst = 5
-	}
-	if cfg.LikeRate <= 0 {
-		cfg.LikeRate = 10
-	}
-	if cfg.LikeBurst <= 0 {
-		cfg.LikeBurst = 20
-	}
-	if cfg.ResumeWait <= 0 {
-		cfg.ResumeWait = 500 * time.Millisecond
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Identity == nil {
-		cfg.Identity, _ = overlay.NewIdentity(nil)
-	}
-	if cfg.MaxSockets == 0 {
-		cfg.MaxSockets = defaultMaxSockets()
-	}
-	if cfg.MaxPerAddress == 0 {
-		cfg.MaxPerAddress = DefaultMaxPerAddress
-	}
-	h := &Handler{cfg: cfg, log: cfg.Logger.With("component", "overlay.ws"), fanouts: map[*overlay.Room]*fanout{},
+	cfg = v.cfg
+	h := &Handler{viewers: v, fanouts: map[*overlay.Room]*fanout{},
 		slots: socketSlots{max: max(cfg.MaxSockets, 0), perAddr: max(cfg.MaxPerAddress, 0)}}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	return h, nil
@@ -372,7 +337,7 @@ func (t *wsTransport) close(why endReason, reason string) {
 }
 
 func (t *wsTransport) ping(ctx context.Context, k *viewerConn) {
-	t0 := time.NewTicker(k.h.cfg.PingInterval)
+	t0 := time.NewTicker(k.v.cfg.PingInterval)
 	defer t0.Stop()
 	for {
 		select {
@@ -380,7 +345,7 @@ func (t *wsTransport) ping(ctx context.Context, k *viewerConn) {
 			return
 		case <-t0.C:
 		}
-		pctx, cancel := context.WithTimeout(ctx, k.h.cfg.PongTimeout)
+		pctx, cancel := context.WithTimeout(ctx, k.v.cfg.PongTimeout)
 		err := t.c.Ping(pctx)
 		cancel()
 		if err != nil {

@@ -28,7 +28,7 @@ type wsEnv struct {
 	room *overlay.Room
 }
 
-func newWSEnv(t testing.TB, hcfg overlay.Config, cfg HandlerConfig) *wsEnv {
+func newWSEnv(t testing.TB, hcfg overlay.Config, cfg Config) *wsEnv {
 	t.Helper()
 	st := openSQLite(t)
 	hcfg.Log = st
@@ -101,7 +101,7 @@ func (e *wsEnv) chat(t *testing.T, n int) {
 }
 
 func TestWSSnapshotOrderAndResume(t *testing.T) {
-	e := newWSEnv(t, overlay.Config{}, HandlerConfig{})
+	e := newWSEnv(t, overlay.Config{}, Config{})
 	if _, err := e.room.PinProduct(t.Context(), product(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestWSSnapshotOrderAndResume(t *testing.T) {
 }
 
 func TestWSBadRequests(t *testing.T) {
-	e := newWSEnv(t, overlay.Config{}, HandlerConfig{})
+	e := newWSEnv(t, overlay.Config{}, Config{})
 	draft := &store.Campaign{Title: "Draft", StartsAt: time.Now(), EndsAt: time.Now().Add(time.Hour), Visibility: "suggested"}
 	if err := e.st.CreateCampaign(t.Context(), draft); err != nil {
 		t.Fatal(err)
@@ -165,7 +165,7 @@ func TestWSBadRequests(t *testing.T) {
 }
 
 func TestWSChatLikesAndMalformed(t *testing.T) {
-	e := newWSEnv(t, overlay.Config{LikeInterval: 30 * time.Millisecond}, HandlerConfig{ChatBurst: 2, ChatRate: 0.001})
+	e := newWSEnv(t, overlay.Config{LikeInterval: 30 * time.Millisecond}, Config{ChatBurst: 2, ChatRate: 0.001})
 	viewer := e.dial(t, "?since=0")
 	watcher := e.dial(t, "?since=0")
 	send(t, viewer, `{"type":"chat.send","data":{"text":"<script>alert(1)</script>","name":"Ann"}}`)
@@ -264,7 +264,7 @@ func (l smallBuffers) Accept() (net.Conn, error) {
 // queue overflows or a write times out), and resumes with since, losing
 // nothing.
 func TestWSSlowViewer(t *testing.T) {
-	e := newWSEnv(t, overlay.Config{Buffer: 8}, HandlerConfig{WriteTimeout: time.Second})
+	e := newWSEnv(t, overlay.Config{Buffer: 8}, Config{WriteTimeout: time.Second})
 	mux := http.NewServeMux()
 	mux.Handle("GET /live/{id}/events", e.h)
 	srv := httptest.NewUnstartedServer(mux)
@@ -333,7 +333,7 @@ func TestWSSlowViewer(t *testing.T) {
 }
 
 func TestWSKeepalive(t *testing.T) {
-	e := newWSEnv(t, overlay.Config{}, HandlerConfig{PingInterval: 20 * time.Millisecond})
+	e := newWSEnv(t, overlay.Config{}, Config{PingInterval: 20 * time.Millisecond})
 	c := e.dial(t, "?since=0")
 	go func() {
 		time.Sleep(300 * time.Millisecond) // some 15 pings, answered while the client reads
@@ -347,7 +347,7 @@ func TestWSKeepalive(t *testing.T) {
 
 // TestWSDeadPeer: a viewer that never answers pings is disconnected.
 func TestWSDeadPeer(t *testing.T) {
-	e := newWSEnv(t, overlay.Config{}, HandlerConfig{PingInterval: 20 * time.Millisecond, PongTimeout: 100 * time.Millisecond})
+	e := newWSEnv(t, overlay.Config{}, Config{PingInterval: 20 * time.Millisecond, PongTimeout: 100 * time.Millisecond})
 	_ = e.dial(t, "?since=0") // never read: pongs are never sent
 	deadline := time.Now().Add(5 * time.Second)
 	for e.room.Subscribers() != 0 && time.Now().Before(deadline) {

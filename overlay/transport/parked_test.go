@@ -210,7 +210,7 @@ func TestWSParkedNoGoroutinePerViewer(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("parking needs epoll")
 	}
-	e := newWSEnv(t, overlay.Config{}, HandlerConfig{})
+	e := newWSEnv(t, overlay.Config{}, Config{})
 	if _, err := e.room.PinProduct(t.Context(), product(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestWSParkedNoGoroutinePerViewer(t *testing.T) {
 // backlog from the log while events keep coming, then the live tail from
 // the fanout: every seq once, in order.
 func TestWSParkedResumeAcrossParking(t *testing.T) {
-	e := newWSEnv(t, overlay.Config{}, HandlerConfig{})
+	e := newWSEnv(t, overlay.Config{}, Config{})
 	e.chat(t, 300)
 	done := make(chan struct{})
 	go func() {
@@ -288,12 +288,12 @@ func TestWSParkedResumeAcrossParking(t *testing.T) {
 func TestWSProtocol(t *testing.T) {
 	for _, path := range []string{"parked", "goroutine"} {
 		t.Run(path, func(t *testing.T) {
-			testWSProtocol(t, HandlerConfig{NoParking: path == "goroutine"})
+			testWSProtocol(t, Config{NoParking: path == "goroutine"})
 		})
 	}
 }
 
-func testWSProtocol(t *testing.T, cfg HandlerConfig) {
+func testWSProtocol(t *testing.T, cfg Config) {
 	e := newWSEnv(t, overlay.Config{}, cfg)
 	watcher := dialRaw(t, e, "?since=0")
 	chat := func(text string) []byte {
@@ -378,7 +378,7 @@ func testWSProtocol(t *testing.T, cfg HandlerConfig) {
 // TestWSUpgradeRefusals: requests that are not a WebSocket handshake get
 // a JSON error, not a hung or reset connection.
 func TestWSUpgradeRefusals(t *testing.T) {
-	e := newWSEnv(t, overlay.Config{}, HandlerConfig{OriginPatterns: []string{"shop.example.com"}})
+	e := newWSEnv(t, overlay.Config{}, Config{OriginPatterns: []string{"shop.example.com"}})
 	u := e.srv.URL + "/live/" + e.id + "/events"
 	for _, tc := range []struct {
 		name    string
@@ -422,7 +422,7 @@ func TestWSUpgradeRefusals(t *testing.T) {
 // TestWSParkedOutlivesWriteTimeout: a parked socket still gets events
 // long after its catch-up's writes (whose deadline must not stay).
 func TestWSParkedOutlivesWriteTimeout(t *testing.T) {
-	e := newWSEnv(t, overlay.Config{}, HandlerConfig{WriteTimeout: 100 * time.Millisecond})
+	e := newWSEnv(t, overlay.Config{}, Config{WriteTimeout: 100 * time.Millisecond})
 	c := dialRaw(t, e, "?since=0")
 	waitFor(t, "the socket parked", func() bool { return e.h.Parked() == 1 })
 	for seq := int64(1); seq <= 3; seq++ {
@@ -438,7 +438,7 @@ func TestWSParkedOutlivesWriteTimeout(t *testing.T) {
 // sockets go out batched; every viewer still gets each once, in order,
 // including viewers that parked in the middle of the burst.
 func TestWSParkedBurst(t *testing.T) {
-	e := newWSEnv(t, overlay.Config{}, HandlerConfig{})
+	e := newWSEnv(t, overlay.Config{}, Config{})
 	var clients []*rawWS
 	for range 20 {
 		clients = append(clients, dialRaw(t, e, "?since=0"))
@@ -472,7 +472,7 @@ func TestWSParkedBurst(t *testing.T) {
 // (its own queue overflowed) follows again from the log; the viewers lose
 // nothing.
 func TestWSParkedFanFallsBehind(t *testing.T) {
-	e := newWSEnv(t, overlay.Config{Buffer: 2}, HandlerConfig{})
+	e := newWSEnv(t, overlay.Config{Buffer: 2}, Config{})
 	c := dialRaw(t, e, "?since=0")
 	waitFor(t, "the socket parked", func() bool { return e.h.Parked() == 1 })
 	e.h.mu.Lock()
@@ -500,7 +500,7 @@ func TestWSParkedFanFallsBehind(t *testing.T) {
 func TestWSParkedWindowFull(t *testing.T) {
 	defer func(n int) { windowMax = n }(windowMax)
 	windowMax = 3
-	e := newWSEnv(t, overlay.Config{Buffer: 4096, CountInterval: -1}, HandlerConfig{})
+	e := newWSEnv(t, overlay.Config{Buffer: 4096, CountInterval: -1}, Config{})
 	const first, later, events = 1100, 100, 80
 	var clients []*rawWS
 	for range first {
@@ -553,7 +553,7 @@ func TestWSParkedWindowFull(t *testing.T) {
 func TestFanPublishFullWindow(t *testing.T) {
 	defer func(n int) { windowMax = n }(windowMax)
 	windowMax = 3
-	e := newWSEnv(t, overlay.Config{CountInterval: -1}, HandlerConfig{})
+	e := newWSEnv(t, overlay.Config{CountInterval: -1}, Config{})
 	msg := func(seq int64, typ string) *events.Message {
 		m, err := events.NewMessage(events.Envelope{V: events.Version, Seq: seq, Type: typ, Data: json.RawMessage(`{}`)})
 		if err != nil {
@@ -593,7 +593,7 @@ func TestFanPublishFullWindow(t *testing.T) {
 // pongs in one go would hold up the events), and each within it.
 func TestWSParkedPingsSpread(t *testing.T) {
 	const interval = 400 * time.Millisecond
-	e := newWSEnv(t, overlay.Config{CountInterval: -1}, HandlerConfig{PingInterval: interval})
+	e := newWSEnv(t, overlay.Config{CountInterval: -1}, Config{PingInterval: interval})
 	const n = 40
 	clients := make([]*rawWS, n)
 	for i := range clients {

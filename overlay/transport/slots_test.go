@@ -35,7 +35,7 @@ func handshakeFrom(t *testing.T, e *wsEnv, from string) (status int, body string
 func TestWSSocketCaps(t *testing.T) {
 	for _, noParking := range []bool{false, true} {
 		t.Run(fmt.Sprintf("noParking=%v", noParking), func(t *testing.T) {
-			e := newWSEnv(t, overlay.Config{CountInterval: -1}, HandlerConfig{MaxSockets: 5, MaxPerAddress: 2, TrustProxy: true, NoParking: noParking})
+			e := newWSEnv(t, overlay.Config{CountInterval: -1}, Config{MaxSockets: 5, MaxPerAddress: 2, TrustProxy: true, NoParking: noParking})
 			expect := func(from string, want int, inBody string) func() {
 				t.Helper()
 				status, body, closeIt := handshakeFrom(t, e, from)

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"time"
 
 	"vitrine/events"
 	"vitrine/internal/ratelimit"
+	"vitrine/internal/wsproto"
 	"vitrine/overlay"
 )
 
@@ -36,10 +39,62 @@ type transport interface {
 	close(why endReason, reason string)
 }
 
+// viewers is what both transports share: the configuration (the rooms,
+// the campaigns, the viewers' identity and limits) and each viewer's
+// connection logic (viewerConn).
+type viewers struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// newViewers validates cfg and fills in its defaults.
+func newViewers(cfg Config, component string) (*viewers, error) {
+	if cfg.Rooms == nil || cfg.Campaigns == nil {
+		return nil, errors.New("overlay: the events transports need the rooms and the campaigns")
+	}
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = wsproto.DefaultPingInterval
+	}
+	if cfg.PongTimeout <= 0 {
+		cfg.PongTimeout = wsproto.DefaultPongTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.ChatRate <= 0 {
+		cfg.ChatRate = 1
+	}
+	if cfg.ChatBurst <= 0 {
+		cfg.ChatBurst = 5
+	}
+	if cfg.LikeRate <= 0 {
+		cfg.LikeRate = 10
+	}
+	if cfg.LikeBurst <= 0 {
+		cfg.LikeBurst = 20
+	}
+	if cfg.ResumeWait <= 0 {
+		cfg.ResumeWait = 500 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Identity == nil {
+		cfg.Identity, _ = overlay.NewIdentity(nil)
+	}
+	if cfg.MaxSockets == 0 {
+		cfg.MaxSockets = defaultMaxSockets()
+	}
+	if cfg.MaxPerAddress == 0 {
+		cfg.MaxPerAddress = DefaultMaxPerAddress
+	}
+	return &viewers{cfg: cfg, log: cfg.Logger.With("component", component)}, nil
+}
+
 // viewerConn is one viewer's connection to a room, over any transport: a
 // send loop from its subscription and a receive loop of its messages.
 type viewerConn struct {
-	h      *Handler
+	v      *viewers
 	t      transport
 	room   *overlay.Room
 	sub    *overlay.Subscription
@@ -54,13 +109,13 @@ type viewerConn struct {
 
 // newConn makes a viewer's connection; token is the viewer's token ("":
 // a new viewer id is issued).
-func (h *Handler) newConn(room *overlay.Room, sub *overlay.Subscription, t transport, viewerID, token string) *viewerConn {
+func (h *viewers) newConn(room *overlay.Room, sub *overlay.Subscription, t transport, viewerID, token string) *viewerConn {
 	if viewerID == "" {
 		viewerID, token = h.cfg.Identity.Issue()
 	}
 	data, _ := json.Marshal(events.Hello{ViewerID: viewerID, Token: token})
 	hello, _ := events.NewMessage(events.Envelope{V: events.Version, At: events.MediaTime(events.MediaNow()), Type: events.TypeHello, Data: data})
-	return &viewerConn{h: h, t: t, room: room, sub: sub, viewer: viewerID, hello: hello,
+	return &viewerConn{v: h, t: t, room: room, sub: sub, viewer: viewerID, hello: hello,
 		chat: ratelimit.NewLimiter(h.cfg.ChatRate, h.cfg.ChatBurst), likes: ratelimit.NewLimiter(h.cfg.LikeRate, h.cfg.LikeBurst)}
 }
 
@@ -110,7 +165,7 @@ func (k *viewerConn) send(ctx context.Context) {
 			return
 		case err != nil:
 			if ctx.Err() == nil {
-				k.h.log.Warn("events connection", "campaign", k.room.ID(), "err", err)
+				k.v.log.Warn("events connection", "campaign", k.room.ID(), "err", err)
 				k.close(endInternal, "internal error; reconnect with since")
 			}
 			return
@@ -125,7 +180,7 @@ func (k *viewerConn) send(ctx context.Context) {
 
 // write sends one message within WriteTimeout.
 func (k *viewerConn) write(ctx context.Context, b []byte) error {
-	wctx, cancel := context.WithTimeout(ctx, k.h.cfg.WriteTimeout)
+	wctx, cancel := context.WithTimeout(ctx, k.v.cfg.WriteTimeout)
 	defer cancel()
 	return k.t.write(wctx, b)
 }
@@ -180,7 +235,7 @@ func (k *viewerConn) handle(ctx context.Context, b []byte) bool {
 	if err := k.room.Act(ctx, k.viewer, in); errors.As(err, &ref) {
 		k.sendError(ctx, ref.Code, ref.Message)
 	} else if err != nil {
-		k.h.log.Error("viewer action not recorded", "campaign", k.room.ID(), "type", in.Type, "err", err)
+		k.v.log.Error("viewer action not recorded", "campaign", k.room.ID(), "type", in.Type, "err", err)
 		k.sendError(ctx, "unavailable", "not sent; retry")
 	}
 	return true
