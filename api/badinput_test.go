@@ -35,7 +35,7 @@ func (f fixture) path(p string) string {
 		id = f.voucher
 	case strings.HasPrefix(p, "/api/v1/webhooks/"):
 		id = f.webhook
-	case strings.HasPrefix(p, "/media/images/"):
+	case strings.HasPrefix(p, "/media/images/"), strings.HasPrefix(p, "/api/v1/images/"):
 		id = f.image
 	}
 	return strings.ReplaceAll(p, "{id}", id)
@@ -153,10 +153,12 @@ func TestUnknownIDsAndCursors(t *testing.T) {
 		var body any
 		opts := []reqOpt{withHeader("Idempotency-Key", "unknown-ids")}
 		if rt.Body != nil {
-			body = `{}`
 			if rt.BodyKind == bodyImage {
 				continue // not addressed by id
 			}
+			// Every member present (zero values, [] for lists): a body
+			// missing a required member is a 422 whatever the id.
+			body = toJSON(t, withEmptyLists(rt.Body))
 		}
 		r := e.do(rt.Method, path, body, opts...)
 		if r.Status != http.StatusNotFound {

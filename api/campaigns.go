@@ -129,7 +129,7 @@ func nonNil(s []string) []string {
 }
 
 type campaignCreate struct {
-	Title             string   `json:"title" required:"true" maxLength:"200"`
+	Title             string   `json:"title" required:"true" minLength:"1" maxLength:"200"`
 	Description       string   `json:"description" maxLength:"5000"`
 	Images            []string `json:"images" maxItems:"20" doc:"ids of uploaded images (POST /api/v1/images)"`
 	StartsAt          string   `json:"starts_at" required:"true" format:"date-time"`

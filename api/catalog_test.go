@@ -132,8 +132,9 @@ func TestProductValidation(t *testing.T) {
 			}
 		})
 	}
-	// Several errors at once are all reported.
-	r := e.must(http.StatusUnprocessableEntity, "POST", "/api/v1/products", `{"sku": "", "price": "x", "currency": "x"}`)
+	// Several errors at once are all reported (members left out are
+	// reported first, all of them: TestRequiredMembers).
+	r := e.must(http.StatusUnprocessableEntity, "POST", "/api/v1/products", `{"sku": "", "name": "", "price": "x", "currency": "x"}`)
 	if f := r.fields(t); len(f) < 4 {
 		t.Fatalf("fields %v", f)
 	}

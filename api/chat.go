@@ -69,7 +69,7 @@ func (a *API) chatRoutes() []*route {
 			Status:  http.StatusOK, Response: chatSettingsView{}, handle: a.getChatSettings},
 		{Method: "PUT", Path: "/api/v1/campaigns/{id}/chat-settings", ID: "putChatSettings", Tag: tag,
 			Summary: "Change the chat's settings",
-			Doc: "Replaces them all. prelive_chat opens the chat before the first go-live, replay_chat keeps it open " +
+			Doc: "Replaces them all: every member is required (422 validation_failed names those missing). prelive_chat opens the chat before the first go-live, replay_chat keeps it open " +
 				"after the end (during the live it is always open); slow_mode_seconds is the least time between two " +
 				"messages of one viewer (0: off); max_length the longest message (1 to 500 characters); blocked_words " +
 				"refuses messages holding one of them as a whole word, ignoring case (viewers are not told the list); " +
@@ -81,7 +81,7 @@ func (a *API) chatRoutes() []*route {
 }
 
 type answerRequest struct {
-	Text    string `json:"text" required:"true" maxLength:"500" doc:"plain text"`
+	Text    string `json:"text" required:"true" minLength:"1" maxLength:"500" doc:"plain text"`
 	Name    string `json:"name" maxLength:"40" doc:"shown as the author; default the campaign's host name or \"Host\""`
 	ReplyTo string `json:"reply_to" doc:"id of the message or question answered"`
 }
@@ -99,21 +99,23 @@ func eventOut(m *events.Message) eventView {
 }
 
 type banRequest struct {
-	ViewerID string `json:"viewer_id" required:"true" doc:"the viewer_id of the viewer's messages"`
+	ViewerID string `json:"viewer_id" required:"true" pattern:"^v_[0-9a-hjkmnp-tv-z]{1,40}$" doc:"the viewer_id of the viewer's messages"`
 }
 
 type bansView struct {
 	ViewerIDs []string `json:"viewer_ids"`
 }
 
+// chatSettingsUpdate is the whole of the settings: a PUT replaces them,
+// so every member is required (routeTable checks that of every PUT).
 type chatSettingsUpdate struct {
 	PreliveChat  bool     `json:"prelive_chat" required:"true"`
 	ReplayChat   bool     `json:"replay_chat" required:"true"`
-	SlowMode     int      `json:"slow_mode_seconds" minimum:"0" maximum:"3600"`
-	MaxLength    int      `json:"max_length" minimum:"1" maximum:"500" doc:"0 or absent: 500"`
-	BlockedWords []string `json:"blocked_words" maxItems:"500"`
-	Survey       bool     `json:"survey"`
-	OrdersTicker bool     `json:"orders_ticker"`
+	SlowMode     int      `json:"slow_mode_seconds" required:"true" minimum:"0" maximum:"3600" doc:"0: off"`
+	MaxLength    int      `json:"max_length" required:"true" minimum:"1" maximum:"500" doc:"characters; 500 is the most a message can have anyway"`
+	BlockedWords []string `json:"blocked_words" required:"true" maxItems:"500" itemMinLength:"1" itemMaxLength:"64" doc:"whole words, ignoring case; [] for none"`
+	Survey       bool     `json:"survey" required:"true"`
+	OrdersTicker bool     `json:"orders_ticker" required:"true"`
 }
 
 func (a *API) listMessages(w http.ResponseWriter, r *http.Request) error {
@@ -265,11 +267,7 @@ func (a *API) getChatSettings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := settingsOut(room)
-	if out.BlockedWords == nil {
-		out.BlockedWords = []string{}
-	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeJSON(w, http.StatusOK, settingsOut(room))
 }
 
 func (a *API) putChatSettings(w http.ResponseWriter, r *http.Request) error {
@@ -284,9 +282,6 @@ func (a *API) putChatSettings(w http.ResponseWriter, r *http.Request) error {
 	var v validator
 	if in.SlowMode < 0 || in.SlowMode > 3600 {
 		v.add("slow_mode_seconds", "0 to 3600")
-	}
-	if in.MaxLength == 0 {
-		in.MaxLength = events.MaxChatRunes
 	}
 	if in.MaxLength < 1 || in.MaxLength > events.MaxChatRunes {
 		v.add("max_length", "1 to 500")

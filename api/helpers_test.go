@@ -156,7 +156,7 @@ func newEnvOn(t testing.TB, st store.Store, opts ...func(*Config)) *env {
 	}
 	e.mux = http.NewServeMux()
 	e.api.Register(e.mux)
-	e.srv = httptest.NewServer(e.mux)
+	e.srv = httptest.NewServer(e.api.GuardPaths(e.mux)) // as the server wires it
 	t.Cleanup(func() {
 		e.srv.Close()
 		hub.Close()

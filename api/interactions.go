@@ -49,8 +49,8 @@ func (a *API) interactionRoutes() []*route {
 }
 
 type pollRequest struct {
-	Question string   `json:"question" required:"true" maxLength:"200"`
-	Options  []string `json:"options" required:"true" maxItems:"6" doc:"2 to 6 answers, each 1 to 80 characters"`
+	Question string   `json:"question" required:"true" minLength:"1" maxLength:"200"`
+	Options  []string `json:"options" required:"true" minItems:"2" maxItems:"6" itemMinLength:"1" itemMaxLength:"80" doc:"2 to 6 answers, each 1 to 80 characters"`
 }
 
 type pollsView struct {
@@ -58,8 +58,8 @@ type pollsView struct {
 }
 
 type instantWinRequest struct {
-	Prize   string `json:"prize" required:"true" maxLength:"200" doc:"what the winners get"`
-	Winners int    `json:"winners" minimum:"1" maximum:"100" doc:"how many to draw; default 1"`
+	Prize   string `json:"prize" required:"true" minLength:"1" maxLength:"200" doc:"what the winners get"`
+	Winners int    `json:"winners" minimum:"1" maximum:"100" default:"1" doc:"how many to draw"`
 }
 
 type instantWinsView struct {
@@ -103,7 +103,7 @@ func (a *API) openPoll(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) openInstantWin(w http.ResponseWriter, r *http.Request) error {
-	var in instantWinRequest
+	in := instantWinRequest{Winners: 1} // absent: 1; an explicit 0 is refused
 	if err := decodeJSON(w, r, &in, maxJSONBody, false); err != nil {
 		return err
 	}
@@ -113,9 +113,6 @@ func (a *API) openInstantWin(w http.ResponseWriter, r *http.Request) error {
 	}
 	var v validator
 	prize := textField(&v, "prize", in.Prize, 200)
-	if in.Winners == 0 {
-		in.Winners = 1
-	}
 	if in.Winners < 1 || in.Winners > 100 {
 		v.add("winners", "1 to 100")
 	}

@@ -24,8 +24,10 @@ var errNoBody = errors.New("no body")
 
 // decodeJSON reads a strict JSON body into dst: application/json only, at
 // most limit bytes, valid UTF-8, exactly one JSON object, no unknown
-// fields. Errors are 4xx apiErrors that name the offending field. With
-// optional set, an empty body returns errNoBody.
+// fields, member names as documented (case-sensitive), every member tagged
+// required:"true" present and not null (see checkMembers). Errors are 4xx
+// apiErrors that name the offending fields. With optional set, an empty
+// body returns errNoBody.
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any, limit int64, optional bool) error {
 	if optional && r.ContentLength == 0 {
 		return errNoBody
@@ -57,7 +59,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any, limit int64, op
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return badRequest("invalid_json", "the request body must hold exactly one JSON value")
 	}
-	return nil
+	return checkMembers(data, reflect.TypeOf(dst))
 }
 
 // readBody reads at most limit bytes of the body; more is a 413.
@@ -185,9 +187,10 @@ func jsonKind(t reflect.Type) string {
 }
 
 // writeJSON marshals v before writing anything, so that a marshalling bug
-// still gets a proper 500 instead of a truncated 200.
+// still gets a proper 500 instead of a truncated 200. Lists in v are
+// written as arrays even when nil (see withEmptyLists).
 func writeJSON(w http.ResponseWriter, status int, v any) error {
-	b, err := json.Marshal(v)
+	b, err := json.Marshal(withEmptyLists(v))
 	if err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}

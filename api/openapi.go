@@ -30,7 +30,11 @@ const apiDescription = `Vitrine's admin API and viewer endpoints.
 
 Conventions:
 - Admin routes (/api/v1) need Authorization: Bearer {admin token}; without it they answer 401.
-- JSON bodies must be application/json, UTF-8, one object, at most 1 MiB; unknown fields are refused (400 unknown_field).
+- JSON bodies must be application/json, UTF-8, one object, at most 1 MiB; unknown fields are refused (400 unknown_field),
+  and member names are case-sensitive. Required members must be present and not null: 422 validation_failed names
+  every one missing. A PUT replaces the whole resource, so every member of its body is required.
+- Lists in responses are always arrays ([] when empty), never null.
+- Paths are taken as sent: one with a . or .. segment or a doubled slash answers 404, not a redirect.
 - Fields are snake_case; times are RFC 3339 (returned in UTC); ids are opaque strings.
 - Money is a decimal string with up to 10 integer and 4 fraction digits, returned canonical with at least
   two decimals ("129" -> "129.00", "1.2340" -> "1.234"), with an ISO 4217 currency.
@@ -53,7 +57,7 @@ var errorCodes = map[int]string{
 		"unknown_parameter, invalid_cursor, invalid_idempotency_key.",
 	http.StatusUnauthorized:          "unauthorized: missing or wrong admin token.",
 	http.StatusNotFound:              "not_found.",
-	http.StatusConflict:              "Refused in the resource's current state: duplicate_sku, duplicate_code, campaign_not_editable, campaign_completed, campaign_not_live, campaign_not_live_yet, campaign_changed, duplicate_order_code.",
+	http.StatusConflict:              "Refused in the resource's current state: duplicate_sku, duplicate_code, campaign_not_editable, campaign_completed, campaign_not_live, campaign_not_live_yet, campaign_changed, duplicate_order_code, image_in_use.",
 	http.StatusRequestEntityTooLarge: "body_too_large.",
 	http.StatusUnsupportedMediaType:  "unsupported_media_type.",
 	http.StatusUnprocessableEntity:   "validation_failed (with fields), invalid_image, idempotency_key_reused.",
@@ -187,6 +191,12 @@ func (a *API) operation(g *schemaGen, rt *route, errResp func(int) map[string]an
 			if p.Max > 0 {
 				s["minimum"], s["maximum"] = p.Min, p.Max
 			}
+			if p.Pattern != "" {
+				s["pattern"] = p.Pattern
+			}
+			if p.MaxLength > 0 {
+				s["maxLength"] = p.MaxLength
+			}
 			pm := map[string]any{"name": p.Name, "in": in.where, "schema": s}
 			if p.Doc != "" {
 				pm["description"] = p.Doc
@@ -214,7 +224,8 @@ func (a *API) operation(g *schemaGen, rt *route, errResp func(int) map[string]an
 	if strings.Contains(rt.Path, "{") {
 		errs[http.StatusNotFound] = true
 	}
-	if len(rt.Query) > 0 || len(rt.Header) > 0 {
+	// checkQuery refuses undeclared query parameters on admin routes.
+	if !rt.Public || len(rt.Query) > 0 || len(rt.Header) > 0 {
 		errs[http.StatusBadRequest] = true
 	}
 	if rt.Body != nil {
@@ -253,7 +264,9 @@ func (a *API) operation(g *schemaGen, rt *route, errResp func(int) map[string]an
 	for s := range errs {
 		responses[strconv.Itoa(s)] = errResp(s)
 	}
-	responses["default"] = map[string]any{"description": "internal_error: a bug; the body carries the request_id.",
+	// Every status the route table implies is listed above; a 500 is a
+	// bug, but any operation can have one.
+	responses[strconv.Itoa(http.StatusInternalServerError)] = map[string]any{"description": "internal_error: a bug; the body carries the request_id.",
 		"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/ErrorBody"}}}}
 	op["responses"] = responses
 	return op, nil

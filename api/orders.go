@@ -57,9 +57,9 @@ type orderItemInput struct {
 }
 
 type orderCreate struct {
-	Code         string           `json:"code" required:"true" maxLength:"64" doc:"the shop's order code"`
-	Items        []orderItemInput `json:"items" required:"true" maxItems:"100" doc:"at least one; product ids must exist"`
-	CustomerName string           `json:"customer_name" required:"true" maxLength:"200"`
+	Code         string           `json:"code" required:"true" minLength:"1" maxLength:"64" doc:"the shop's order code"`
+	Items        []orderItemInput `json:"items" required:"true" minItems:"1" maxItems:"100" doc:"at least one; product ids must exist"`
+	CustomerName string           `json:"customer_name" required:"true" minLength:"1" maxLength:"200"`
 	Total        string           `json:"total" required:"true" pattern:"^\\d{1,10}(\\.\\d{1,4})?$" doc:"decimal string, canonicalised"`
 	Currency     string           `json:"currency" required:"true" pattern:"^[A-Z]{3}$"`
 }
@@ -73,8 +73,8 @@ func (a *API) orderRoutes() []*route {
 				"the same key with another body is 422 idempotency_key_reused; the same order code under another key is 409 " +
 				"duplicate_order_code. 409 campaign_not_live_yet before the campaign " +
 				"ever went live. Sends order.created.",
-			Header: []param{{Name: idempotentHeader, Type: "string", Required: true,
-				Doc: "1 to 255 visible ASCII characters, unique per order (e.g. the shop's order id)"}},
+			Header: []param{{Name: idempotentHeader, Type: "string", Required: true, Pattern: idempotencyPattern,
+				MaxLength: maxIdempotency, Doc: "1 to 255 visible ASCII characters, unique per order (e.g. the shop's order id)"}},
 			Body: orderCreate{}, Status: http.StatusCreated, Response: orderView{},
 			Errors: []int{http.StatusOK, http.StatusConflict}, handle: a.createOrder},
 		{Method: "GET", Path: "/api/v1/campaigns/{id}/orders", ID: "listOrders", Tag: tag,
@@ -83,6 +83,10 @@ func (a *API) orderRoutes() []*route {
 			Status: http.StatusOK, Response: listOf(orderView{}), handle: a.listOrders},
 	}
 }
+
+// idempotencyPattern is what idempotencyKey accepts, for the document:
+// 1 to 255 visible ASCII characters (0x21 "!" to 0x7e "~").
+const idempotencyPattern = `^[!-~]{1,255}$`
 
 func idempotencyKey(r *http.Request) (string, error) {
 	vals := r.Header.Values(idempotentHeader)

@@ -37,8 +37,8 @@ func (a *API) pinRoutes() []*route {
 }
 
 type pinRequest struct {
-	Kind string `json:"kind" enum:"product,voucher"`
-	ID   string `json:"id" doc:"id of a product or voucher attached to the campaign"`
+	Kind string `json:"kind" required:"true" enum:"product,voucher"`
+	ID   string `json:"id" required:"true" minLength:"1" doc:"id of a product or voucher attached to the campaign"`
 }
 
 type pinsView struct {

@@ -39,8 +39,8 @@ func productOut(p *store.Product) productView {
 }
 
 type productCreate struct {
-	SKU      string `json:"sku" required:"true" maxLength:"64" doc:"unique stock keeping unit"`
-	Name     string `json:"name" required:"true" maxLength:"200"`
+	SKU      string `json:"sku" required:"true" minLength:"1" maxLength:"64" doc:"unique stock keeping unit"`
+	Name     string `json:"name" required:"true" minLength:"1" maxLength:"200"`
 	Category string `json:"category" maxLength:"100"`
 	Price    string `json:"price" required:"true" pattern:"^\\d{1,10}(\\.\\d{1,4})?$" doc:"decimal string, up to 10 integer and 4 fraction digits; returned in canonical form (\"129\" -> \"129.00\")"`
 	Currency string `json:"currency" required:"true" pattern:"^[A-Z]{3}$" doc:"ISO 4217 code of a circulating currency"`

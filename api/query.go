@@ -19,7 +19,7 @@ const (
 // pageParams are the parameters every list takes.
 var pageParams = []param{
 	{Name: "limit", Type: "integer", Doc: "page size, 1 to 200 (default 50)", Min: 1, Max: maxLimit},
-	{Name: "cursor", Type: "string", Doc: "next_cursor of the previous page; absent for the first page"},
+	{Name: "cursor", Type: "string", MaxLength: maxCursor, Doc: "next_cursor of the previous page; absent for the first page"},
 }
 
 // checkQuery refuses parameters an admin route does not declare and

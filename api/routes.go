@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/http"
+	"path"
 	"regexp"
 	"runtime/debug"
 	"slices"
@@ -68,6 +69,10 @@ type param struct {
 	Doc      string
 	Required bool
 	Min, Max int
+	// Pattern and MaxLength document (and the handler enforces) the
+	// shape of a string.
+	Pattern   string
+	MaxLength int
 }
 
 // Paths owned by this package.
@@ -120,6 +125,59 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle(apiPrefix, a.serve(false, nil, func(_ http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "not_found", "no such route: %s %s", r.Method, r.URL.Path)
 	}))
+}
+
+// GuardPaths wraps the handler that Register filled (the server's mux) so
+// that a request for this package's paths that http.ServeMux would clean
+// and redirect — a dot segment as in /api/v1/campaigns/.., a doubled slash
+// — answers the JSON 404 envelope instead of the mux's HTML redirect: ids
+// are opaque, and ".." names nothing. Admin paths check the token first,
+// as the catch-all does. Every other request goes to next unchanged.
+func (a *API) GuardPaths(next http.Handler) http.Handler {
+	admin := a.serve(false, nil, uncleanPath)
+	public := a.serve(true, nil, uncleanPath)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			p := r.URL.EscapedPath()
+			if clean := cleanPath(p); clean != p || p+"/" == apiPrefix {
+				switch {
+				case underAPI(p) || underAPI(clean):
+					admin.ServeHTTP(w, r)
+					return
+				case strings.HasPrefix(p, imagePrefix) || strings.HasPrefix(clean, imagePrefix):
+					public.ServeHTTP(w, r)
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+const imagePrefix = "/media/images/"
+
+func underAPI(p string) bool {
+	return strings.HasPrefix(p, apiPrefix) || p == strings.TrimSuffix(apiPrefix, "/")
+}
+
+func uncleanPath(_ http.ResponseWriter, r *http.Request) error {
+	return errorf(http.StatusNotFound, "not_found", "no such route: %s %s (a path with a . or .. segment or a doubled slash names nothing here)",
+		r.Method, clip(r.URL.EscapedPath()))
+}
+
+// cleanPath is http.ServeMux's: path.Clean, keeping a trailing slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // serve wraps a handler with what every request gets: a request id, panic
@@ -268,6 +326,9 @@ func (a *API) routeTable() []*route {
 			panic(fmt.Sprintf("api: bad route table entry %s", key))
 		}
 		seen[key] = true
+		if rt.Method == http.MethodPut && rt.Body != nil && rt.BodyKind == bodyJSON {
+			requireAll(rt)
+		}
 	}
 	return rts
 }

@@ -19,8 +19,9 @@ func listOf(item any) listSchema { return listSchema{item: item} }
 // the code reads and writes. Named structs become components.
 //
 // Field tags: doc (description), enum (comma separated), format, pattern,
-// example, minimum, maximum, maxLength, maxItems, required:"true" (request
-// types). In response types every field without omitempty is required.
+// example, default, minimum, maximum, minLength, maxLength, minItems,
+// maxItems, itemMinLength and itemMaxLength (bounds of a list's strings),
+// required:"true" (request types; decodeJSON enforces it). In response types every field without omitempty is required.
 type schemaGen struct {
 	components map[string]any
 	owners     map[string]string // component name -> Go type and mode
@@ -187,13 +188,36 @@ func annotate(s map[string]any, tag reflect.StructTag) error {
 	if v := tag.Get("example"); v != "" {
 		s["examples"] = []any{v}
 	}
-	for _, k := range []string{"minimum", "maximum", "maxLength", "maxItems"} {
+	for _, k := range []string{"minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems"} {
 		if v := tag.Get(k); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
 				return fmt.Errorf("tag %s: %w", k, err)
 			}
 			target[k] = n
+		}
+	}
+	// Bounds of a list's strings: itemMinLength, itemMaxLength.
+	for tk, k := range map[string]string{"itemMinLength": "minLength", "itemMaxLength": "maxLength"} {
+		if v := tag.Get(tk); v != "" {
+			items, ok := target["items"].(map[string]any)
+			if !ok {
+				return fmt.Errorf("tag %s on a member that is not a list", tk)
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("tag %s: %w", tk, err)
+			}
+			items[k] = n
+		}
+	}
+	if v := tag.Get("default"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			s["default"] = n
+		} else if b, err := strconv.ParseBool(v); err == nil {
+			s["default"] = b
+		} else {
+			s["default"] = v
 		}
 	}
 	return nil

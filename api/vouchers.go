@@ -37,8 +37,8 @@ func voucherOut(v *store.Voucher) voucherView {
 }
 
 type voucherCreate struct {
-	Code          string `json:"code" required:"true" maxLength:"64" doc:"unique code the buyer enters"`
-	Name          string `json:"name" required:"true" maxLength:"200"`
+	Code          string `json:"code" required:"true" minLength:"1" maxLength:"64" doc:"unique code the buyer enters"`
+	Name          string `json:"name" required:"true" minLength:"1" maxLength:"200"`
 	DiscountType  string `json:"discount_type" required:"true" enum:"percent,amount"`
 	DiscountValue string `json:"discount_value" required:"true" pattern:"^\\d{1,10}(\\.\\d{1,4})?$" doc:"percent: more than 0, at most 100 (canonical \"12.5\"); amount: more than 0, money (canonical \"5.00\")"`
 	Currency      string `json:"currency" pattern:"^([A-Z]{3})?$" doc:"ISO 4217; required for an amount voucher and for a minimum spend"`

@@ -33,7 +33,7 @@ func webhookOut(wh *store.Webhook) webhookView {
 
 type webhookCreate struct {
 	URL    string   `json:"url" required:"true" format:"uri" doc:"http(s) endpoint receiving POSTs"`
-	Events []string `json:"events" required:"true" maxItems:"32" doc:"notification types (see the webhooks section), or \"*\" for all"`
+	Events []string `json:"events" required:"true" minItems:"1" maxItems:"32" doc:"notification types (see the webhooks section), or \"*\" for all"`
 }
 
 type deliveryView struct {
