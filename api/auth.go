@@ -58,3 +58,22 @@ func unauthorized(w http.ResponseWriter, r *http.Request) {
 	writeErrorBody(w, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized",
 		Message: "send the admin token as Authorization: Bearer TOKEN"}, "")
 }
+
+// Preview reports whether r carries the admin token, for the host's
+// preview of its own unpublished campaign on the viewer routes. A wrong
+// token counts as a failed authentication (Config.AuthFailureLimit), as
+// on the admin API: the viewer routes are no way around the limit.
+func (a *API) Preview(r *http.Request) bool {
+	if a.authLimit == nil {
+		return a.authorized(r)
+	}
+	key := clientKey(r, a.trustProxy)
+	if ok, _ := a.authLimit.take(key); !ok {
+		return false
+	}
+	if a.authorized(r) {
+		a.authLimit.refund(key)
+		return true
+	}
+	return false
+}

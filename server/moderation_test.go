@@ -170,7 +170,7 @@ func TestModerationEndToEnd(t *testing.T) {
 
 	// Settings: slow mode and the word filter.
 	admin.must(200, "PUT", api+"/chat-settings", map[string]any{"prelive_chat": true, "replay_chat": false,
-		"slow_mode_seconds": 30, "blocked_words": []string{"spam"}, "survey": true}, nil)
+		"slow_mode_seconds": 30, "blocked_words": []string{"spam"}, "survey": true, "max_length": 500, "orders_ticker": false}, nil)
 	set := data[events.Settings](t, ann.next(events.TypeRoomSettings))
 	if set.SlowMode != 30 {
 		t.Fatalf("settings %+v", set)

@@ -51,6 +51,7 @@ type Server struct {
 
 	hub      *stream.Hub
 	keys     *staticKeys
+	viewable *viewable // the one rule of what viewers may watch
 	store    store.Store
 	notifier *notify.Notifier
 	bus      *overlay.RedisBus // nil: in-process
@@ -125,6 +126,11 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	declared := make([]string, 0, len(cfg.Streams))
+	for _, st := range cfg.Streams {
+		declared = append(declared, st.ID)
+	}
+	s.viewable = newViewable(s.store, declared)
 	s.log.Info("store open", "store", where)
 	s.notifier, err = notify.New(notify.Config{
 		Store: s.store, Logger: log, AllowPrivate: cfg.Webhooks.AllowPrivate, PublicURL: cfg.HTTP.PublicURL,
@@ -182,7 +188,7 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 	if cfg.RTSP.Enabled {
 		s.rtsp, err = rtsp.New(rtsp.Config{
 			Listen: cfg.RTSP.Listen, UDPRTPAddr: cfg.RTSP.UDPRTP, UDPRTCPAddr: cfg.RTSP.UDPRTCP,
-			Hub: s.hub, Auth: s.publishAuth(), Logger: log,
+			Hub: s.hub, Auth: s.publishAuth(), ReadAuth: s.viewable, Logger: log,
 		})
 		if err != nil {
 			return nil, err
@@ -377,7 +383,7 @@ func (s *Server) routes(metrics http.Handler) http.Handler {
 		}
 		httperr.Write(w, http.StatusNotFound, "not_found", msg)
 	})
-	return mux
+	return s.viewerGate(s.api.GuardPaths(mux))
 }
 
 // Start opens every port. On error, what was started is closed again.

@@ -36,3 +36,21 @@ type AuthorizerFunc func(ctx context.Context, req PublishRequest) (string, error
 func (f AuthorizerFunc) AuthorizePublish(ctx context.Context, req PublishRequest) (string, error) {
 	return f(ctx, req)
 }
+
+// ErrNotViewable is returned by a ReadAuthorizer for a stream viewers may
+// not watch (unknown, or a campaign not published): protocols answer it as
+// "not found", so that it tells nothing of what exists.
+var ErrNotViewable = errors.New("no such stream")
+
+// ReadAuthorizer decides whether viewers may read a stream: the one rule of
+// every viewer-facing protocol (the server wires it to the store).
+type ReadAuthorizer interface {
+	AuthorizeRead(ctx context.Context, streamID string) error
+}
+
+// ReadAuthorizerFunc adapts a function to ReadAuthorizer.
+type ReadAuthorizerFunc func(ctx context.Context, streamID string) error
+
+func (f ReadAuthorizerFunc) AuthorizeRead(ctx context.Context, streamID string) error {
+	return f(ctx, streamID)
+}

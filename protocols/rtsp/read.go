@@ -61,6 +61,10 @@ func (s *Server) describe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Resp
 			refuse(base.StatusNotFound, "read rtsp://HOST:PORT/%s/{campaign_id}", liveApp), "path", redactPath(ctx.Path))
 		return res, nil, err
 	}
+	if ref := s.authorizeRead(id); ref != nil {
+		s.log.Debug("rtsp describe refused", "remote", remote, "stream", id, "reason", ref.reason)
+		return ref.response(), nil, nil
+	}
 	r, ref := s.relayFor(id)
 	if ref != nil {
 		// An unknown or offline stream is an ordinary answer for a player
@@ -89,6 +93,9 @@ func (s *Server) setupRead(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Respon
 	if s.overSessionLimit() {
 		res, err := s.refused(log, refuse(base.StatusServiceUnavailable, "too many sessions"))
 		return res, nil, err
+	}
+	if ref := s.authorizeRead(id); ref != nil {
+		return ref.response(), nil, nil
 	}
 	r, ref := s.relayFor(id)
 	if ref != nil {
@@ -133,6 +140,23 @@ func (rs *readSession) close(reason error) {
 	} else {
 		rs.log.Info("rtsp reader dropped", append(attrs, "error", reason)...)
 	}
+}
+
+// authorizeRead asks Config.ReadAuth whether readers may have stream id.
+func (s *Server) authorizeRead(id string) *refusal {
+	if s.cfg.ReadAuth == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, authTimeout)
+	defer cancel()
+	if err := s.cfg.ReadAuth.AuthorizeRead(ctx, id); err != nil {
+		if errors.Is(err, stream.ErrNotViewable) {
+			return refuse(base.StatusNotFound, "no such stream")
+		}
+		s.log.Warn("rtsp read authorisation failed", "stream", id, "err", err)
+		return refuse(base.StatusServiceUnavailable, "try again later")
+	}
+	return nil
 }
 
 // relayFor returns the running relay of stream id, creating it when the

@@ -67,8 +67,11 @@ type Config struct {
 	Hub         *stream.Hub
 	// Auth maps a publisher's stream key (the last path element) to a
 	// stream id.
-	Auth   stream.Authorizer
-	Logger *slog.Logger
+	Auth stream.Authorizer
+	// ReadAuth decides which streams readers may DESCRIBE and PLAY (nil:
+	// every live stream); a refusal is a 404.
+	ReadAuth stream.ReadAuthorizer
+	Logger   *slog.Logger
 
 	// ReadTimeout is how long a publisher may stay silent before its
 	// session is dropped, and how long a connection without a playing or
