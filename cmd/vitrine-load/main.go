@@ -56,7 +56,7 @@ import (
 
 func main() {
 	server := flag.String("server", "http://localhost:8080", "Vitrine's HTTP base URL")
-	streamID := flag.String("stream", "demo", "stream (campaign) id to watch")
+	streamID := flag.String("stream", "demo", "stream (campaign) id to watch; \"new\" (with -token) makes a product and a published campaign gone live for the run")
 	hlsViewers := flag.Int("hls", 100, "LL-HLS viewers")
 	whepViewers := flag.Int("whep", 0, "WHEP (WebRTC) viewers")
 	duration := flag.Duration("duration", 60*time.Second, "how long to measure after the ramp")
@@ -93,6 +93,19 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *streamID == "new" {
+		if *token == "" {
+			fmt.Fprintln(os.Stderr, "vitrine-load: -stream new needs -token")
+			os.Exit(2)
+		}
+		id, err := newCampaign(ctx, *server, *token)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "vitrine-load: new campaign:", err)
+			os.Exit(1)
+		}
+		*streamID = id
+		fmt.Printf("vitrine-load: campaign %s, live\n", id)
+	}
 	ctx, cancel := context.WithTimeout(ctx, *ramp+*duration)
 	defer cancel()
 
