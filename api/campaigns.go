@@ -442,8 +442,11 @@ func (a *API) campaignRoutes() []*route {
 			Errors: []int{http.StatusConflict}, handle: a.updateCampaign},
 		{Method: "DELETE", Path: "/api/v1/campaigns/{id}", ID: "deleteCampaign", Tag: tag,
 			Summary: "Delete a campaign",
-			Doc:     "Only upcoming and ended campaigns; 409 campaign_not_editable otherwise. Its orders and reminders go with it.",
-			Status:  http.StatusNoContent, Errors: []int{http.StatusConflict}, handle: a.deleteCampaign},
+			Doc: "Only upcoming and ended campaigns; 409 campaign_not_editable otherwise. Its orders and reminders go with it. " +
+				"The delete is optimistic, as an edit is: if another change of the campaign (say a go-live on another node) is " +
+				"saved between this request's read and its delete, nothing is deleted and the request runs again on the campaign " +
+				"as it now is, its rules checked again (409 campaign_not_editable if it went live); 409 campaign_changed if that keeps happening.",
+			Status: http.StatusNoContent, Errors: []int{http.StatusConflict}, handle: a.deleteCampaign},
 		{Method: "POST", Path: "/api/v1/campaigns/{id}/clone", ID: "cloneCampaign", Tag: tag,
 			Summary: "Clone a campaign",
 			Doc: "A new upcoming, unpublished campaign with a new id and stream key and the same content. " +
@@ -590,21 +593,46 @@ func (a *API) updateCampaign(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, a.campaignOut(l, c, now))
 }
 
+// deleteCampaign deletes the {id} campaign as modifyCampaign changes one:
+// read it, check the rules (upcoming or ended), and delete it with the
+// store's optimistic check, at the version read. When another change of
+// the campaign is saved in between (a go-live on another node: the store
+// answers ErrStale), the delete runs again on a fresh read, its rules
+// checked again, so that a campaign that went live meanwhile is refused as
+// not editable instead of deleted live; one that loses campaignAttempts
+// times in a row answers 409 campaign_changed. As for PATCH, the client
+// sends no version: the check is between this request's read and its
+// write.
 func (a *API) deleteCampaign(w http.ResponseWriter, r *http.Request) error {
 	id, err := idParam(r, "campaign")
 	if err != nil {
 		return err
 	}
+	ctx := r.Context()
 	defer a.locks.lock("campaign/" + id)()
-	c, err := a.loadCampaign(r)
-	if err != nil {
-		return err
-	}
-	if err := editable(c, a.now()); err != nil {
-		return err
-	}
-	if err := a.st.DeleteCampaign(r.Context(), id); err != nil {
-		return storeErr(err, "campaign", id)
+	for attempt := 1; ; attempt++ {
+		c, err := a.loadCampaign(r)
+		if err != nil {
+			return err
+		}
+		if err := editable(c, a.now()); err != nil {
+			return err
+		}
+		err = a.st.DeleteCampaign(ctx, id, c.Version)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrStale) {
+			return storeErr(err, "campaign", id)
+		}
+		if attempt == campaignAttempts {
+			a.log.WarnContext(ctx, "campaign delete kept losing races", "campaign", id, "attempts", attempt,
+				"request_id", requestIDFrom(ctx))
+			return conflict("campaign_changed",
+				"the campaign kept changing while this request was deleting it; read it again and retry")
+		}
+		a.log.DebugContext(ctx, "campaign changed meanwhile; deleting again", "campaign", id, "attempt", attempt,
+			"request_id", requestIDFrom(ctx))
 	}
 	// Nothing should be publishing (not live), but make sure nothing can
 	// linger under a deleted id.

@@ -91,7 +91,15 @@ type Store interface {
 	// nothing and fails with ErrStale (wrapped): read the campaign again,
 	// re-apply the change and retry. A missing campaign is ErrNotFound.
 	UpdateCampaign(ctx context.Context, c *Campaign) error
-	DeleteCampaign(ctx context.Context, id string) error // with its links, orders and reminders
+	// DeleteCampaign deletes the campaign with its links, orders and
+	// reminders (and everything else of it), provided it is still at
+	// version, the Version it was read at: it is optimistic as
+	// UpdateCampaign is, so that a delete decided on a read (the campaign
+	// was upcoming) cannot delete a campaign changed meanwhile (gone live
+	// on another node). If another write came first it deletes nothing and
+	// fails with ErrStale (wrapped): read the campaign again, check it
+	// again and retry. A missing campaign is ErrNotFound.
+	DeleteCampaign(ctx context.Context, id string, version int64) error
 	ListCampaigns(ctx context.Context, f CampaignFilter) ([]Campaign, string, error)
 
 	// CreateOrder is idempotent on (CampaignID, IdempotencyKey): a repeat

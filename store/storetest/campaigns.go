@@ -159,10 +159,10 @@ func testCampaignDeleteCascade(t *testing.T, s store.Store) {
 		_, err = s.CreateReminder(ctx, &store.Reminder{CampaignID: c.ID, Phone: "+33600000000", OptIn: true})
 		must(t, err)
 	}
-	must(t, s.DeleteCampaign(ctx, cs[0].ID))
+	must(t, s.DeleteCampaign(ctx, cs[0].ID, cs[0].Version))
 	_, err := s.GetCampaign(ctx, cs[0].ID)
 	isErr(t, err, store.ErrNotFound)
-	isErr(t, s.DeleteCampaign(ctx, cs[0].ID), store.ErrNotFound)
+	isErr(t, s.DeleteCampaign(ctx, cs[0].ID, cs[0].Version), store.ErrNotFound)
 	orders, _, err := s.ListOrders(ctx, cs[0].ID, store.Page{})
 	must(t, err)
 	reminders, _, err := s.ListReminders(ctx, cs[0].ID, store.Page{})

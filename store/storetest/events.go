@@ -75,7 +75,7 @@ func testEvents(t *testing.T, s store.Store) {
 		t.Fatalf("append after refused ones: seq %d, want 6", seq)
 	}
 
-	must(t, s.DeleteCampaign(ctx, a.ID))
+	deleteCampaign(t, s, a.ID)
 	if page, err := s.ListEvents(ctx, a.ID, 0, 0); err != nil || len(page) != 0 {
 		t.Fatalf("after delete: %d events, %v; want none", len(page), err)
 	}

@@ -80,7 +80,7 @@ func testRecordings(t *testing.T, s store.Store) {
 	// Deleting the campaign deletes its index.
 	must(t, s.SaveRecording(ctx, rec))
 	must(t, s.SaveRecordingSession(ctx, sess))
-	must(t, s.DeleteCampaign(ctx, c.ID))
+	deleteCampaign(t, s, c.ID)
 	if all, err := s.ListRecordings(ctx); err != nil || len(all) != 0 {
 		t.Fatalf("after campaign delete: %v %v", all, err)
 	}

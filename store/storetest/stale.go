@@ -155,3 +155,120 @@ func testCampaignConcurrentUpdates(t *testing.T, s store.Store) {
 	}
 	equal(t, "Version", got.Version, int64(1+writers*each))
 }
+
+// testCampaignDeleteStale: a delete decided on a read of the campaign is
+// refused with ErrStale once another write changed it (a go-live on
+// another node), and deletes nothing: not the campaign, its links, its
+// orders or its reminders. At the current version it deletes all of them.
+func testCampaignDeleteStale(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ps, vs := createProducts(t, s, 2), createVouchers(t, s, 1)
+	c := newCampaign("Show", base, base.Add(time.Hour))
+	c.ProductIDs, c.VoucherIDs = ps, vs
+	createCampaign(t, s, c)
+	_, err := s.CreateOrder(ctx, &store.Order{CampaignID: c.ID, IdempotencyKey: "k1", Code: "A-1",
+		Items: []store.OrderItem{{ProductID: ps[0], Quantity: 1}}, CustomerName: "Ana", Total: "10.00", Currency: "EUR"})
+	must(t, err)
+	_, err = s.CreateReminder(ctx, &store.Reminder{CampaignID: c.ID, Phone: "+33600000000", OptIn: true})
+	must(t, err)
+
+	del, err := s.GetCampaign(ctx, c.ID) // an admin's delete of an upcoming campaign...
+	must(t, err)
+	live, err := s.GetCampaign(ctx, c.ID) // ...and a go-live on another node
+	must(t, err)
+	started := norm(base.Add(-time.Minute))
+	live.LiveStartedAt = &started
+	must(t, s.UpdateCampaign(ctx, live))
+
+	kept := func(what string) {
+		t.Helper()
+		got, err := s.GetCampaign(ctx, c.ID)
+		must(t, err)
+		equal(t, what+": campaign", got, live)
+		orders, _, err := s.ListOrders(ctx, c.ID, store.Page{})
+		must(t, err)
+		reminders, _, err := s.ListReminders(ctx, c.ID, store.Page{})
+		must(t, err)
+		if len(orders) != 1 || len(reminders) != 1 {
+			t.Fatalf("%s: %d orders, %d reminders left, want 1 and 1", what, len(orders), len(reminders))
+		}
+	}
+	isErr(t, s.DeleteCampaign(ctx, c.ID, del.Version), store.ErrStale, c.ID)
+	kept("after a stale delete")
+	// A version from the future is stale too (not a blind delete).
+	isErr(t, s.DeleteCampaign(ctx, c.ID, 99), store.ErrStale, c.ID)
+	kept("after a delete at a future version")
+	// A missing campaign is not found, whatever the version.
+	isErr(t, s.DeleteCampaign(ctx, "cmp_missing", 1), store.ErrNotFound, "cmp_missing")
+
+	// At the version it now has, the delete goes through, with everything of it.
+	must(t, s.DeleteCampaign(ctx, c.ID, live.Version))
+	_, err = s.GetCampaign(ctx, c.ID)
+	isErr(t, err, store.ErrNotFound)
+	orders, _, err := s.ListOrders(ctx, c.ID, store.Page{})
+	must(t, err)
+	reminders, _, err := s.ListReminders(ctx, c.ID, store.Page{})
+	must(t, err)
+	if len(orders) != 0 || len(reminders) != 0 {
+		t.Fatalf("after the delete: %d orders, %d reminders", len(orders), len(reminders))
+	}
+	isErr(t, s.DeleteCampaign(ctx, c.ID, live.Version), store.ErrNotFound)
+	// The products and vouchers stay.
+	got, err := s.GetProducts(ctx, ps)
+	must(t, err)
+	if len(got) != len(ps) {
+		t.Fatalf("%d products left of %d", len(got), len(ps))
+	}
+}
+
+// testCampaignDeleteRacesUpdate: a delete and a go-live of one campaign,
+// each from its own read at version 1, start together many times over.
+// Exactly one of them takes effect: the go-live first, and the delete is
+// stale and the live campaign stays; or the delete first, and the go-live
+// finds the campaign gone. Never both (a deleted campaign that had gone
+// live), never a deadlock between the two transactions.
+func testCampaignDeleteRacesUpdate(t *testing.T, s store.Store) {
+	const rounds = 20
+	deletes := 0
+	ps := createProducts(t, s, 2)
+	for i := range rounds {
+		c := newCampaign(fmt.Sprint("Show ", i), base, base.Add(time.Hour))
+		c.ProductIDs = ps
+		createCampaign(t, s, c)
+		del, err := s.GetCampaign(t.Context(), c.ID)
+		must(t, err)
+		live, err := s.GetCampaign(t.Context(), c.ID)
+		must(t, err)
+		started := norm(base.Add(time.Duration(i) * time.Second))
+		live.LiveStartedAt = &started
+		var wg sync.WaitGroup
+		ready := make(chan struct{})
+		var delErr, liveErr error
+		wg.Go(func() {
+			<-ready
+			delErr = s.DeleteCampaign(t.Context(), del.ID, del.Version)
+		})
+		wg.Go(func() {
+			<-ready
+			liveErr = s.UpdateCampaign(t.Context(), live)
+		})
+		close(ready)
+		wg.Wait()
+		got, getErr := s.GetCampaign(t.Context(), c.ID)
+		switch {
+		case delErr == nil:
+			deletes++
+			isErr(t, liveErr, store.ErrNotFound, c.ID)
+			isErr(t, getErr, store.ErrNotFound)
+		case liveErr == nil:
+			isErr(t, delErr, store.ErrStale, c.ID)
+			must(t, getErr)
+			if got.Status(base) != store.StatusOngoing || got.Version != 2 || !slices.Equal(got.ProductIDs, ps) {
+				t.Fatalf("round %d: the go-live won but the campaign is %+v", i, got)
+			}
+		default:
+			t.Fatalf("round %d: neither took effect: delete %v, go-live %v", i, delErr, liveErr)
+		}
+	}
+	t.Logf("%d rounds: the delete won %d, the go-live %d", rounds, deletes, rounds-deletes)
+}

@@ -43,6 +43,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CampaignStale", testCampaignStale},
 		{"CampaignEditRacesGoLive", testCampaignEditRacesGoLive},
 		{"CampaignConcurrentUpdates", testCampaignConcurrentUpdates},
+		{"CampaignDeleteStale", testCampaignDeleteStale},
+		{"CampaignDeleteRacesUpdate", testCampaignDeleteRacesUpdate},
 		{"Cursors", testCursors},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Orders", testOrders},
@@ -237,3 +239,11 @@ func createCampaign(t *testing.T, s store.Store, c *store.Campaign) *store.Campa
 }
 
 func ptr(t time.Time) *time.Time { return &t }
+
+// deleteCampaign deletes campaign id at the version it has now.
+func deleteCampaign(t *testing.T, s store.Store, id string) {
+	t.Helper()
+	c, err := s.GetCampaign(t.Context(), id)
+	must(t, err)
+	must(t, s.DeleteCampaign(t.Context(), id, c.Version))
+}

@@ -96,7 +96,7 @@ func testTracked(t *testing.T, s store.Store) {
 	if n := countTracked(t, s, b.ID); n != 1 {
 		t.Fatalf("%d events of the other campaign, want 1", n)
 	}
-	must(t, s.DeleteCampaign(ctx, b.ID))
+	deleteCampaign(t, s, b.ID)
 	if n := countTracked(t, s, b.ID); n != 0 {
 		t.Fatalf("%d events after deleting the campaign", n)
 	}

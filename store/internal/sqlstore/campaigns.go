@@ -126,7 +126,7 @@ func (db *DB) UpdateCampaign(ctx context.Context, c *store.Campaign) error {
 			WHERE id = $1 AND version = $16 RETURNING stream_key, created_at, version`, args...).
 			Scan(&key, scanTime(&created), &version)
 		if errors.Is(err, sql.ErrNoRows) {
-			return db.staleOrMissing(ctx, tx, c)
+			return db.staleOrMissing(ctx, tx, "update", c.ID, c.Version)
 		}
 		if err != nil {
 			return db.fail(err, "update campaign", keyTaken, fmt.Sprintf("campaign %q", c.ID))
@@ -148,16 +148,17 @@ func (db *DB) UpdateCampaign(ctx context.Context, c *store.Campaign) error {
 	return nil
 }
 
-// staleOrMissing explains why the UPDATE of c matched no row: the campaign
-// is gone (store.ErrNotFound) or at another version (store.ErrStale).
-func (db *DB) staleOrMissing(ctx context.Context, tx *sql.Tx, c *store.Campaign) error {
+// staleOrMissing explains why the UPDATE or DELETE (op) of campaign id,
+// read at version, matched no row: the campaign is gone (store.ErrNotFound)
+// or at another version (store.ErrStale).
+func (db *DB) staleOrMissing(ctx context.Context, tx *sql.Tx, op, id string, version int64) error {
 	var current int64
-	err := tx.QueryRowContext(ctx, `SELECT version FROM campaigns WHERE id = $1`, c.ID).Scan(&current)
+	err := tx.QueryRowContext(ctx, `SELECT version FROM campaigns WHERE id = $1`, id).Scan(&current)
 	if err != nil {
-		return db.fail(err, "update campaign", "", fmt.Sprintf("campaign %q", c.ID))
+		return db.fail(err, op+" campaign", "", fmt.Sprintf("campaign %q", id))
 	}
 	return fmt.Errorf("campaign %q was read at version %d and is now at version %d: %w",
-		c.ID, c.Version, current, store.ErrStale)
+		id, version, current, store.ErrStale)
 }
 
 // checkDistinct refuses a list naming the same product or voucher twice:
@@ -302,19 +303,38 @@ func (db *DB) GetCampaignByStreamKey(ctx context.Context, key string) (*store.Ca
 }
 
 // DeleteCampaign removes the campaign, its links, orders and reminders in
-// one transaction.
-func (db *DB) DeleteCampaign(ctx context.Context, id string) error {
+// one transaction, provided the stored campaign is still at version;
+// otherwise it deletes nothing and fails with store.ErrStale.
+//
+// As in UpdateCampaign, the check is the statement's own WHERE clause, and
+// the campaign row is the first thing the transaction writes: an update
+// of the campaign takes its row and then its links, so taking the row
+// first too keeps the two from locking each other's rows in opposite
+// orders on PostgreSQL (a deadlock); a concurrent update either commits
+// first (the DELETE, re-checking its WHERE clause on the new row, matches
+// nothing: stale) or waits and then finds the campaign gone. The child
+// tables go by ON DELETE CASCADE; they are deleted again explicitly so
+// that nothing of the campaign can stay should a connection ever run
+// without foreign key enforcement (SQLite's is per connection).
+func (db *DB) DeleteCampaign(ctx context.Context, id string, version int64) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM campaigns WHERE id = $1 AND version = $2`, id, version)
+		if err != nil {
+			return db.fail(err, "delete campaign", "", "")
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return db.fail(err, "delete campaign", "", "")
+		}
+		if n == 0 {
+			return db.staleOrMissing(ctx, tx, "delete", id, version)
+		}
 		for _, table := range []string{"reminders", "orders", "campaign_products", "campaign_vouchers"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE campaign_id = $1`, id); err != nil {
 				return db.fail(err, "delete campaign "+table, "", "")
 			}
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM campaigns WHERE id = $1`, id)
-		if err != nil {
-			return db.fail(err, "delete campaign", "", "")
-		}
-		return affected(res, fmt.Sprintf("campaign %q", id))
+		return nil
 	})
 }
 
