@@ -296,7 +296,9 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		reg.MustRegister(s.recorder.Collector())
 	}
 	s.httpSrv = &http.Server{
-		Handler:           newHTTPMetrics(reg).wrap(refuseControl(s.routes(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))),
+		// guardBodies: a body's read deadline, and no connection held by
+		// a body its handler did not read (slowbody.go).
+		Handler:           guardBodies(newHTTPMetrics(reg).wrap(refuseControl(s.routes(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))))),
 		ReadHeaderTimeout: 10 * time.Second,
 		// A keep-alive connection idle this long is closed (without it
 		// and without a ReadTimeout, an idle one stays forever).
