@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -98,27 +99,44 @@ func (v *vitrine) api(t *testing.T, method, path string, body any, out any) int 
 
 // TestRecordingSurvivesSIGKILL: the server is killed in the middle of a
 // live; after a restart the recording up to the last synced fragment
-// plays, the index matches the files, and a new publish continues the
-// campaign's recording.
+// plays, the index matches the files, and, the campaign being still live,
+// the recording stays open (state recording, an EVENT playlist without an
+// end: a VOD playlist must not change, and the live goes on): a new
+// publish continues it, and the campaign's end finalises it. A second
+// campaign, its publisher gone before the kill, is finalised by its end
+// with no publish after the restart.
 func TestRecordingSurvivesSIGKILL(t *testing.T) {
 	testenv.RequireFFmpeg(t)
 	data := filepath.Join(t.TempDir(), "data")
 	v := startVitrine(t, data)
 
-	var c struct {
+	type campaign struct {
 		ID        string `json:"id"`
 		StreamKey string `json:"stream_key"`
 	}
-	if v.api(t, "POST", "/api/v1/campaigns", map[string]any{"title": "Killed", "visibility": "suggested",
-		"starts_at": time.Now().Add(-time.Minute).Format(time.RFC3339), "ends_at": time.Now().Add(time.Hour).Format(time.RFC3339),
-		"go_live": true}, &c) != 201 {
-		t.Fatal("campaign not created")
+	var c, d campaign
+	for _, x := range []*campaign{&c, &d} {
+		if v.api(t, "POST", "/api/v1/campaigns", map[string]any{"title": "Killed", "visibility": "suggested",
+			"starts_at": time.Now().Add(-time.Minute).Format(time.RFC3339), "ends_at": time.Now().Add(time.Hour).Format(time.RFC3339),
+			"published": true, "go_live": true}, x) != 201 {
+			t.Fatal("campaign not created")
+		}
 	}
-	push := testenv.Push(t, testenv.DefaultSource(60), "rtmp://"+v.rtmp+"/live/"+c.StreamKey)
+	var rec struct {
+		State    string  `json:"state"`
+		Segments int     `json:"segments"`
+		Sessions int     `json:"sessions"`
+		Duration float64 `json:"duration"`
+	}
+	// d: a short live whose publisher has left when the server is killed.
+	push := testenv.Push(t, testenv.DefaultSource(3), "rtmp://"+v.rtmp+"/live/"+d.StreamKey)
+	if err, out := push.Wait(30 * time.Second); err != nil {
+		t.Fatalf("publish d: %v\n%s\n%s", err, out, v.log.String())
+	}
+	push = testenv.Push(t, testenv.DefaultSource(60), "rtmp://"+v.rtmp+"/live/"+c.StreamKey)
 	// Wait for some segments, then kill -9 in the middle of the live.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var rec struct{ Segments int }
 		if v.api(t, "GET", "/api/v1/campaigns/"+c.ID+"/recording", nil, &rec) == 200 && rec.Segments >= 6 {
 			break
 		}
@@ -139,48 +157,86 @@ func TestRecordingSurvivesSIGKILL(t *testing.T) {
 	if !strings.Contains(v.log.String(), "recording recovered") {
 		t.Errorf("no recovery logged:\n%s", v.log.String())
 	}
-	var rec struct {
-		State    string  `json:"state"`
-		Segments int     `json:"segments"`
-		Sessions int     `json:"sessions"`
-		Duration float64 `json:"duration"`
+	// Both campaigns are live: their recordings stay open.
+	open := map[string][]byte{}
+	for _, id := range []string{c.ID, d.ID} {
+		if v.api(t, "GET", "/api/v1/campaigns/"+id+"/recording", nil, &rec) != 200 || rec.State != "recording" || rec.Segments < 2 {
+			t.Fatalf("recording of a live campaign after the crash: %+v, want it open (recording)", rec)
+		}
+		index := "http://" + v.http + "/replay/" + id + "/index.m3u8"
+		_, _, pl := httpGet(t, index)
+		if !bytes.Contains(pl, []byte("#EXT-X-PLAYLIST-TYPE:EVENT")) || bytes.Contains(pl, []byte("#EXT-X-ENDLIST")) {
+			t.Fatalf("replay of a live campaign after the crash:\n%s\nwant an EVENT playlist without an end", pl)
+		}
+		checkIndexMatchesFiles(t, index, filepath.Join(data, "recordings", id))
+		open[id] = pl
 	}
-	if v.api(t, "GET", "/api/v1/campaigns/"+c.ID+"/recording", nil, &rec) != 200 || rec.State != "ready" || rec.Segments < 6 {
-		t.Fatalf("recording after the crash: %+v", rec)
-	}
+	v.api(t, "GET", "/api/v1/campaigns/"+c.ID+"/recording", nil, &rec)
 	index := "http://" + v.http + "/replay/" + c.ID + "/index.m3u8"
-	checkIndexMatchesFiles(t, index, filepath.Join(data, "recordings", c.ID))
-	frames := countFrames(t, index)
+	frames := countFrames(t, index, "-live_start_index", "0", "-m3u8_hold_counters", "2")
 	t.Logf("after SIGKILL: %+v, %d frames play", rec, frames)
 	if want := int(rec.Duration * 30); frames < want-2 || frames > want+2 {
 		t.Fatalf("%d frames play, the index says %.3f s", frames, rec.Duration)
 	}
 
-	// The campaign is still live: a new publish continues its recording.
+	// d ends with no publisher: its recording is finalised as it stood.
+	if v.api(t, "POST", "/api/v1/campaigns/"+d.ID+"/end", nil, nil) != 200 {
+		t.Fatal("end d")
+	}
+	waitReady := func(id string, sessions int) []byte {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for v.api(t, "GET", "/api/v1/campaigns/"+id+"/recording", nil, &rec) != 200 || rec.State != "ready" || rec.Sessions != sessions {
+			if time.Now().After(deadline) {
+				t.Fatalf("recording after the end: %+v\n%s", rec, v.log.String())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		index := "http://" + v.http + "/replay/" + id + "/index.m3u8"
+		checkIndexMatchesFiles(t, index, filepath.Join(data, "recordings", id))
+		_, _, pl := httpGet(t, index)
+		if !bytes.Contains(pl, []byte("#EXT-X-PLAYLIST-TYPE:VOD")) || !bytes.HasSuffix(pl, []byte("#EXT-X-ENDLIST\n")) ||
+			!sameSegmentsPrefix(open[id], pl) {
+			t.Fatalf("replay after the end:\n%s\nwhile live it was\n%s", pl, open[id])
+		}
+		return pl
+	}
+	waitReady(d.ID, 1)
+
+	// c is still live: a new publish continues its recording.
 	push = testenv.Push(t, testenv.DefaultSource(4), "rtmp://"+v.rtmp+"/live/"+c.StreamKey)
 	if err, out := push.Wait(30 * time.Second); err != nil {
 		t.Fatalf("publish after restart: %v\n%s\n%s", err, out, v.log.String())
 	}
+	if _, _, pl := httpGet(t, index); !sameSegmentsPrefix(open[c.ID], pl) || bytes.Contains(pl, []byte("#EXT-X-ENDLIST")) {
+		t.Fatalf("replay during the second publish:\n%s\nbefore it\n%s", pl, open[c.ID])
+	}
 	if v.api(t, "POST", "/api/v1/campaigns/"+c.ID+"/end", nil, nil) != 200 {
 		t.Fatal("end")
 	}
-	deadline = time.Now().Add(20 * time.Second)
-	for v.api(t, "GET", "/api/v1/campaigns/"+c.ID+"/recording", nil, &rec) != 200 || rec.State != "ready" || rec.Sessions != 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("recording after the second publish: %+v", rec)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	checkIndexMatchesFiles(t, index, filepath.Join(data, "recordings", c.ID))
+	pl := waitReady(c.ID, 2)
 	all := countFrames(t, index)
 	if all < frames+4*30-2 || all > frames+4*30 {
-		_, _, pl := httpGet(t, index)
 		t.Fatalf("%d frames after the second session, %d before it\n%s\n%s", all, frames, pl, v.log.String())
 	}
-	_, _, pl := httpGet(t, index)
 	if n := bytes.Count(pl, []byte("#EXT-X-DISCONTINUITY\n")); n != 1 {
 		t.Fatalf("%d discontinuities:\n%s", n, pl)
 	}
+}
+
+// sameSegmentsPrefix: the segments of playlist a are the first of b's.
+func sameSegmentsPrefix(a, b []byte) bool {
+	uris := func(pl []byte) []string {
+		var out []string
+		for _, l := range strings.Split(string(pl), "\n") {
+			if l != "" && !strings.HasPrefix(l, "#") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	ua, ub := uris(a), uris(b)
+	return len(ua) > 0 && len(ua) <= len(ub) && slices.Equal(ua, ub[:len(ua)])
 }
 
 func httpGet(t *testing.T, url string) (int, http.Header, []byte) {
@@ -232,10 +288,14 @@ func checkIndexMatchesFiles(t *testing.T, index, dir string) {
 	})
 }
 
-func countFrames(t *testing.T, input string) int {
+// countFrames counts the video frames of input; opts come before it (an
+// EVENT playlist: "-live_start_index", "0", "-m3u8_hold_counters", "2").
+func countFrames(t *testing.T, input string, opts ...string) int {
 	t.Helper()
-	out, err := exec.Command("ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
-		"-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", input).CombinedOutput()
+	args := append([]string{"-v", "error"}, opts...)
+	args = append(args, "-count_frames", "-select_streams", "v:0",
+		"-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", input)
+	out, err := exec.Command("ffprobe", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ffprobe: %v %s", err, out)
 	}

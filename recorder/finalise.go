@@ -2,7 +2,9 @@ package recorder
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -16,6 +18,91 @@ import (
 // same pass repairs: bytes past the indexed size are cut, files the index
 // does not know are deleted, and an index row whose file is missing or
 // unreadable is dropped with those after it.
+//
+// Only a live that has ended is finalised: a VOD playlist must not change
+// (RFC 8216), and the campaign's next publish would add to it. While the
+// campaign is live, its recording stays open, in state "recording" with
+// an EVENT playlist, whether its publisher left for longer than the
+// reconnect window, the server stopped, or it crashed; the next publish
+// continues it, and the campaign's end finalises it.
+
+// campaignLive reports whether the campaign's live goes on (it went live
+// and was not ended); a deleted campaign's has not.
+func (r *Recorder) campaignLive(ctx context.Context, id string) (bool, error) {
+	c, err := r.st.GetCampaign(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return c.Status(r.now()) == store.StatusOngoing, nil
+}
+
+// finaliseIfEnded finalises the campaign's recording after job j (may be
+// nil) if its live has ended; otherwise the recording stays open until
+// the next publish continues it or awaitEnds sees the end.
+func (r *Recorder) finaliseIfEnded(ctx context.Context, id string, after *job, log *slog.Logger) {
+	live, err := r.campaignLive(ctx, id)
+	if err != nil {
+		log.Warn("campaign not read: the recording stays open until its end is seen", "error", err)
+		live = true
+	}
+	r.mu.Lock()
+	if live {
+		r.open[id] = true
+	} else {
+		delete(r.open, id)
+	}
+	r.mu.Unlock()
+	if live {
+		log.Info("the campaign is live: its recording stays open for the next publish, until the campaign's end")
+		return
+	}
+	r.startFinalise(id, after)
+}
+
+// endCheckEvery is how often awaitEnds looks at the campaigns of the
+// open recordings.
+var endCheckEvery = time.Second
+
+// awaitEnds finalises an open recording once its campaign's live has
+// ended: an end while no publisher is connected closes no stream, so no
+// session ends to say it.
+func (r *Recorder) awaitEnds() {
+	t := time.NewTicker(endCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+		}
+		r.mu.Lock()
+		var ids []string
+		for id := range r.open {
+			if j := r.jobs[id]; j != nil {
+				select {
+				case <-j.done:
+				default:
+					continue // a session is written: its end decides
+				}
+			}
+			ids = append(ids, id)
+		}
+		r.mu.Unlock()
+		for _, id := range ids {
+			if live, err := r.campaignLive(r.ctx, id); err != nil || live {
+				continue
+			}
+			r.mu.Lock()
+			delete(r.open, id)
+			r.mu.Unlock()
+			r.log.Info("the campaign's live has ended: its recording is finalised", "campaign", id)
+			r.startFinalise(id, nil)
+		}
+	}
+}
 
 // startFinalise finalises the campaign's recording once after (the
 // session that ends with) job j is done; j may be nil.
@@ -218,7 +305,9 @@ func (r *Recorder) abs(rel string) (string, error) {
 }
 
 // reconcile brings every recording left open by a crash (or a shutdown
-// during finalisation) to a consistent, ready state.
+// during finalisation) to a consistent state: ready if its campaign's
+// live has ended, still open (recording, an EVENT playlist) for the next
+// publish if it goes on.
 func (r *Recorder) reconcile(ctx context.Context) error {
 	recs, err := r.st.ListRecordings(ctx)
 	if err != nil {
@@ -234,6 +323,23 @@ func (r *Recorder) reconcile(ctx context.Context) error {
 		}
 		if err := r.closeSessions(ctx, rec.CampaignID); err != nil {
 			return err
+		}
+		live, err := r.campaignLive(ctx, rec.CampaignID)
+		if err != nil {
+			return fmt.Errorf("recorder: recover %s: %w", rec.CampaignID, err)
+		}
+		if live {
+			rec.State, rec.EndedAt = store.RecordingActive, nil
+			if err := r.st.SaveRecording(ctx, &rec); err != nil {
+				return err
+			}
+			r.mu.Lock()
+			r.open[rec.CampaignID] = true
+			r.mu.Unlock()
+			r.log.Warn("recording recovered after an unclean stop: it plays up to its last synced fragment; "+
+				"the campaign is live: the recording stays open, the next publish continues it, its end finalises it",
+				"campaign", rec.CampaignID, "segments", n)
+			continue
 		}
 		now := r.now()
 		rec.State, rec.EndedAt = store.RecordingReady, &now

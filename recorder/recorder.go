@@ -116,6 +116,11 @@ type Recorder struct {
 	finals map[string]*finaliser   // finalisations running, by campaign
 	stats  map[string]*streamStats // by campaign, while recorded
 	locks  map[string]*sync.Mutex
+	// open are the recordings left open, with no session written, while
+	// their campaign is live (its publisher gone, or the server restarted
+	// during the live): the next publish continues them, the campaign's
+	// end finalises them (see awaitEnds).
+	open map[string]bool
 
 	// finaliseHook, when set (tests), runs before each segment is checked.
 	finaliseHook func()
@@ -180,7 +185,7 @@ func New(cfg Config) (*Recorder, error) {
 	r := &Recorder{cfg: cfg, st: cfg.Store, dir: dir, log: cfg.Logger.With("component", "recorder"),
 		now: cfg.Now, fs: osFS, cors: c, metrics: newMetrics(),
 		jobs: map[string]*job{}, finals: map[string]*finaliser{}, stats: map[string]*streamStats{},
-		locks: map[string]*sync.Mutex{}}
+		locks: map[string]*sync.Mutex{}, open: map[string]bool{}}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.metrics.r = r
 	return r, nil
@@ -198,6 +203,7 @@ func (r *Recorder) Start(ctx context.Context) error {
 			r.startJob(st)
 		}
 	}
+	r.bg.Go(r.awaitEnds)
 	if r.cfg.DeleteAfter > 0 {
 		r.bg.Go(r.retentionLoop)
 	}
@@ -355,9 +361,13 @@ func (r *Recorder) run(j *job) {
 	case errors.Is(err, stream.ErrTracksChanged):
 		// The next session (new init segment) continues the recording.
 		log.Info("session recorded", "session", w.session, "reason", err)
+	case errors.Is(err, context.Canceled):
+		// The recorder closes: the next start repairs the recording, and
+		// finalises it if the live has ended by then.
+		log.Info("session recorded", "session", w.session, "reason", err)
 	default:
 		log.Info("session recorded", "session", w.session, "reason", err)
-		r.startFinalise(j.campaign, j)
+		r.finaliseIfEnded(ctx, j.campaign, j, log)
 	}
 }
 
@@ -521,6 +531,7 @@ func (r *Recorder) Reset(ctx context.Context, id string, resetStore func(ctx con
 	}
 	r.mu.Lock()
 	delete(r.stats, id)
+	delete(r.open, id)
 	r.mu.Unlock()
 	return nil
 }
