@@ -73,6 +73,13 @@ func webp1x1(t *testing.T) []byte {
 	return b
 }
 
+// damage is b with its byte at i set to v.
+func damage(b []byte, i int, v byte) []byte {
+	c := bytes.Clone(b)
+	c[i] = v
+	return c
+}
+
 // webpVP8X is a WebP whose extended header declares width x height.
 func webpVP8X(width, height int) []byte {
 	chunk := make([]byte, 10)
@@ -113,6 +120,7 @@ func TestImageContentChecked(t *testing.T) {
 		{"webp cut short", "image/webp", webpData[:len(webpData)-4], 422, 0, 0, "truncated"},
 		{"webp header of 20000x20000", "image/webp", webpVP8X(20000, 20000), 422, 0, 0, "20000x20000 pixels"},
 		{"webp with trailing bytes", "image/webp", append(bytes.Clone(webpData), 0, 0), 422, 0, 0, "after the RIFF container"},
+		{"webp with damaged pixel data", "image/webp", damage(webpData, 26, 0x00), 422, 0, 0, "corrupt"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.do("POST", "/api/v1/images", tc.body, withHeader("Content-Type", tc.ct))
@@ -239,5 +247,29 @@ func TestImageListAndDelete(t *testing.T) {
 	e.must(http.StatusUnauthorized, "DELETE", "/api/v1/images/"+ids[3], nil, noAuth).errCode(t)
 	for _, cur := range []string{"x", "1_nothex", "-1_0123456789abcdef0123456789abcdef"} {
 		e.must(http.StatusBadRequest, "GET", "/api/v1/images?cursor="+cur, nil).errCode(t)
+	}
+}
+
+// TestUnusedImagesSwept: the sweep deletes the images nothing refers to
+// once they are old enough, and keeps the fresh ones and those in use.
+func TestUnusedImagesSwept(t *testing.T) {
+	e := newEnv(t)
+	old, fresh, listed, named := e.uploadPNG().ID, e.uploadPNG().ID, e.uploadPNG().ID, e.uploadPNG().ID
+	now := e.clock.Now()
+	for id, age := range map[string]time.Duration{old: 48 * time.Hour, fresh: time.Hour, listed: 48 * time.Hour, named: 48 * time.Hour} {
+		at := now.Add(-age)
+		if err := os.Chtimes(filepath.Join(e.dir, "images", id+".png"), at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.createCampaign(map[string]any{"images": []string{listed}})
+	e.createProduct("SWEEP-1", map[string]any{"image_url": "https://cdn.example.com/media/images/" + named})
+	n, err := e.api.SweepImages(t.Context(), ImageUnusedFor)
+	if err != nil || n != 1 {
+		t.Fatalf("swept %d, %v; want the one old unused image", n, err)
+	}
+	e.must(http.StatusNotFound, "GET", "/media/images/"+old, nil, noAuth)
+	for _, id := range []string{fresh, listed, named} {
+		e.must(http.StatusOK, "GET", "/media/images/"+id, nil, noAuth)
 	}
 }

@@ -23,6 +23,8 @@ import (
 	"strings"
 	"time"
 
+	_ "golang.org/x/image/webp" // registers the WebP decoder with image.Decode
+
 	"vitrine/internal/httperr"
 )
 
@@ -241,8 +243,8 @@ var imageNames = map[string]string{"image/jpeg": "JPEG", "image/png": "PNG", "im
 // decodes the whole image, so that a truncated file or damaged pixel data
 // is refused here rather than shown broken to viewers. GIF: the first
 // frame is decoded (all of an animation could take far more memory than
-// its file suggests). WebP: the standard library has no decoder, so only
-// its header and the RIFF container's length are checked (webpConfig).
+// its file suggests). WebP: its header and the RIFF container's length are
+// checked first (webpConfig), then it is decoded (golang.org/x/image/webp).
 func checkImage(ctx context.Context, f io.ReadSeeker, size int64, contentType string) (width, height int, err error) {
 	name := imageNames[contentType]
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -265,9 +267,6 @@ func checkImage(ctx context.Context, f io.ReadSeeker, size int64, contentType st
 	if width <= 0 || height <= 0 || width > maxImageSide || height > maxImageSide || int64(width)*int64(height) > maxImagePixels {
 		return 0, 0, invalidImage("the image is %dx%d pixels; at most %d pixels a side and %d megapixels in all",
 			width, height, maxImageSide, maxImagePixels/1_000_000)
-	}
-	if contentType == "image/webp" {
-		return width, height, nil
 	}
 	select {
 	case imageDecodes <- struct{}{}:

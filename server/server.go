@@ -417,6 +417,7 @@ func (s *Server) Start() (err error) {
 		}
 	})
 	s.background.Go(func() { s.viewers.Run(ctx) })
+	s.background.Go(func() { s.api.RunImageSweep(ctx) })
 	s.httpLn, err = net.Listen("tcp", s.cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
