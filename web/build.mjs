@@ -1,5 +1,6 @@
 // Builds web/src into web/dist, which the Go binary embeds (web/web.go):
 //   dist/static/player-[hash].js (+ chunks/, the CSS)   the player page
+//   dist/static/console-[hash].js (+ its CSS)          the seller's console (Preact)
 //   dist/static/chunks/hls.light-[hash].js             hls.js, loaded only for LL-HLS
 //   dist/embed.js                                      the sellers' widget (one IIFE)
 //   dist/manifest.json                                 entry -> hashed file
@@ -12,6 +13,7 @@ import path from 'node:path';
 
 const out = 'dist';
 const budget = 100 * 1024;
+const consoleBudget = 60 * 1024;
 fs.rmSync(out, { recursive: true, force: true });
 fs.mkdirSync(out, { recursive: true });
 fs.writeFileSync(path.join(out, '.gitkeep'), '');
@@ -36,6 +38,16 @@ const player = await esbuild.build({
   chunkNames: 'chunks/[name]-[hash]',
 });
 
+const consoleBuild = await esbuild.build({
+  ...common,
+  entryPoints: { console: 'src/console/main.jsx' },
+  outdir: path.join(out, 'static'),
+  format: 'esm',
+  entryNames: '[name]-[hash]',
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+});
+
 const embedCSS = await esbuild.transform(fs.readFileSync('src/embed/embed.css', 'utf8'), { loader: 'css', minify: true });
 await esbuild.build({
   ...common,
@@ -55,8 +67,14 @@ for (const [file, o] of Object.entries(outputs)) {
   }
   if (Object.keys(o.inputs).some((i) => i.includes('node_modules/hls.js/'))) manifest['hls.js'] = rel(file);
 }
+for (const [file, o] of Object.entries(consoleBuild.metafile.outputs)) {
+  if (o.entryPoint === 'src/console/main.jsx') {
+    manifest['console.js'] = rel(file);
+    if (o.cssBundle) manifest['console.css'] = rel(o.cssBundle);
+  }
+}
 manifest['embed.js'] = 'embed.js';
-if (!manifest['player.js'] || !manifest['player.css'] || !manifest['hls.js']) {
+if (!manifest['player.js'] || !manifest['player.css'] || !manifest['hls.js'] || !manifest['console.js'] || !manifest['console.css']) {
   throw new Error('build: missing outputs in ' + JSON.stringify(manifest));
 }
 fs.writeFileSync(path.join(out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
@@ -76,7 +94,14 @@ rows.push([manifest['hls.js'] + ' (LL-HLS only)', fs.statSync(path.join(out, man
 const kb = (n) => (n / 1024).toFixed(1) + ' KB';
 for (const [f, raw, z] of rows) console.log(`${f.padEnd(52)} ${kb(raw).padStart(9)} raw ${kb(z).padStart(9)} gzip`);
 console.log(`player page JS+CSS without hls.js: ${kb(page)} gzip (budget ${kb(budget)})`);
-if (process.argv.includes('--size') && page > budget) {
+let consoleSize = 0;
+for (const f of [manifest['console.js'], manifest['console.css']]) {
+  const n = gz(f);
+  consoleSize += n;
+  console.log(`${f.padEnd(52)} ${kb(fs.statSync(path.join(out, f)).size).padStart(9)} raw ${kb(n).padStart(9)} gzip`);
+}
+console.log(`console JS+CSS: ${kb(consoleSize)} gzip (budget ${kb(consoleBudget)})`);
+if (process.argv.includes('--size') && (page > budget || consoleSize > consoleBudget)) {
   console.error('over budget');
   process.exit(1);
 }

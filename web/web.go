@@ -1,7 +1,8 @@
-// Package web serves the viewer's side of Vitrine from the binary: the
-// player page GET /watch/{id}, the seller's widget script GET /embed.js and
-// their static assets under /static/ (content-hashed names, cached for a
-// year, gzip).
+// Package web serves the browser side of Vitrine from the binary: the
+// player page GET /watch/{id}, the seller's widget script GET /embed.js,
+// the seller's console GET /console/ (a single-page app over the admin
+// API) and their static assets under /static/ (content-hashed names,
+// cached for a year, gzip).
 //
 // The JavaScript and CSS are plain modules in web/src, bundled by esbuild
 // into web/dist (npm ci && npm run build in web/, which make run and CI do
@@ -54,10 +55,12 @@ func Built() bool {
 // Manifest is dist/manifest.json, written by build.mjs: the hashed file of
 // each entry point, relative to dist.
 type Manifest struct {
-	PlayerJS  string `json:"player.js"`
-	PlayerCSS string `json:"player.css"`
-	EmbedJS   string `json:"embed.js"`
-	HLSJS     string `json:"hls.js"`
+	PlayerJS   string `json:"player.js"`
+	PlayerCSS  string `json:"player.css"`
+	EmbedJS    string `json:"embed.js"`
+	HLSJS      string `json:"hls.js"`
+	ConsoleJS  string `json:"console.js"`
+	ConsoleCSS string `json:"console.css"`
 }
 
 // Campaign is what the page's head needs of a campaign (title and preview
@@ -118,8 +121,9 @@ func New(cfg Config) (*Handler, error) {
 	if err := json.Unmarshal(b, &h.manifest); err != nil {
 		return nil, fmt.Errorf("web: manifest.json: %w", err)
 	}
-	if h.manifest.PlayerJS == "" || h.manifest.PlayerCSS == "" || h.manifest.EmbedJS == "" {
-		return nil, errors.New("web: manifest.json lacks player.js, player.css or embed.js")
+	if h.manifest.PlayerJS == "" || h.manifest.PlayerCSS == "" || h.manifest.EmbedJS == "" ||
+		h.manifest.ConsoleJS == "" || h.manifest.ConsoleCSS == "" {
+		return nil, errors.New("web: manifest.json lacks player.js, player.css, embed.js, console.js or console.css (rebuild: make web)")
 	}
 	err = fs.WalkDir(cfg.FS, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -144,7 +148,7 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
-	for _, p := range []string{h.manifest.PlayerJS, h.manifest.PlayerCSS, h.manifest.EmbedJS} {
+	for _, p := range []string{h.manifest.PlayerJS, h.manifest.PlayerCSS, h.manifest.EmbedJS, h.manifest.ConsoleJS, h.manifest.ConsoleCSS} {
 		if h.files["/"+p] == nil {
 			return nil, fmt.Errorf("web: manifest names %s, which is not in the build", p)
 		}
@@ -181,9 +185,14 @@ func newAsset(name string, body []byte, cache string) *asset {
 	return a
 }
 
-// Register mounts GET /watch/{id}, GET /embed.js and GET /static/.
+// Register mounts GET /watch/{id}, GET /embed.js, GET /console/ and GET
+// /static/.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /watch/{id}", h.watch)
+	mux.HandleFunc("GET /console", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/console/", http.StatusMovedPermanently)
+	})
+	mux.HandleFunc("GET /console/", h.console)
 	mux.HandleFunc("GET /embed.js", h.embed)
 	mux.HandleFunc("GET /static/", h.static)
 }

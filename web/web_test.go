@@ -15,7 +15,9 @@ import (
 func fakeBuild() fstest.MapFS {
 	js := []byte("console.log('player');" + strings.Repeat("/* padding */", 100))
 	return fstest.MapFS{
-		"manifest.json":           {Data: []byte(`{"player.js":"static/player-AB.js","player.css":"static/player-CD.css","embed.js":"embed.js","hls.js":"static/chunks/hls-EF.js"}`)},
+		"manifest.json":           {Data: []byte(`{"player.js":"static/player-AB.js","player.css":"static/player-CD.css","embed.js":"embed.js","hls.js":"static/chunks/hls-EF.js","console.js":"static/console-GH.js","console.css":"static/console-IJ.css"}`)},
+		"static/console-GH.js":    {Data: []byte("console.log('console')")},
+		"static/console-IJ.css":   {Data: []byte("main{}")},
 		"static/player-AB.js":     {Data: js},
 		"static/player-CD.css":    {Data: []byte("body{}")},
 		"static/chunks/hls-EF.js": {Data: []byte("export default 1")},
@@ -165,5 +167,32 @@ func TestBundleSize(t *testing.T) {
 	t.Logf("player page JS+CSS without hls.js: %.1f KB gzip; hls.js (loaded for LL-HLS only): %.1f KB gzip", float64(page)/1024, float64(hls)/1024)
 	if page > 100<<10 {
 		t.Errorf("the page's JS and CSS weigh %d bytes gzipped, budget 100 KB", page)
+	}
+}
+
+// TestConsolePage: every path under /console/ gets the app's page (it
+// routes in the browser), with its scripts, a CSP that keeps it unframed,
+// and /console redirects to it.
+func TestConsolePage(t *testing.T) {
+	h, err := New(Config{FS: fakeBuild()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/console/", "/console/campaigns/cmp_1/edit", "/console/products"} {
+		w := serve(t, h, "GET", p)
+		body := w.Body.String()
+		if w.Code != 200 || !strings.Contains(body, `src="/static/console-GH.js"`) || !strings.Contains(body, `href="/static/console-IJ.css"`) {
+			t.Fatalf("%s: %d %s", p, w.Code, body)
+		}
+		if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "script-src 'self'") {
+			t.Fatalf("%s: CSP %q", p, csp)
+		}
+	}
+	if w := serve(t, h, "GET", "/console"); w.Code != http.StatusMovedPermanently || w.Header().Get("Location") != "/console/" {
+		t.Fatalf("/console: %d %v", w.Code, w.Header())
+	}
+	unbuilt, _ := New(Config{FS: fstest.MapFS{".gitkeep": {}}})
+	if w := serve(t, unbuilt, "GET", "/console/"); w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "make web") {
+		t.Fatalf("unbuilt console: %d %s", w.Code, w.Body)
 	}
 }
