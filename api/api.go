@@ -94,6 +94,9 @@ type Config struct {
 	// Recordings serves recordings, sequences, downloads and resets;
 	// nil: their routes answer 404 recording_not_found (reset still works).
 	Recordings Recordings
+	// SessionTTL is how long a console session lasts without use
+	// (session.go); 0: DefaultSessionTTL, 12 h.
+	SessionTTL time.Duration
 	// WebhookURL vets a webhook's URL at creation (notify.ValidateURL):
 	// one the deliveries would never reach, or that carries credentials,
 	// is refused with a 422 there rather than failing at every delivery;
@@ -134,6 +137,7 @@ type API struct {
 	actionLimit *limiter
 	recordings  Recordings // nil: no recorder
 	webhookURL  func(raw string) error
+	sessions    *sessionStore // the console's sessions
 }
 
 // New validates cfg, creates the image directory and builds the route
@@ -159,6 +163,9 @@ func New(cfg Config) (*API, error) {
 			return nil, fmt.Errorf("api: %s port %d out of range", name, p)
 		}
 	}
+	if cfg.SessionTTL < 0 || (cfg.SessionTTL > 0 && cfg.SessionTTL < time.Minute) {
+		return nil, fmt.Errorf("api: session lifetime %s is shorter than a minute", cfg.SessionTTL)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -180,6 +187,7 @@ func New(cfg Config) (*API, error) {
 		webrtcInfo: cfg.WebRTCInfo,
 		recordings: cfg.Recordings,
 		webhookURL: cfg.WebhookURL,
+		sessions:   newSessionStore(cfg.SessionTTL),
 	}
 	if isNilInterface(cfg.Recordings) {
 		a.recordings = nil

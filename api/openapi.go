@@ -29,7 +29,11 @@ func (a *API) serveOpenAPI(w http.ResponseWriter, _ *http.Request) error {
 const apiDescription = `Vitrine's admin API and viewer endpoints.
 
 Conventions:
-- Admin routes (/api/v1) need Authorization: Bearer {admin token}; without it they answer 401.
+- Admin routes (/api/v1) need Authorization: Bearer {admin token}, or the console's session cookie (vitrine_session,
+  from POST /api/v1/session); without either they answer 401. A request authenticated by the cookie whose method is
+  not GET, HEAD or OPTIONS (or that opens a WebSocket) must carry an Origin header (failing that, a Referer) naming
+  this server's own origin (http.public_url, or the request's Host): otherwise 403 csrf_refused. An Authorization
+  header, when sent, decides alone.
 - JSON bodies must be application/json, UTF-8, one object, at most 1 MiB; unknown fields are refused (400 unknown_field),
   and member names are case-sensitive. Required members must be present and not null: 422 validation_failed names
   every one missing. A PUT replaces the whole resource, so every member of its body is required.
@@ -55,7 +59,9 @@ Conventions:
 var errorCodes = map[int]string{
 	http.StatusBadRequest: "Malformed request: invalid_json, unknown_field, invalid_body, invalid_parameter, " +
 		"unknown_parameter, invalid_cursor, invalid_idempotency_key.",
-	http.StatusUnauthorized:          "unauthorized: missing or wrong admin token.",
+	http.StatusUnauthorized: "unauthorized: missing or wrong admin token.",
+	http.StatusForbidden: "csrf_refused: a request authenticated by the session cookie without this server's Origin " +
+		"(or Referer); or the route's own refusal.",
 	http.StatusNotFound:              "not_found.",
 	http.StatusConflict:              "Refused in the resource's current state: duplicate_sku, duplicate_code, campaign_not_editable, campaign_completed, campaign_not_live, campaign_not_live_yet, campaign_changed, duplicate_order_code, image_in_use.",
 	http.StatusRequestEntityTooLarge: "body_too_large.",
@@ -144,15 +150,23 @@ func (a *API) buildOpenAPI() ([]byte, error) {
 			"description": apiDescription,
 			"license":     map[string]any{"name": "see the repository"},
 		},
-		"security": []any{map[string]any{"bearer": []string{}}},
+		"security": []any{map[string]any{"bearer": []string{}}, map[string]any{"session": []string{}}},
 		"tags":     tagList,
 		"paths":    paths,
 		"webhooks": webhooks,
 		"components": map[string]any{
-			"securitySchemes": map[string]any{"bearer": map[string]any{
-				"type": "http", "scheme": "bearer",
-				"description": "The admin token (VITRINE_ADMIN_TOKEN, config, or generated at first start).",
-			}},
+			"securitySchemes": map[string]any{
+				"bearer": map[string]any{
+					"type": "http", "scheme": "bearer",
+					"description": "The admin token (VITRINE_ADMIN_TOKEN, config, or generated at first start).",
+				},
+				"session": map[string]any{
+					"type": "apiKey", "in": "cookie", "name": SessionCookie,
+					"description": "The seller's console session, set by POST /api/v1/session (HttpOnly, SameSite=Strict). " +
+						"Requests other than GET, HEAD and OPTIONS, and WebSocket upgrades, must carry this server's " +
+						"Origin (or Referer): otherwise 403 csrf_refused.",
+				},
+			},
 			"schemas": g.components,
 		},
 	}
@@ -216,6 +230,9 @@ func (a *API) operation(g *schemaGen, rt *route, errResp func(int) map[string]an
 		errs[http.StatusUnauthorized] = true
 		if a.authLimit != nil {
 			errs[http.StatusTooManyRequests] = true
+		}
+		if !safeMethod(rt.Method) {
+			errs[http.StatusForbidden] = true // csrf_refused, with the session cookie
 		}
 	}
 	if rt.Limit != nil {
@@ -290,8 +307,11 @@ func requestBody(g *schemaGen, rt *route) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"required": !rt.BodyOptional,
-		"content": map[string]any{"application/json": map[string]any{"schema": s}}}, nil
+	content := map[string]any{"application/json": map[string]any{"schema": s}}
+	if rt.FormBody {
+		content["application/x-www-form-urlencoded"] = map[string]any{"schema": s}
+	}
+	return map[string]any{"required": !rt.BodyOptional, "content": content}, nil
 }
 
 func successResponse(g *schemaGen, rt *route) (map[string]any, error) {

@@ -46,6 +46,9 @@ type route struct {
 	Body         any // zero value of the request type; nil: no body
 	BodyKind     bodyKind
 	BodyOptional bool
+	// FormBody: the JSON body may also come as a form
+	// (application/x-www-form-urlencoded) with the same members.
+	FormBody bool
 
 	Status   int    // success status
 	Response any    // zero value of the response type; nil: no content
@@ -79,6 +82,7 @@ type param struct {
 const (
 	apiPrefix   = "/api/v1/"
 	openAPIPath = "/api/v1/openapi.json"
+	sessionPath = "/api/v1/session"
 )
 
 // Register adds every route to mux, plus, for each path, a handler that
@@ -298,6 +302,7 @@ func (k *keyedMutex) lock(key string) (unlock func()) {
 func (a *API) routeTable() []*route {
 	var rts []*route
 	for _, group := range [][]*route{
+		a.sessionRoutes(),
 		a.productRoutes(),
 		a.voucherRoutes(),
 		a.imageRoutes(),

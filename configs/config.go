@@ -55,6 +55,9 @@ type Store struct {
 // start and kept in the data directory.
 type Admin struct {
 	Token string `yaml:"token"`
+	// SessionTTL is how long a console session lasts without use (it
+	// slides: a request in its second half renews it).
+	SessionTTL Duration `yaml:"session_ttl"`
 }
 
 // Cluster joins several Vitrine nodes: the shopping data channel's events
@@ -90,7 +93,32 @@ type HTTP struct {
 	// EventsPerAddress bounds one client address's events sockets (the
 	// data channel's WebSockets); loopback is exempt. 0: no bound.
 	EventsPerAddress int `yaml:"events_per_address"`
+
+	// HTTPS (see tls.go): either a certificate and its key, PEM files
+	// (re-read when they change on disk)...
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// ...or automatic certificates from an ACME CA (Let's Encrypt by
+	// default) for these host names. Setting them accepts the CA's terms
+	// of service.
+	ACMEHosts []string `yaml:"acme_hosts"`
+	// ACMEEmail is given to the CA for expiry and problem notices
+	// (optional).
+	ACMEEmail string `yaml:"acme_email"`
+	// ACMEHTTPListen answers the CA's HTTP-01 challenges (and redirects
+	// other plain-HTTP requests to HTTPS); the CA calls port 80. Empty:
+	// no such listener, then listen must be on port 443 (TLS-ALPN-01).
+	ACMEHTTPListen string `yaml:"acme_http_listen"`
+	// ACMECacheDir keeps the account key and certificates; empty:
+	// {data.dir}/acme.
+	ACMECacheDir string `yaml:"acme_cache_dir"`
+	// ACMEDirectoryURL is the CA's directory; empty: Let's Encrypt's
+	// production one.
+	ACMEDirectoryURL string `yaml:"acme_directory_url"`
 }
+
+// TLS says whether the HTTP listener serves HTTPS.
+func (h HTTP) TLS() bool { return h.TLSCert != "" || len(h.ACMEHosts) > 0 }
 
 type RTMP struct {
 	Enabled bool   `yaml:"enabled"`
@@ -297,6 +325,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	c.validateTLS(bad, checkListen)
 	if c.HTTP.EventsPerAddress < 0 {
 		bad("http.events_per_address", "must be 0 (no bound) or more, got %d", c.HTTP.EventsPerAddress)
 	}
@@ -344,6 +373,9 @@ func (c *Config) Validate() error {
 	}
 	if t := c.Admin.Token; t != "" && len(t) < 16 {
 		bad("admin.token", "must be at least 16 characters")
+	}
+	if d := c.Admin.SessionTTL.Std(); d < time.Minute || d > 30*24*time.Hour {
+		bad("admin.session_ttl", "must be between 1m and 720h, got %s", d)
 	}
 	ids := map[string]bool{}
 	keys := map[string]bool{}

@@ -74,6 +74,7 @@ type Server struct {
 	httpLn  net.Listener
 	httpSrv *http.Server
 	httpErr chan error
+	https   *httpsSetup // nil: plain HTTP (tls.go)
 
 	closeOnce sync.Once
 }
@@ -112,6 +113,9 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 	var err error
 	s.keys, err = loadKeys(cfg.Streams, cfg.Data.Dir, s.log)
 	if err != nil {
+		return nil, err
+	}
+	if s.https, err = newHTTPS(cfg, s.log); err != nil { // HTTPS: certificate files read now (tls.go)
 		return nil, err
 	}
 	token := cfg.Admin.Token
@@ -249,6 +253,7 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		PublicURL: cfg.HTTP.PublicURL, TrustProxy: cfg.HTTP.TrustProxy, RTMPPort: rtmpPort, RTSPPort: rtspPort, Logger: log,
 		WebRTCInfo: s.webrtcInfo, Overlay: s.overlay, Identity: identity, HostEvents: s.events.ServeHost, Recordings: recs,
 		WebhookURL: func(raw string) error { return notify.ValidateURL(raw, cfg.Webhooks.AllowPrivate) },
+		SessionTTL: cfg.Admin.SessionTTL.Std(),
 	})
 	if err != nil {
 		return nil, err
@@ -304,6 +309,9 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		// and without a ReadTimeout, an idle one stays forever).
 		IdleTimeout: 2 * time.Minute,
 		ErrorLog:    slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
+	}
+	if s.https != nil {
+		s.httpSrv.TLSConfig = s.https.config
 	}
 	ok = true
 	return s, nil
@@ -422,8 +430,12 @@ func (s *Server) Start() (err error) {
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
+	if err := s.https.start(s.httpLn.Addr()); err != nil {
+		_ = s.httpLn.Close() // not served yet: Shutdown would not close it
+		return fmt.Errorf("http: %w", err)
+	}
 	go func() {
-		if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
+		if err := s.serveHTTP(); !errors.Is(err, http.ErrServerClosed) {
 			s.httpErr <- fmt.Errorf("http: %w", err)
 		}
 		close(s.httpErr)
@@ -450,7 +462,7 @@ func (s *Server) Start() (err error) {
 }
 
 func (s *Server) logReady() {
-	attrs := []any{"http", s.HTTPAddr().String(), "data", s.cfg.Data.Dir}
+	attrs := []any{"http", s.HTTPAddr().String(), "scheme", s.scheme(), "data", s.cfg.Data.Dir}
 	publish := "rtmp disabled"
 	if s.rtmp != nil {
 		attrs = append(attrs, "rtmp", s.rtmp.Addr().String())
@@ -465,7 +477,7 @@ func (s *Server) logReady() {
 	s.log.Info("vitrine ready", attrs...)
 	for _, st := range s.cfg.Streams {
 		s.log.Info("stream declared", "stream", st.ID, "publish", publish,
-			"play", fmt.Sprintf("http://HOST%s/live/%s/index.m3u8", portOf(s.HTTPAddr().String()), st.ID))
+			"play", fmt.Sprintf("%s://HOST%s/live/%s/index.m3u8", s.scheme(), portOf(s.HTTPAddr().String()), st.ID))
 	}
 }
 
@@ -555,6 +567,7 @@ func (s *Server) Close() {
 			if err := s.httpSrv.Shutdown(ctx); err != nil {
 				s.log.Warn("http shutdown", "error", err)
 			}
+			s.https.close(ctx)
 		}
 		if s.stopBackground != nil {
 			s.stopBackground()
