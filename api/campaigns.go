@@ -134,7 +134,7 @@ type campaignCreate struct {
 	Images            []string `json:"images" maxItems:"20" doc:"ids of uploaded images (POST /api/v1/images)"`
 	StartsAt          string   `json:"starts_at" required:"true" format:"date-time"`
 	EndsAt            string   `json:"ends_at" required:"true" format:"date-time" doc:"after starts_at, in the future"`
-	Visibility        string   `json:"visibility" enum:"suggested,followers" doc:"default suggested"`
+	Visibility        string   `json:"visibility" enum:"suggested,followers," doc:"default suggested (also when empty)"`
 	ProductIDs        []string `json:"product_ids" maxItems:"200"`
 	VoucherIDs        []string `json:"voucher_ids" maxItems:"200"`
 	NotifyAtCreation  bool     `json:"notify_at_creation" doc:"tell followers now: the campaign.created notification carries notify_followers=true"`

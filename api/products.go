@@ -25,9 +25,9 @@ type productView struct {
 	Category  string    `json:"category"`
 	Price     string    `json:"price" doc:"canonical decimal string" example:"129.00"`
 	Currency  string    `json:"currency" doc:"ISO 4217" example:"EUR"`
-	ImageURL  string    `json:"image_url" format:"uri"`
+	ImageURL  string    `json:"image_url" doc:"an absolute http(s) URL; empty when none"`
 	Stock     int       `json:"stock"`
-	URL       string    `json:"url" doc:"the product page on the seller's shop" format:"uri"`
+	URL       string    `json:"url" doc:"the product page on the seller's shop: an absolute http(s) URL; empty when none"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
