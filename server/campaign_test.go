@@ -87,6 +87,7 @@ type campaignView struct {
 	ID        string `json:"id"`
 	Status    string `json:"status"`
 	Title     string `json:"title"`
+	Published bool   `json:"published"`
 	StreamKey string `json:"stream_key"`
 	Ingest    struct {
 		RTMP string `json:"rtmp"`
