@@ -181,7 +181,9 @@ func TestConsoleCatalogAndCampaigns(t *testing.T) {
 	u.waitText("Product created")
 	u.waitText("Leather bag")
 	u.screen("products", true)
-	var products struct{ Items []struct{ ID, Name, Price string } }
+	var products struct {
+		Items []struct{ ID, Name, Price string }
+	}
 	admin.must(200, "GET", "/api/v1/products", nil, &products)
 	if len(products.Items) != 1 || products.Items[0].Name != "Leather bag" || products.Items[0].Price != "129.00" {
 		t.Fatalf("products after the form: %+v", products)
