@@ -228,7 +228,7 @@ function RowActions({ c, onDelete }) {
       {c.status === 'ongoing' ? (
         <a href={`${base}/campaigns/${c.id}/live`} class="button small">Open live</a>
       ) : canLive ? (
-        <a href={`${base}/campaigns/${c.id}/prepare`} class="button small">Go live</a>
+        <a href={`${base}/campaigns/${c.id}/prepare`} class="button small">{c.stage === 'preparing' ? 'Resume preparation' : 'Go live'}</a>
       ) : null}
       <CopyButton text={watchURL(c)} label="Copy link" class="small secondary" />
       {why && <span id={'why-' + c.id} class="visually-hidden">{why}</span>}

@@ -37,7 +37,7 @@ export function CampaignDetails() {
       <Notice kind="success" onClose={() => setMsg('')}>{msg}</Notice>
       <Notice kind="error" onClose={() => setErr('')}>{err}</Notice>
       <div class="actions wrap">
-        {c.status === 'ongoing' ? <a class="button" href={`${base}/campaigns/${c.id}/live`}>Open live</a> : c.status !== 'completed' && <a class="button" href={`${base}/campaigns/${c.id}/prepare`}>Go live</a>}
+        {c.status === 'ongoing' ? <a class="button" href={`${base}/campaigns/${c.id}/live`}>Open live</a> : c.status !== 'completed' && <a class="button" href={`${base}/campaigns/${c.id}/prepare`}>{c.stage === 'preparing' ? 'Resume preparation' : 'Go live'}</a>}
         {editable(c) ? <a class="button secondary" href={`${base}/campaigns/${c.id}/edit`}>Edit</a> : <button type="button" class="secondary" disabled aria-describedby="why">Edit</button>}
         <a class="button secondary" href={`${base}/campaigns/${c.id}/clone`}>Clone</a>
         <button type="button" class="danger-outline" disabled={!editable(c)} aria-describedby={why ? 'why' : undefined} onClick={remove}>Delete</button>

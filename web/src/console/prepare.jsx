@@ -24,11 +24,11 @@ export function Prepare() {
     (async () => {
       try {
         let camp = await api('GET', '/campaigns/' + params.id);
-        if (camp.status === 'ongoing' && !camp.preparing) {
+        if (camp.stage === 'live') {
           loc.route(`${base}/campaigns/${params.id}/live`);
           return;
         }
-        if (!camp.preparing) camp = await api('POST', `/campaigns/${params.id}/prepare`);
+        if (camp.stage !== 'preparing') camp = await api('POST', `/campaigns/${params.id}/prepare`);
         live && setC(camp);
       } catch (e) {
         live && setError(e.message);
