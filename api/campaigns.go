@@ -29,7 +29,9 @@ var campaignStatuses = []string{store.StatusUpcoming, store.StatusOngoing, store
 
 type campaignView struct {
 	ID                string       `json:"id"`
-	Status            string       `json:"status" enum:"upcoming,ongoing,ended,completed" doc:"derived: ongoing while live; completed once ends_at has passed (and not live); ended when the live was ended before ends_at; upcoming otherwise"`
+	Status            string       `json:"status" enum:"upcoming,ongoing,ended,completed" doc:"derived: ongoing while live; completed once ends_at has passed (and not live); ended when the live was ended before ends_at; upcoming otherwise. A preparation leaves it as it was (upcoming or ended): see stage"`
+	Stage             string       `json:"stage" enum:"off_air,preparing,live" doc:"where the campaign stands with its stream: preparing between POST …/prepare and POST …/live (its stream key is accepted and the host sees the picture, viewers still see the prelive page), live while ongoing, off_air otherwise"`
+	PreparingSince    *time.Time   `json:"preparing_since" doc:"when the preparation began; null unless stage is preparing"`
 	Title             string       `json:"title"`
 	Description       string       `json:"description"`
 	Images            []string     `json:"images" doc:"image ids, in display order"`
@@ -47,7 +49,7 @@ type campaignView struct {
 	LiveEndedAt       *time.Time   `json:"live_ended_at" doc:"last end, if after live_started_at"`
 	CreatedAt         time.Time    `json:"created_at"`
 	UpdatedAt         time.Time    `json:"updated_at"`
-	Version           int64        `json:"version" doc:"1 at creation, one more on every change of the campaign (edits, go-live, end, key rotation, and a product or voucher of it being deleted)"`
+	Version           int64        `json:"version" doc:"1 at creation, one more on every change of the campaign (edits, prepare, go-live, end, key rotation, and a product or voucher of it being deleted)"`
 	Ingest            ingestView   `json:"ingest"`
 	Playback          playbackView `json:"playback"`
 	Stream            *streamView  `json:"stream,omitempty" doc:"present while the media server holds a stream for this campaign"`
@@ -108,9 +110,12 @@ func (a *API) campaignOut(l links, c *store.Campaign, now time.Time) campaignVie
 		ProductIDs: nonNil(c.ProductIDs), VoucherIDs: nonNil(c.VoucherIDs),
 		NotifyAtCreation: c.NotifyAtCreation, NotifyBeforeStart: c.NotifyBeforeStart.String(),
 		Published: c.Published, StreamKey: c.StreamKey,
-		LiveStartedAt: c.LiveStartedAt, LiveEndedAt: c.LiveEndedAt,
+		LiveStartedAt: c.LiveStartedAt, LiveEndedAt: c.LiveEndedAt, Stage: c.Stage(),
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
 		Ingest: l.ingest(c.ID, c.StreamKey), Playback: l.playback(c.ID),
+	}
+	if v.Stage == store.StagePreparing {
+		v.PreparingSince = c.PreparingSince
 	}
 	if s, ok := a.hub.Get(c.ID); ok {
 		v.Stream = streamOut(s.Stats())
@@ -442,7 +447,8 @@ func (a *API) campaignRoutes() []*route {
 			Errors: []int{http.StatusConflict}, handle: a.updateCampaign},
 		{Method: "DELETE", Path: "/api/v1/campaigns/{id}", ID: "deleteCampaign", Tag: tag,
 			Summary: "Delete a campaign",
-			Doc: "Only upcoming and ended campaigns; 409 campaign_not_editable otherwise. Its orders and reminders go with it. " +
+			Doc: "Only upcoming and ended campaigns; 409 campaign_not_editable otherwise, and 409 campaign_preparing while it is in " +
+				"preparation (abandon the preparation first). Its orders and reminders go with it. " +
 				"The delete is optimistic, as an edit is: if another change of the campaign (say a go-live on another node) is " +
 				"saved between this request's read and its delete, nothing is deleted and the request runs again on the campaign " +
 				"as it now is, its rules checked again (409 campaign_not_editable if it went live); 409 campaign_changed if that keeps happening.",
@@ -617,6 +623,10 @@ func (a *API) deleteCampaign(w http.ResponseWriter, r *http.Request) error {
 		}
 		if err := editable(c, a.now()); err != nil {
 			return err
+		}
+		if c.Preparing() {
+			return conflict("campaign_preparing",
+				"the campaign is in preparation: abandon the preparation first (DELETE /api/v1/campaigns/%s/prepare)", c.ID)
 		}
 		err = a.st.DeleteCampaign(ctx, id, c.Version)
 		if err == nil {

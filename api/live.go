@@ -15,16 +15,34 @@ import (
 func (a *API) liveRoutes() []*route {
 	const tag = "Live"
 	return []*route{
+		{Method: "POST", Path: "/api/v1/campaigns/{id}/prepare", ID: "prepareLive", Tag: tag,
+			Summary: "Prepare the live (rehearsal)",
+			Doc: "Puts an upcoming or ended campaign in preparation, the step before going live: from now on its stream key " +
+				"is accepted, and the host sees the picture (GET …/preflight; the LL-HLS and WHEP routes with the admin token), " +
+				"while viewers still get the prelive page (the media routes answer them 404, as for a campaign that is not live). " +
+				"Nothing is recorded and no event or webhook is sent: the live, its start time, its recording and stream.live begin " +
+				"with POST …/live. The campaign's status does not change; its stage becomes preparing. " +
+				"Idempotent while in preparation; 409 campaign_live when live, campaign_completed once its end time has passed.",
+			Status: http.StatusOK, Response: campaignView{}, Errors: []int{http.StatusConflict}, handle: a.prepareLive},
+		{Method: "DELETE", Path: "/api/v1/campaigns/{id}/prepare", ID: "abandonPreparation", Tag: tag,
+			Summary: "Abandon the preparation",
+			Doc: "Ends the preparation without going live: the encoder is disconnected and its key refused again, and the " +
+				"campaign is left as it was before (status, no recording, no event, no webhook). POST …/end from the preparation " +
+				"does the same. Nothing to do (200) when the campaign is not in preparation; 409 campaign_live when it is live.",
+			Status: http.StatusOK, Response: campaignView{}, Errors: []int{http.StatusConflict}, handle: a.abandonPreparation},
 		{Method: "POST", Path: "/api/v1/campaigns/{id}/live", ID: "goLive", Tag: tag,
 			Summary: "Go live",
-			Doc: "Opens the campaign for publishing with its stream key and makes it ongoing. " +
+			Doc: "Opens the campaign to viewers and makes it ongoing: from its preparation (the encoder already connected goes " +
+				"on air), or directly, opening its stream key to encoders at the same time. The live's start time, its recording " +
+				"and the stream.live event start now. " +
 				"Idempotent while ongoing; an ended campaign may go live again; 409 campaign_completed once its end time has passed. " +
 				"Sends campaign.live.",
 			Status: http.StatusOK, Response: campaignView{}, Errors: []int{http.StatusConflict}, handle: a.goLive},
 		{Method: "POST", Path: "/api/v1/campaigns/{id}/end", ID: "endLive", Tag: tag,
 			Summary: "End the live",
 			Doc: "Disconnects the publisher, finalises the stream (players see its end) and makes the campaign ended " +
-				"(or completed past its end time). 409 campaign_not_live unless ongoing. Sends campaign.ended.",
+				"(or completed past its end time). Sends campaign.ended. From the preparation, abandons it instead " +
+				"(as DELETE …/prepare: the campaign stays as it was, nothing is sent). 409 campaign_not_live otherwise.",
 			Status: http.StatusOK, Response: campaignView{}, Errors: []int{http.StatusConflict}, handle: a.endLive},
 		{Method: "GET", Path: "/api/v1/campaigns/{id}/preflight", ID: "preflight", Tag: tag,
 			Summary: "Preparation check",
@@ -34,7 +52,67 @@ func (a *API) liveRoutes() []*route {
 	}
 }
 
+// prepareLive starts the campaign's preparation: the publish authoriser
+// accepts its key from now on, the viewer rule keeps its media from
+// viewers, and the recorder waits for the live (see server and recorder).
+func (a *API) prepareLive(w http.ResponseWriter, r *http.Request) error {
+	c, now, wrote, err := a.modifyCampaign(r, func(c *store.Campaign, now time.Time) (bool, error) {
+		switch c.Status(now) {
+		case store.StatusCompleted:
+			return false, conflict("campaign_completed", "the campaign is completed: its end time has passed; clone it to go live again")
+		case store.StatusOngoing:
+			return false, conflict("campaign_live", "the campaign is live: viewers already see it; end it before preparing another live")
+		}
+		if c.PreparingSince != nil {
+			return false, nil // already in preparation
+		}
+		since := now
+		c.PreparingSince, c.LastPreparedAt = &since, &since
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if wrote {
+		a.log.InfoContext(ctx, "campaign in preparation", "campaign", c.ID, "request_id", requestIDFrom(ctx))
+	}
+	return writeJSON(w, http.StatusOK, a.campaignOut(a.links(r), c, now))
+}
+
+// abandonPreparation ends the preparation without going live.
+func (a *API) abandonPreparation(w http.ResponseWriter, r *http.Request) error {
+	c, now, wrote, err := a.modifyCampaign(r, func(c *store.Campaign, now time.Time) (bool, error) {
+		switch c.Stage() {
+		case store.StageLive:
+			return false, conflict("campaign_live", "the campaign is live, not in preparation: end it with POST /api/v1/campaigns/%s/end", c.ID)
+		case store.StageOffAir:
+			return false, nil // nothing to abandon
+		}
+		c.PreparingSince = nil
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	if wrote {
+		a.preparationAbandoned(r, c)
+	}
+	return writeJSON(w, http.StatusOK, a.campaignOut(a.links(r), c, now))
+}
+
+// preparationAbandoned disconnects the encoder of a preparation just
+// abandoned (stored first: the authoriser refuses it if it comes back).
+// Nothing else: the campaign is as it was before the preparation.
+func (a *API) preparationAbandoned(r *http.Request, c *store.Campaign) {
+	ctx := r.Context()
+	hadStream := a.hub.End(c.ID)
+	a.log.InfoContext(ctx, "campaign preparation abandoned", "campaign", c.ID, "stream_closed", hadStream,
+		"request_id", requestIDFrom(ctx))
+}
+
 func (a *API) goLive(w http.ResponseWriter, r *http.Request) error {
+	prepared := false
 	c, now, wrote, err := a.modifyCampaign(r, func(c *store.Campaign, now time.Time) (bool, error) {
 		switch c.Status(now) {
 		case store.StatusCompleted:
@@ -43,7 +121,10 @@ func (a *API) goLive(w http.ResponseWriter, r *http.Request) error {
 			return false, nil // already live (perhaps from another node just now)
 		}
 		started := now
-		c.LiveStartedAt, c.LiveEndedAt = &started, nil
+		prepared = c.Preparing()
+		// From the preparation, the live starts now: the recorder keeps
+		// only what was captured from this instant (LiveStartedAt).
+		c.LiveStartedAt, c.LiveEndedAt, c.PreparingSince = &started, nil, nil
 		return true, nil
 	})
 	if err != nil {
@@ -52,7 +133,8 @@ func (a *API) goLive(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	l := a.links(r)
 	if wrote {
-		a.log.InfoContext(ctx, "campaign live", "campaign", c.ID, "request_id", requestIDFrom(ctx))
+		a.log.InfoContext(ctx, "campaign live", "campaign", c.ID, "from_preparation", prepared,
+			"request_id", requestIDFrom(ctx))
 		a.notifyCampaign(ctx, l, EventCampaignLive, c, now)
 		a.tellViewers(ctx, c.ID, events.TypeStreamLive)
 	}
@@ -62,7 +144,14 @@ func (a *API) goLive(w http.ResponseWriter, r *http.Request) error {
 func (a *API) endLive(w http.ResponseWriter, r *http.Request) error {
 	// The store first: once the campaign is not live, the authorizer
 	// refuses the publisher if it tries to come back.
+	abandoned := false
 	c, now, _, err := a.modifyCampaign(r, func(c *store.Campaign, now time.Time) (bool, error) {
+		abandoned = false
+		if c.Preparing() {
+			abandoned = true
+			c.PreparingSince = nil
+			return true, nil
+		}
 		if st := c.Status(now); st != store.StatusOngoing {
 			return false, conflict("campaign_not_live", "the campaign is %s, not live: there is nothing to end", st)
 		}
@@ -75,6 +164,10 @@ func (a *API) endLive(w http.ResponseWriter, r *http.Request) error {
 	})
 	if err != nil {
 		return err
+	}
+	if abandoned {
+		a.preparationAbandoned(r, c)
+		return writeJSON(w, http.StatusOK, a.campaignOut(a.links(r), c, now))
 	}
 	ctx := r.Context()
 	hadStream := a.hub.End(c.ID)
@@ -105,6 +198,7 @@ func (a *API) tellViewers(ctx context.Context, campaignID, eventType string) {
 type preflightView struct {
 	CampaignID         string        `json:"campaign_id"`
 	Status             string        `json:"status" enum:"upcoming,ongoing,ended,completed"`
+	Stage              string        `json:"stage" enum:"off_air,preparing,live" doc:"as the campaign's: preparing between POST …/prepare and POST …/live"`
 	Published          bool          `json:"published"`
 	PublisherConnected bool          `json:"publisher_connected"`
 	Protocol           string        `json:"protocol,omitempty" doc:"of the connected publisher"`
@@ -126,7 +220,7 @@ type speedView struct {
 }
 
 type warningView struct {
-	Code    string `json:"code" enum:"no_publisher,not_live,completed,no_video,no_audio,aac_webrtc,low_frame_rate,low_resolution,low_bitrate,no_products,not_published"`
+	Code    string `json:"code" enum:"no_publisher,not_live,preparing,completed,no_video,no_audio,aac_webrtc,low_frame_rate,low_resolution,low_bitrate,no_products,not_published"`
 	Message string `json:"message"`
 }
 
@@ -175,7 +269,7 @@ func (a *API) preflight(w http.ResponseWriter, r *http.Request) error {
 	now := a.now()
 	l := a.links(r)
 	v := preflightView{
-		CampaignID: c.ID, Status: c.Status(now), Published: c.Published,
+		CampaignID: c.ID, Status: c.Status(now), Stage: c.Stage(), Published: c.Published,
 		Tracks: []trackView{}, Warnings: []warningView{},
 		Products: make([]productView, 0, len(c.ProductIDs)), Vouchers: make([]voucherView, 0, len(c.VoucherIDs)),
 		ShareURL: l.watch(c.ID), Ingest: l.ingest(c.ID, c.StreamKey),
@@ -213,11 +307,15 @@ func (a *API) preflight(w http.ResponseWriter, r *http.Request) error {
 	}
 	v.Speed = speedVerdict(v.PublisherConnected, v.Bitrate, requiredBitrate(height, hasVideo))
 
-	switch v.Status {
-	case store.StatusCompleted:
+	switch {
+	case v.Status == store.StatusCompleted:
 		warn("completed", "the campaign is completed: it can no longer go live; clone it")
-	case store.StatusUpcoming, store.StatusEnded:
-		warn("not_live", "the campaign is not live: go live first, encoders are refused until then")
+	case v.Stage == store.StagePreparing:
+		warn("preparing", "the campaign is in preparation: only you see the picture; start the livestream "+
+			"(POST /api/v1/campaigns/%s/live) to open it to viewers", c.ID)
+	case v.Status == store.StatusUpcoming || v.Status == store.StatusEnded:
+		warn("not_live", "the campaign is not live: prepare it (POST /api/v1/campaigns/%s/prepare) to check the encoder "+
+			"before viewers see it, or go live; encoders are refused until then", c.ID)
 	}
 	if !v.PublisherConnected {
 		warn("no_publisher", "no encoder is connected: publish to an ingest URL with the stream key")

@@ -291,6 +291,9 @@ func (a *API) resetCampaign(w http.ResponseWriter, r *http.Request) error {
 	if c.Status(now) == store.StatusOngoing {
 		return conflict("campaign_live", "the campaign is live: end it before resetting it")
 	}
+	if c.Preparing() {
+		return conflict("campaign_preparing", "the campaign is in preparation: abandon the preparation before resetting it")
+	}
 	ctx := r.Context()
 	var reset *store.Campaign
 	resetStore := func(ctx context.Context) error {

@@ -213,7 +213,7 @@ func TestOpenAPIDocument(t *testing.T) {
 				}
 			}
 			if m == "post" || m == "patch" {
-				bodiless := slices.ContainsFunc([]string{"/live", "/end", "/stream-key", "/close", "/display", "/draw", "/viewer"},
+				bodiless := slices.ContainsFunc([]string{"/live", "/prepare", "/end", "/stream-key", "/close", "/display", "/draw", "/viewer"},
 					func(s string) bool { return strings.HasSuffix(p, s) })
 				if _, ok := o["requestBody"]; !ok && !bodiless {
 					t.Errorf("%s %s documents no request body", m, p)

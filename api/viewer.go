@@ -74,7 +74,7 @@ type viewerInfo struct {
 	CoverURL      string          `json:"cover_url" doc:"the campaign's first image, empty if none"`
 	ImageURLs     []string        `json:"image_urls"`
 	Products      []viewerProduct `json:"products" doc:"the products of the show, in the campaign's order"`
-	Online        bool            `json:"online" doc:"an encoder is publishing now"`
+	Online        bool            `json:"online" doc:"an encoder is publishing now (false while the campaign is in preparation: its picture is the host's until the live)"`
 	Playback      viewerPlayback  `json:"playback"`
 	WebRTC        viewerWebRTC    `json:"webrtc"`
 	Now           time.Time       `json:"now" doc:"the server's clock when answering, to the millisecond"`
@@ -127,7 +127,9 @@ func (a *API) viewerInfoOf(r *http.Request, c *store.Campaign) viewerInfo {
 		}
 		v.Products = append(v.Products, viewerProductOf(p))
 	}
-	if s, ok := a.hub.Get(c.ID); ok {
+	if s, ok := a.hub.Get(c.ID); ok && !c.Preparing() {
+		// A preparation's encoder is for the host only: viewers wait for
+		// the live (stream.live) as if none were connected.
 		v.Online = s.Stats().Online
 	}
 	if a.webrtcInfo != nil {

@@ -129,9 +129,12 @@ type Recorder struct {
 // job is one publisher session being written.
 type job struct {
 	campaign string
-	reader   *stream.Reader
-	done     chan struct{}
-	prev     *job // the session before it, still closing
+	stream   *stream.Stream
+	// reader is run's alone: a job that waits for its campaign's live (a
+	// preparation) holds none meanwhile, and attaches a new one then.
+	reader *stream.Reader
+	done   chan struct{}
+	prev   *job // the session before it, still closing
 }
 
 type finaliser struct {
@@ -270,7 +273,7 @@ func (r *Recorder) startJob(st *stream.Stream) {
 		r.mu.Unlock()
 		return
 	}
-	if j := r.jobs[st.ID()]; j != nil && j.reader.Stream() == st && !st.Closed() {
+	if j := r.jobs[st.ID()]; j != nil && j.stream == st && !st.Closed() {
 		select {
 		case <-j.done:
 		default:
@@ -283,7 +286,7 @@ func (r *Recorder) startJob(st *stream.Stream) {
 		r.mu.Unlock()
 		return
 	}
-	j := &job{campaign: st.ID(), reader: rd, done: make(chan struct{}), prev: r.jobs[st.ID()]}
+	j := &job{campaign: st.ID(), stream: st, reader: rd, done: make(chan struct{}), prev: r.jobs[st.ID()]}
 	r.jobs[st.ID()] = j
 	r.wg.Add(1)
 	r.mu.Unlock()
@@ -306,18 +309,46 @@ func (r *Recorder) statsOf(id string) *streamStats {
 }
 
 // run records one publisher session.
+//
+// A campaign in preparation is not recorded: its encoder is the host's
+// rehearsal. The job lets go of its reader, waits for the live, and then
+// records from the live's start: a new reader, whose units captured before
+// LiveStartedAt (the GOP cache, the queue) are dropped up to the first
+// keyframe captured at or after it (on the media clock, Unit.NTP).
 func (r *Recorder) run(j *job) {
-	defer j.reader.Close()
+	defer func() { j.reader.Close() }()
 	if j.prev != nil {
 		<-j.prev.done // the previous session finishes its index first
 	}
 	ctx := r.ctx
 	log := r.log.With("campaign", j.campaign)
-	if _, err := r.st.GetCampaign(ctx, j.campaign); err != nil {
+	c, err := r.st.GetCampaign(ctx, j.campaign)
+	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			log.Warn("not recorded: campaign lookup failed", "error", err)
 		}
 		return // a declared test stream, not a campaign: not recorded
+	}
+	var from *time.Time // record what was captured from then on
+	switch c.Stage() {
+	case store.StagePreparing:
+		j.reader.Close()
+		log.Info("in preparation: not recorded until the campaign goes live")
+		if c = r.awaitLive(ctx, j, log); c == nil {
+			return
+		}
+		rd, err := j.stream.AddReader("recorder")
+		if err != nil {
+			return // the stream ended as the live began
+		}
+		j.reader, from = rd, c.LiveStartedAt
+	case store.StageLive:
+		// A publisher connected before the live began was the
+		// preparation's, which went live between this job's start and the
+		// read above: its reader holds the preparation's last frames.
+		if st := j.stream.Stats(); st.Since != nil && st.Since.Before(*c.LiveStartedAt) {
+			from = c.LiveStartedAt
+		}
 	}
 
 	unlock := r.lock(j.campaign)
@@ -332,7 +363,11 @@ func (r *Recorder) run(j *job) {
 	unlock()
 	log.Info("recording", "session", w.session, "tracks", seg.codecs())
 
-	err = j.reader.Run(ctx, seg.write)
+	write := seg.write
+	if from != nil {
+		write = capturedFrom(*from, j.reader.Stream().Tracks(), write)
+	}
+	err = j.reader.Run(ctx, write)
 	closeErr := error(nil)
 	if !errors.Is(err, errWrite) {
 		closeErr = seg.close() // the held-back frames make the last fragment
@@ -368,6 +403,70 @@ func (r *Recorder) run(j *job) {
 	default:
 		log.Info("session recorded", "session", w.session, "reason", err)
 		r.finaliseIfEnded(ctx, j.campaign, j, log)
+	}
+}
+
+// liveCheckEvery is how often a job waiting for its campaign's live (the
+// campaign is in preparation) reads the campaign. What the recording keeps
+// does not depend on it (capturedFrom cuts at the live's start), as long
+// as it is shorter than a GOP.
+var liveCheckEvery = 200 * time.Millisecond
+
+// awaitLive waits while the campaign of job j is in preparation and
+// returns it once it is live; nil if the preparation was abandoned, the
+// campaign deleted, the stream closed or the recorder closing.
+func (r *Recorder) awaitLive(ctx context.Context, j *job, log *slog.Logger) *store.Campaign {
+	t := time.NewTicker(liveCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if j.stream.Closed() {
+			log.Info("the preparation ended without a live: nothing recorded")
+			return nil
+		}
+		c, err := r.st.GetCampaign(ctx, j.campaign)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil
+		case err != nil:
+			log.Warn("campaign not read while waiting for its live", "error", err)
+			continue
+		}
+		switch c.Stage() {
+		case store.StageLive:
+			log.Info("the campaign went live: recording from its start", "live_started_at", c.LiveStartedAt)
+			return c
+		case store.StageOffAir:
+			log.Info("the preparation was abandoned: nothing recorded")
+			return nil
+		}
+	}
+}
+
+// capturedFrom passes on to write the units captured at or after from,
+// starting with a keyframe (of the video track; any unit of an audio-only
+// stream): what came before is the preparation's.
+func capturedFrom(from time.Time, tracks []*stream.Track, write func(*stream.Unit) error) func(*stream.Unit) error {
+	video := -1
+	for i, t := range tracks {
+		if t.Codec.IsVideo() {
+			video = i
+			break
+		}
+	}
+	open := false
+	return func(u *stream.Unit) error {
+		if !open {
+			if u.NTP.Before(from) || !u.Key || (video >= 0 && u.Track != video) {
+				return nil
+			}
+			open = true
+		}
+		return write(u)
 	}
 }
 

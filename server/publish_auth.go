@@ -12,7 +12,9 @@ import (
 )
 
 // campaignKeys lets a publisher in with the stream key of a campaign that
-// is live (status ongoing); the stream id is the campaign id.
+// is live (status ongoing) or in preparation (the host's rehearsal before
+// the live: the viewer rule keeps its media from viewers, the recorder
+// waits for the live); the stream id is the campaign id.
 type campaignKeys struct {
 	store store.Store
 	now   func() time.Time
@@ -38,13 +40,16 @@ func (a campaignKeys) AuthorizePublish(ctx context.Context, req stream.PublishRe
 	if req.StreamID != "" && req.StreamID != c.ID {
 		return "", stream.ErrUnauthorized
 	}
-	switch st := c.Status(a.now()); st {
-	case store.StatusOngoing:
+	switch st := c.Status(a.now()); {
+	case st == store.StatusOngoing:
 		return c.ID, nil
-	case store.StatusCompleted:
+	case st == store.StatusCompleted:
+		// Also in preparation: a campaign past its end time cannot go live.
 		return "", fmt.Errorf("%w: campaign %s is completed (its end time has passed)", stream.ErrNotLive, c.ID)
+	case c.Preparing():
+		return c.ID, nil
 	default:
-		return "", fmt.Errorf("%w: campaign %s is %s: go live first", stream.ErrNotLive, c.ID, st)
+		return "", fmt.Errorf("%w: campaign %s is %s: prepare it or go live first", stream.ErrNotLive, c.ID, st)
 	}
 }
 

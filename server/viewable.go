@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"vitrine/api"
 	"vitrine/internal/httperr"
 	"vitrine/store"
 	"vitrine/stream"
@@ -21,18 +22,33 @@ import (
 // events). The player page (/watch/{id}) asks it too, through
 // watchLookup's own check, to render its friendlier page.
 //
+// The live's media (LL-HLS, WHEP, RTSP read) have one more condition: the
+// campaign is live, or its live ended a moment ago (mediaEndGrace: players
+// fetch its last segments). A campaign in preparation has an encoder, but
+// its picture is the host's (who previews it with the admin token) until it
+// goes live; after an abandoned preparation, what its LL-HLS muxer keeps for
+// a while is not a live's either. Its other routes (info, the events
+// socket, the player page) show viewers the prelive page meanwhile.
+//
 // Answers are kept viewableTTL per id, so that a player's requests do not
 // each read the store: a campaign unpublished is hidden within that time.
+// For the media, only a live answer is kept: any other (in preparation,
+// just ended, off air) is read again in the store each time, so that
+// players sent by stream.live are let in at once, and a preparation begun
+// after a live's end is refused at once.
 type viewable struct {
 	store    store.Store
 	declared map[string]bool
+	now      func() time.Time
 
 	mu    sync.Mutex
 	cache map[string]viewableAnswer
 }
 
 type viewableAnswer struct {
-	ok      bool
+	ok      bool // published
+	live    bool // and live
+	media   bool // and its live's media may be played (mediaOpen)
 	expires time.Time
 }
 
@@ -41,48 +57,94 @@ const (
 	// maxViewableCache bounds the answers kept: ids a client makes up
 	// would grow it without end.
 	maxViewableCache = 10000
+	// mediaEndGrace is how long after a live's end its media stay
+	// readable to viewers: longer than the LL-HLS muxer keeps an ended
+	// live's playlist (hls.end_linger, 10 s by default).
+	mediaEndGrace = time.Minute
 )
 
 func newViewable(st store.Store, declared []string) *viewable {
-	v := &viewable{store: st, declared: map[string]bool{}, cache: map[string]viewableAnswer{}}
+	v := &viewable{store: st, declared: map[string]bool{}, now: time.Now, cache: map[string]viewableAnswer{}}
 	for _, id := range declared {
 		v.declared[id] = true
 	}
 	return v
 }
 
-// AuthorizeRead is stream.ReadAuthorizer: nil, stream.ErrNotViewable, or
-// the store's failure.
+// mediaOpen reports whether viewers may play the campaign's live media at
+// now: it is live, or its live ended less than mediaEndGrace ago and was
+// its last stream (no preparation began since the live did: what an
+// abandoned preparation's muxer keeps is not for viewers).
+func mediaOpen(c *store.Campaign, now time.Time) bool {
+	switch c.Stage() {
+	case store.StageLive:
+		return true
+	case store.StagePreparing:
+		return false
+	}
+	if c.LiveEndedAt == nil || now.Sub(*c.LiveEndedAt) >= mediaEndGrace {
+		return false
+	}
+	return c.LastPreparedAt == nil || (c.LiveStartedAt != nil && c.LastPreparedAt.Before(*c.LiveStartedAt))
+}
+
+// AuthorizeRead is stream.ReadAuthorizer, the rule of the live's media:
+// nil, stream.ErrNotViewable, or the store's failure.
 func (v *viewable) AuthorizeRead(ctx context.Context, id string) error {
+	return v.authorize(ctx, id, true)
+}
+
+// authorize applies the rule to a request for stream id; media says it is
+// for the live's media.
+func (v *viewable) authorize(ctx context.Context, id string, media bool) error {
 	if v.declared[id] {
 		return nil
 	}
-	now := time.Now()
-	v.mu.Lock()
-	a, found := v.cache[id]
-	v.mu.Unlock()
-	if !found || now.After(a.expires) {
-		c, err := v.store.GetCampaign(ctx, id)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			a = viewableAnswer{}
-		case err != nil:
-			return err
-		default:
-			a = viewableAnswer{ok: c.Published}
-		}
-		a.expires = now.Add(viewableTTL)
-		v.mu.Lock()
-		if len(v.cache) >= maxViewableCache {
-			clear(v.cache)
-		}
-		v.cache[id] = a
-		v.mu.Unlock()
+	a, err := v.answer(ctx, id, false)
+	if err != nil {
+		return err
 	}
-	if !a.ok {
+	if media && a.ok && !a.live {
+		// Perhaps live, or in preparation, since the answer was kept:
+		// read again.
+		if a, err = v.answer(ctx, id, true); err != nil {
+			return err
+		}
+	}
+	if !a.ok || (media && !a.media) {
 		return stream.ErrNotViewable
 	}
 	return nil
+}
+
+// answer is the kept answer for id, or a new one from the store when none
+// is kept, it has expired, or fresh is set.
+func (v *viewable) answer(ctx context.Context, id string, fresh bool) (viewableAnswer, error) {
+	now := v.now()
+	v.mu.Lock()
+	a, found := v.cache[id]
+	v.mu.Unlock()
+	if found && !fresh && !now.After(a.expires) {
+		return a, nil
+	}
+	c, err := v.store.GetCampaign(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		a = viewableAnswer{}
+	case err != nil:
+		return viewableAnswer{}, err
+	default:
+		a = viewableAnswer{ok: c.Published, live: c.Published && c.Stage() == store.StageLive,
+			media: c.Published && mediaOpen(c, now)}
+	}
+	a.expires = now.Add(viewableTTL)
+	v.mu.Lock()
+	if len(v.cache) >= maxViewableCache {
+		clear(v.cache)
+	}
+	v.cache[id] = a
+	v.mu.Unlock()
+	return a, nil
 }
 
 // viewerPrefixes are the HTTP path prefixes whose next segment is a
@@ -91,21 +153,22 @@ var viewerPrefixes = []string{"/live/", "/replay/"}
 
 // viewerGate answers 404, as for an unknown id, a viewer's request for a
 // stream that viewable refuses. The host previews its own unpublished
-// campaign with the admin token (Authorization: Bearer), which counts
+// campaign, or its campaign in preparation, with the admin token
+// (Authorization: Bearer) or its console session, which counts
 // towards the failed-authentication limit like the admin API's. CORS
 // preflights pass: they carry no data.
 func (s *Server) viewerGate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := viewerStreamID(r.URL.Path)
+		id, media := viewerRoute(r.URL.Path)
 		if id == "" || r.Method == http.MethodOptions {
 			next.ServeHTTP(w, r)
 			return
 		}
-		err := s.viewable.AuthorizeRead(r.Context(), id)
+		err := s.viewable.authorize(r.Context(), id, media)
 		switch {
 		case err == nil:
 		case errors.Is(err, stream.ErrNotViewable):
-			if r.Header.Get("Authorization") == "" || !s.api.Preview(r) {
+			if !hasCredentials(r) || !s.api.Preview(r) {
 				httperr.Write(w, http.StatusNotFound, "not_found", "no such campaign")
 				return
 			}
@@ -118,13 +181,34 @@ func (s *Server) viewerGate(next http.Handler) http.Handler {
 	})
 }
 
-// viewerStreamID is the id of a viewer route's path ("" for others).
-func viewerStreamID(path string) string {
-	for _, p := range viewerPrefixes {
-		if rest, ok := strings.CutPrefix(path, p); ok {
-			id, _, _ := strings.Cut(rest, "/")
-			return id
-		}
+// hasCredentials says whether r carries the admin token or a console
+// session: only then is it a preview to check (and, if wrong, a failed
+// authentication); a viewer without either just gets the 404.
+func hasCredentials(r *http.Request) bool {
+	if r.Header.Get("Authorization") != "" {
+		return true
 	}
-	return ""
+	_, err := r.Cookie(api.SessionCookie)
+	return err == nil
+}
+
+// viewerRoute is the id of a viewer route's path ("" for others), and
+// whether the route is one of the live's media: under /live/{id}/, an
+// LL-HLS playlist, part or segment (a file name ending in .m3u8 or .mp4)
+// or WHEP (whep, whep/sessions/...). The replay is not: a preparation is
+// never recorded.
+func viewerRoute(path string) (id string, media bool) {
+	for _, p := range viewerPrefixes {
+		rest, ok := strings.CutPrefix(path, p)
+		if !ok {
+			continue
+		}
+		id, file, _ := strings.Cut(rest, "/")
+		if p == "/live/" {
+			media = file == "whep" || strings.HasPrefix(file, "whep/") ||
+				(!strings.Contains(file, "/") && (strings.HasSuffix(file, ".m3u8") || strings.HasSuffix(file, ".mp4")))
+		}
+		return id, media
+	}
+	return "", false
 }

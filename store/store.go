@@ -175,8 +175,8 @@ type Store interface {
 
 	// ResetCampaignLive returns a campaign to its state before its first
 	// live, in one transaction: its event log (and sequence), its orders
-	// and its recording index are deleted, LiveStartedAt and LiveEndedAt
-	// cleared, and Version moves on. Whatever else a live leaves behind
+	// and its recording index are deleted, LiveStartedAt, LiveEndedAt (and
+	// PreparingSince, LastPreparedAt) cleared, and Version moves on. Whatever else a live leaves behind
 	// (statistics...) belongs here too. It returns the campaign as reset.
 	ResetCampaignLive(ctx context.Context, campaignID string) (*Campaign, error)
 	// Tracked events: analytics (see tracked.go).
@@ -322,8 +322,17 @@ type Campaign struct {
 	StreamKey           string     `json:"-"`
 	LiveStartedAt       *time.Time `json:"live_started_at"` // last go-live
 	LiveEndedAt         *time.Time `json:"live_ended_at"`   // last end, if after LiveStartedAt
-	CreatedAt           time.Time  `json:"created_at"`
-	UpdatedAt           time.Time  `json:"updated_at"`
+	// PreparingSince is when the campaign's preparation began (the
+	// rehearsal before its live: its stream key is accepted and its host
+	// sees the picture, viewers do not). nil when it is not in
+	// preparation: going live or abandoning the preparation clears it.
+	PreparingSince *time.Time `json:"preparing_since"`
+	// LastPreparedAt is when the campaign's last preparation began, kept
+	// after it ends (as LiveStartedAt is after the live): it tells whether
+	// the campaign's last stream was a live's or a preparation's.
+	LastPreparedAt *time.Time `json:"last_prepared_at"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
 	// Version counts the writes of the campaign: 1 when created, one more
 	// on every UpdateCampaign, and one more when deleting a product or
 	// voucher detaches it from the campaign (its lists change). It is what
@@ -341,15 +350,44 @@ const (
 	StatusCompleted = "completed"
 )
 
+// Campaign stages: where a campaign stands with its stream, beside its
+// status (which the list tabs show, and which a preparation leaves as it
+// was: a campaign in preparation is still upcoming, or ended).
+const (
+	StageOffAir    = "off_air"   // no encoder accepted
+	StagePreparing = "preparing" // the encoder is accepted for the host only
+	StageLive      = "live"      // on air: status ongoing
+)
+
+// Stage is the campaign's stage: live while it is live (status ongoing),
+// preparing while PreparingSince is set and it is not live, off_air
+// otherwise.
+func (c *Campaign) Stage() string {
+	switch {
+	case c.live():
+		return StageLive
+	case c.PreparingSince != nil:
+		return StagePreparing
+	}
+	return StageOffAir
+}
+
+// Preparing reports whether the campaign is in preparation (Stage
+// StagePreparing).
+func (c *Campaign) Preparing() bool { return c.Stage() == StagePreparing }
+
+func (c *Campaign) live() bool {
+	return c.LiveStartedAt != nil && (c.LiveEndedAt == nil || c.LiveEndedAt.Before(*c.LiveStartedAt))
+}
+
 // Status derives the campaign's status at now:
 //   - ongoing: it went live and was not ended since;
 //   - completed: not live, and its end time has passed;
 //   - ended: not live, its live was ended, its end time not yet passed;
 //   - upcoming: otherwise.
 func (c *Campaign) Status(now time.Time) string {
-	live := c.LiveStartedAt != nil && (c.LiveEndedAt == nil || c.LiveEndedAt.Before(*c.LiveStartedAt))
 	switch {
-	case live:
+	case c.live():
 		return StatusOngoing
 	case !now.Before(c.EndsAt):
 		return StatusCompleted

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CampaignConcurrentUpdates", testCampaignConcurrentUpdates},
 		{"CampaignDeleteStale", testCampaignDeleteStale},
 		{"CampaignDeleteRacesUpdate", testCampaignDeleteRacesUpdate},
+		{"CampaignPreparation", testCampaignPreparation},
 		{"Cursors", testCursors},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Orders", testOrders},

@@ -178,7 +178,7 @@ func deleteRecordingTx(ctx context.Context, db *DB, tx *sql.Tx, campaignID strin
 func (db *DB) ResetCampaignLive(ctx context.Context, campaignID string) (*store.Campaign, error) {
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE campaigns SET live_started_at = NULL, live_ended_at = NULL,
-			updated_at = $2, version = version + 1 WHERE id = $1`, campaignID, db.timeArg(now()))
+			preparing_since = NULL, last_prepared_at = NULL, updated_at = $2, version = version + 1 WHERE id = $1`, campaignID, db.timeArg(now()))
 		if err != nil {
 			return db.fail(err, "reset campaign", "", "")
 		}
