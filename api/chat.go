@@ -343,7 +343,7 @@ func (a *API) hostEventRoutes() []*route {
 			Doc: "Upgrades to a WebSocket carrying the campaign's channel as viewers get it (?since=SEQ, snapshot, " +
 				"envelopes) plus the host-only events: chat.displayed, viewer.banned/unbanned, chat.filter, poll.voted, " +
 				"instant_win.entered, survey.answered, share. For the host's console and the seller's tools; read-only " +
-				"(act through this API). Send the admin token in the Authorization header. Without a WebSocket handshake: " +
+				"(act through this API). Authenticate with the admin token in the Authorization header, or, from the console, its session cookie (browsers cannot set headers on a WebSocket; the Origin must be this server). Without a WebSocket handshake: " +
 				"426 upgrade_required; from an origin not allowed: 403 forbidden_origin.",
 			Query:  []param{{Name: "since", Type: "integer", Min: 0, Doc: "the seq of the last event received"}},
 			Status: http.StatusSwitchingProtocols, Errors: []int{http.StatusForbidden, http.StatusUpgradeRequired, http.StatusServiceUnavailable},
