@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"vitrine/events"
 
+	"vitrine/events"
 	"vitrine/overlay"
 )
 

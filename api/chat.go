@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
 	"vitrine/analytics"
 	"vitrine/events"
-
 	"vitrine/overlay"
 	"vitrine/store"
 )

@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"unicode/utf8"
-	"vitrine/events"
 
+	"vitrine/events"
 	"vitrine/overlay"
 )
 

@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
-	"vitrine/events"
 
+	"vitrine/events"
 	"vitrine/store"
 )
 

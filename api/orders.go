@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"vitrine/events"
 
+	"vitrine/events"
 	"vitrine/store"
 )
 

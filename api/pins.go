@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
-	"vitrine/events"
 
+	"vitrine/events"
 	"vitrine/overlay"
 	"vitrine/store"
 )

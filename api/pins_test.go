@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
 	"vitrine/events"
 )
 

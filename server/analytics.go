@@ -5,10 +5,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"vitrine/protocols/hls"
-	"vitrine/recorder"
 
 	"vitrine/internal/clientaddr"
+	"vitrine/protocols/hls"
+	"vitrine/recorder"
 )
 
 // trackHLS tells analytics of every playlist served by the LL-HLS

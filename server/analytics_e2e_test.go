@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-	"vitrine/events"
 
 	"github.com/bluenviron/gohlslib/v2"
 	"github.com/pion/ice/v4"
@@ -20,6 +19,7 @@ import (
 	pion "github.com/pion/webrtc/v4"
 
 	"vitrine/analytics"
+	"vitrine/events"
 	"vitrine/internal/testenv"
 )
 

@@ -8,11 +8,12 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"vitrine/analytics"
-	"vitrine/events"
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
+
+	"vitrine/analytics"
+	"vitrine/events"
 )
 
 // viewerSocket is a viewer's events socket that keeps every message.

@@ -19,7 +19,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"vitrine/overlay/transport"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -31,6 +30,7 @@ import (
 	"vitrine/internal/httperr"
 	"vitrine/notify"
 	"vitrine/overlay"
+	"vitrine/overlay/transport"
 	"vitrine/protocols/hls"
 	"vitrine/protocols/rtmp"
 	"vitrine/protocols/rtsp"
