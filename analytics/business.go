@@ -1,19 +1,44 @@
 package analytics
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"time"
 
 	"vitrine/store"
 )
 
+// What counts as a sale (the rule the metrics' definitions and the README
+// state):
+//
+//   - Every order the shop reports (POST /api/v1/campaigns/{id}/orders) is
+//     a purchase of the phase it was reported in, by its time: the shop
+//     posts an order to a campaign because it came from that campaign.
+//     Its total is its amount, its items the products bought.
+//   - A purchase a viewer's page or the seller's site tracked (a purchase
+//     beacon) whose order_id is the code of a reported order is that
+//     order: one purchase, the order's.
+//   - A purchase beacon no reported order matches is a purchase of the
+//     phase it was tracked in when its viewer watched that phase (the seed's
+//     "done by viewers who watched"); else it is someone's purchase on the
+//     seller's site, not the event's.
+//
+// A purchase's buyer is the order's viewer_id, else the viewer of its
+// session_id, else the viewer of the beacon that carries its code; the
+// per-viewer rates count the buyers among the phase's viewers.
+
 // purchase is one purchase: an order the shop reported, or a purchase a
 // player tracked whose order code the shop did not report.
 type purchase struct {
-	at       time.Time
-	viewer   string // "" for an order no player tracked
-	amount   int64  // e4
+	at time.Time
+	// viewer is the buyer; "" for an order attributed to no viewer.
+	viewer string
+	// order: reported by the shop, counted whoever made it; else a
+	// tracked purchase, counted when its viewer watched.
+	order    bool
+	amount   int64 // e4
 	currency string
 	lines    []store.OrderItem
 }
@@ -43,9 +68,11 @@ func (a amounts) avg() int64 {
 
 // purchasesOf merges the campaign's orders with the tracked purchases: a
 // tracked purchase whose order_id is the code of a reported order is that
-// order (its viewer is the order's buyer), so a purchase is never counted
-// twice. It returns every purchase of the campaign, in time order.
-func purchasesOf(orders []store.Order, tracked []store.TrackedEvent) []purchase {
+// order (its viewer is the order's buyer when the order names none), so a
+// purchase is never counted twice. sessions maps the session ids orders
+// name to their viewers (orderSessions). It returns every purchase of the
+// campaign, in time order.
+func purchasesOf(orders []store.Order, tracked []store.TrackedEvent, sessions map[string]string) []purchase {
 	byCode := map[string]int{}
 	out := make([]purchase, 0, len(orders)+len(tracked))
 	for _, o := range orders {
@@ -53,7 +80,8 @@ func purchasesOf(orders []store.Order, tracked []store.TrackedEvent) []purchase 
 		if o.Code != "" {
 			byCode[o.Code] = len(out)
 		}
-		out = append(out, purchase{at: o.CreatedAt, amount: amount, currency: o.Currency, lines: o.Items})
+		out = append(out, purchase{at: o.CreatedAt, viewer: orderViewer(&o, sessions), order: true, amount: amount,
+			currency: o.Currency, lines: o.Items})
 	}
 	for _, e := range tracked {
 		var d purchaseData
@@ -79,6 +107,44 @@ func purchasesOf(orders []store.Order, tracked []store.TrackedEvent) []purchase 
 	return out
 }
 
+// orderViewer is the viewer an order names: its viewer_id, else its
+// session's viewer; "" if neither.
+func orderViewer(o *store.Order, sessions map[string]string) string {
+	if o.ViewerID != "" {
+		return o.ViewerID
+	}
+	return sessions[o.SessionID]
+}
+
+// orderSessions maps the session ids that orders name without a viewer id
+// to the viewers of those sessions (the least viewer id of a session's
+// events, as the audience takes it). It reads the store only when an
+// order needs it.
+func orderSessions(ctx context.Context, st store.Store, campaignID string, orders []store.Order) (map[string]string, error) {
+	want := map[string]bool{}
+	for _, o := range orders {
+		if o.ViewerID == "" && o.SessionID != "" {
+			want[o.SessionID] = true
+		}
+	}
+	out := map[string]string{}
+	if len(want) == 0 {
+		return out, nil
+	}
+	spans, err := st.TrackedSessions(ctx, store.TrackedQuery{CampaignID: campaignID})
+	if err != nil {
+		return nil, fmt.Errorf("analytics: orders' sessions: %w", err)
+	}
+	for _, sp := range spans {
+		if want[sp.SessionID] && sp.ViewerID != "" {
+			if v, ok := out[sp.SessionID]; !ok || sp.ViewerID < v {
+				out[sp.SessionID] = sp.ViewerID
+			}
+		}
+	}
+	return out, nil
+}
+
 // catalogEntry is what the report needs of a product.
 type catalogEntry struct {
 	name     string
@@ -90,7 +156,7 @@ type catalogEntry struct {
 type businessInput struct {
 	currency    string
 	catalog     map[string]catalogEntry
-	shown       map[string]bool // products pinned during the live
+	shown       map[string]bool // displayed during the phase: pinned during the live, which the replay plays back
 	audience    map[string]bool
 	byType      map[string]group
 	clickers    map[string]bool
@@ -145,7 +211,9 @@ func businessOf(in businessInput) (Business, []ProductStats) {
 				seen[l.ProductID] = true
 			}
 			ps.quantity += int64(l.Quantity)
-			if c, ok := in.catalog[l.ProductID]; ok && c.currency == in.currency {
+			// A purchase in another currency counts in purchases and
+			// quantity, not in amounts: nothing is converted.
+			if c, ok := in.catalog[l.ProductID]; ok && c.currency == in.currency && p.currency == in.currency {
 				v := c.price * int64(l.Quantity)
 				ps.sales += v
 				if in.shown[l.ProductID] {

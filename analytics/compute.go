@@ -255,7 +255,11 @@ func load(ctx context.Context, st store.Store, campaignID string, now time.Time)
 	if err != nil {
 		return nil, fmt.Errorf("analytics: purchases: %w", err)
 	}
-	d.purchases = purchasesOf(d.orders, tracked)
+	sessions, err := orderSessions(ctx, st, campaignID, d.orders)
+	if err != nil {
+		return nil, err
+	}
+	d.purchases = purchasesOf(d.orders, tracked, sessions)
 	return d, nil
 }
 
@@ -636,20 +640,19 @@ func (d *campaignData) viewerPhase(r *phaseRaw, b buckets, shown map[string]bool
 	a := r.audience
 	aud := ViewerAudience{TotalViewers: a.visits, UniqueViewers: int64(len(a.viewers)), MaxViewers: a.max,
 		AverageViewers: a.average, AverageSessionSeconds: a.avgSession, Shares: r.fold.shares + r.byType[TypeShare].Count}
-	// The seed counts the purchases "done by viewers who watched": a
-	// purchase whose buyer is not among the phase's viewers (an order the
-	// shop reported that no player tracked, a purchase on the seller's
-	// site by someone who never watched) is not the event's.
-	// The seed counts the purchases "done by viewers who watched": a
-	// purchase whose buyer is not among the phase's viewers (an order the
-	// shop reported that no player tracked, a purchase on the seller's
-	// site by someone who never watched) is not the event's.
+	// The phase's purchases (see business.go for the rule): every order
+	// reported during it; a purchase only tracked, when its viewer watched
+	// the phase (else it is a purchase on the seller's site by someone
+	// who never did). A buyer who watched the phase interacted.
 	var purchases []purchase
 	var times []time.Time
 	for _, p := range d.purchases {
-		if r.w.Contains(p.at) && a.viewers[p.viewer] {
+		if r.w.Contains(p.at) && (p.order || a.viewers[p.viewer]) {
 			purchases = append(purchases, p)
 			times = append(times, p.at)
+			if p.viewer != "" && a.viewers[p.viewer] {
+				r.interacting[p.viewer] = true
+			}
 		}
 	}
 	var carts []store.TrackedEvent

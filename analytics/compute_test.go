@@ -276,23 +276,22 @@ func TestComputeScript(t *testing.T) {
 	eq("live product widget", live.ProductWidget, WidgetStats{TotalViews: 1, UniqueViews: 1})
 	eq("floating player", live.FloatingPlayerWidget, WidgetStats{TotalViews: 1, UniqueViews: 1, Clicks: 1, ClickRate: 100})
 	eq("live devices", live.Devices, DeviceShare{Desktop: 33.33, Tablet: 33.33, Other: 33.33, DesktopCount: 1, TabletCount: 1, OtherCount: 1})
-	eq("conversion", live.ConversionFunnel, ConversionFunnel{AudienceReach: 1, UniqueViewers: 3, Purchases: 1})
-	// Order A-1, tracked by v1 too: one purchase by a viewer who watched.
-	// B-1 no viewer tracked: not a purchase of the live's viewers. A was
-	// pinned: A-1's 2 x 129.00 are product sales.
+	eq("conversion", live.ConversionFunnel, ConversionFunnel{AudienceReach: 1, UniqueViewers: 3, Purchases: 2})
+	// Orders A-1 and B-1 were reported during the live: two purchases.
+	// A-1, tracked by v1 too, is one purchase, v1's: 1 buyer of 3. B-1
+	// names no viewer: counted, attributed to none. A was pinned: A-1's
+	// 2 x 129.00 are product sales; C was not: B-1's 50.00 are other sales.
 	eq("live business", live.Business, Business{CatalogOpened: 1, ProductClicks: 3, ViewersProductClicks: 2, ProductClicksRate: 66.67,
 		AddToCart: 1, CartsCreated: 2, CartsCreatedRate: 66.67, TotalCarts: "297.00", AverageCart: "148.50", MaximumCart: "258.00",
-		MinimumCart: "39.00", Purchases: 1, PurchasesRate: 33.33, TotalSales: "258.00", ProductSales: "258.00", OtherSales: "0.00",
-		AveragePurchase: "258.00", MaximumPurchase: "258.00", MinimumPurchase: "258.00"})
+		MinimumCart: "39.00", Purchases: 2, PurchasesRate: 33.33, TotalSales: "308.00", ProductSales: "258.00", OtherSales: "50.00",
+		AveragePurchase: "154.00", MaximumPurchase: "258.00", MinimumPurchase: "50.00"})
 	byID := map[string]ProductStats{}
 	for _, p := range live.Products {
 		byID[p.ProductID] = p
 	}
 	eq("live product A", byID[A], ProductStats{ProductID: A, Name: "Bag", Shown: true, Clicks: 2, Purchases: 1, Quantity: 2, Sales: "258.00"})
 	eq("live product B", byID[B], ProductStats{ProductID: B, Name: "Scarf", Shown: true, Clicks: 1, Sales: "0.00"})
-	if p, ok := byID[C]; ok {
-		t.Errorf("live product C, only in B-1 which no viewer made: %+v", p)
-	}
+	eq("live product C", byID[C], ProductStats{ProductID: C, Name: "Belt", Purchases: 1, Quantity: 1, Sales: "50.00"})
 	if live.Products[0].ProductID != A {
 		t.Errorf("most clicked first: %+v", live.Products)
 	}
@@ -302,7 +301,7 @@ func TestComputeScript(t *testing.T) {
 	if v := live.Evolution.Viewers; len(v) != 60 || v[0].Value != 1 || v[15].Value != 3 || v[40].Value != 1 || v[46].Value != 0 {
 		t.Errorf("live viewers series: %+v", v)
 	}
-	if p := live.Evolution.Purchases; p[20].Value != 1 || sumPoints(p) != 1 {
+	if p := live.Evolution.Purchases; p[20].Value != 1 || p[40].Value != 1 || sumPoints(p) != 2 {
 		t.Errorf("live purchases series: %+v", p)
 	}
 	if c := live.Evolution.ProductClicks; c[5].Value != 1 || c[6].Value != 1 || c[12].Value != 1 || sumPoints(c) != 3 {
@@ -412,15 +411,16 @@ func TestSourcePerPhase(t *testing.T) {
 	eq("replay devices", rep.Replay.Devices, DeviceShare{Mobile: 100, MobileCount: 1})
 }
 
-// TestPurchasesByViewersWhoWatched: the business metrics count the
-// purchases "done by viewers who watched" the phase. An order the shop
-// reported that no viewer's tracked purchase names, and a purchase
-// tracked by someone who never watched (on the seller's site), are not
-// the event's purchases; a purchase of a viewer of the live made during
-// the replay is the replay's only if that viewer watched the replay.
-func TestPurchasesByViewersWhoWatched(t *testing.T) {
+// TestPurchasesRule: what counts as a purchase of a phase. Every order
+// the shop reported during the phase counts, whoever made it; an order and
+// a purchase beacon with its code are one purchase; a purchase only
+// tracked counts when its viewer watched the phase (a purchase on the
+// seller's site by someone who never watched is not the event's, nor is
+// a viewer of the live's purchase during the replay it did not watch).
+// Orders name their buyer by viewer_id or session_id, for the rates.
+func TestPurchasesRule(t *testing.T) {
 	s := newScript(t)
-	A, C := s.product(0), s.product(2)
+	A, B, C := s.product(0), s.product(1), s.product(2)
 	money := func(e4 int64, data string) func(*store.TrackedEvent) {
 		return func(e *store.TrackedEvent) { e.AmountE4, e.Currency, e.Data = e4, "EUR", data }
 	}
@@ -428,17 +428,29 @@ func TestPurchasesByViewersWhoWatched(t *testing.T) {
 	s.log(events.TypeProductPinned, at(61, 0), events.ProductPinned{Product: events.ProductRef{ID: A}})
 	s.span("v1", "s1", at(60, 0), at(70, 0), Desktop, Direct)
 	s.span("v2", "s2", at(60, 0), at(70, 0), Desktop, Direct)
+	s.span("v3", "s3", at(60, 0), at(70, 0), Desktop, Direct)
+	s.span("v4", "s4", at(60, 0), at(70, 0), Desktop, Direct)
 	// v1 buys A-1, which the shop reports too: one purchase.
 	s.ev(TypePurchase, at(65, 0), "v1", "s1", money(1290000, `{"order_id":"A-1","product_ids":["`+A+`"]}`))
 	// w9 never watched: a purchase on the seller's site, not the live's.
 	s.ev(TypePurchase, at(66, 0), "w9", "", money(500000, `{"product_ids":["`+C+`"]}`))
 	s.log(events.TypeStreamEnded, at(120, 0), events.StreamEnded{})
-	// v2 did not watch the replay: its purchase then is not the replay's.
+	// v2 did not watch the replay: its tracked purchase then is not the
+	// replay's.
 	s.ev(TypePurchase, at(130, 0), "v2", "", money(500000, `{"product_ids":["`+C+`"]}`))
 	s.st.orders = []store.Order{
 		{ID: "o1", Code: "A-1", Items: []store.OrderItem{{ProductID: A, Quantity: 1}}, Total: "129.00", Currency: "EUR", CreatedAt: at(65, 5)},
-		// Reported by the shop, tracked by no viewer.
+		// Reported by the shop, tracked by no viewer, naming none: a
+		// purchase of the live, nobody's.
 		{ID: "o2", Code: "Z-9", Items: []store.OrderItem{{ProductID: C, Quantity: 1}}, Total: "50.00", Currency: "EUR", CreatedAt: at(67, 0)},
+		// v2's, by its viewer id; v3's, by its session id.
+		{ID: "o3", Code: "B-1", ViewerID: "v2", Items: []store.OrderItem{{ProductID: B, Quantity: 1}}, Total: "39.00", Currency: "EUR", CreatedAt: at(68, 0)},
+		{ID: "o4", Code: "B-2", SessionID: "s3", Items: []store.OrderItem{{ProductID: B, Quantity: 2}}, Total: "78.00", Currency: "EUR", CreatedAt: at(69, 0)},
+		// In another currency: a purchase, left out of the amounts.
+		{ID: "o5", Code: "U-1", Items: []store.OrderItem{{ProductID: B, Quantity: 1}}, Total: "45.00", Currency: "USD", CreatedAt: at(69, 30)},
+		// Reported after the end: the replay's, though no viewer of the
+		// replay made it.
+		{ID: "o6", Code: "R-1", ViewerID: "v1", Items: []store.OrderItem{{ProductID: A, Quantity: 1}}, Total: "129.00", Currency: "EUR", CreatedAt: at(140, 0)},
 	}
 	if _, err := s.st.InsertTrackedEvents(t.Context(), s.tracked); err != nil {
 		t.Fatal(err)
@@ -447,25 +459,38 @@ func TestPurchasesByViewersWhoWatched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live, replay := rep.Live, rep.Replay
-	want := Business{ProductClicksRate: 0, TotalCarts: "0.00", AverageCart: "0.00", MaximumCart: "0.00", MinimumCart: "0.00",
-		Purchases: 1, PurchasesRate: 50, // v1 of v1, v2
-		TotalSales: "129.00", ProductSales: "129.00", OtherSales: "0.00", // A-1: A, pinned
-		AveragePurchase: "129.00", MaximumPurchase: "129.00", MinimumPurchase: "129.00"}
-	g, _ := json.Marshal(live.Business)
-	w, _ := json.Marshal(want)
-	if string(g) != string(w) {
-		t.Errorf("live business:\n got  %s\n want %s", g, w)
-	}
-	if live.ConversionFunnel.Purchases != 1 || sumPoints(live.Evolution.Purchases) != 1 {
-		t.Errorf("live funnel %+v, purchases series %+v", live.ConversionFunnel, live.Evolution.Purchases)
-	}
-	for _, p := range live.Products {
-		if p.ProductID == C {
-			t.Errorf("product C, bought only by w9 and in Z-9: %+v", p)
+	eq := func(what string, got, want any) {
+		t.Helper()
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(want)
+		if string(g) != string(w) {
+			t.Errorf("%s:\n got  %s\n want %s", what, g, w)
 		}
 	}
-	if replay.Business.Purchases != 0 || replay.Business.TotalSales != "0.00" || replay.ConversionFunnel.Purchases != 0 {
-		t.Errorf("replay: %+v, %+v", replay.Business, replay.ConversionFunnel)
+	live, replay := rep.Live, rep.Replay
+	eq("live business", live.Business, Business{TotalCarts: "0.00", AverageCart: "0.00", MaximumCart: "0.00", MinimumCart: "0.00",
+		Purchases:     5,  // A-1 (once), Z-9, B-1, B-2, U-1; not w9's
+		PurchasesRate: 75, // v1 (A-1's beacon), v2 (viewer_id), v3 (session_id) of v1-v4
+		// 129 + 50 + 39 + 78 in EUR (U-1 is USD); A pinned: A-1's 129.
+		TotalSales: "296.00", ProductSales: "129.00", OtherSales: "167.00",
+		AveragePurchase: "74.00", MaximumPurchase: "129.00", MinimumPurchase: "39.00"})
+	if live.ConversionFunnel.Purchases != 5 || sumPoints(live.Evolution.Purchases) != 5 {
+		t.Errorf("live funnel %+v, purchases series %+v", live.ConversionFunnel, live.Evolution.Purchases)
 	}
+	// Buyers who watched interacted: v1, v2, v3 of four.
+	if r := live.General.ViewerEngagementRate; r != 75 {
+		t.Errorf("engagement rate %v, want 75", r)
+	}
+	byID := map[string]ProductStats{}
+	for _, p := range live.Products {
+		byID[p.ProductID] = p
+	}
+	eq("live A", byID[A], ProductStats{ProductID: A, Name: "Bag", Shown: true, Purchases: 1, Quantity: 1, Sales: "129.00"})
+	// B-1, B-2 and U-1, whose USD is left out of the sales: 3 x 39.00.
+	eq("live B", byID[B], ProductStats{ProductID: B, Name: "Scarf", Purchases: 3, Quantity: 4, Sales: "117.00"})
+	eq("live C", byID[C], ProductStats{ProductID: C, Name: "Belt", Purchases: 1, Quantity: 1, Sales: "50.00"}) // Z-9, not w9's
+	// The replay: R-1 only (v2's tracked purchase is not the replay's).
+	eq("replay business", replay.Business, Business{TotalCarts: "0.00", AverageCart: "0.00", MaximumCart: "0.00", MinimumCart: "0.00",
+		Purchases: 1, TotalSales: "129.00", ProductSales: "129.00", OtherSales: "0.00",
+		AveragePurchase: "129.00", MaximumPurchase: "129.00", MinimumPurchase: "129.00"})
 }

@@ -236,7 +236,8 @@ type user struct {
 // subscriptions (name, email, phone, opt-in), SMS reminders (phone,
 // opt-in) and orders (customer name), joined on the viewer id where one
 // is known (a reminder joins the viewer who subscribed with the same
-// phone; an order, the viewer whose tracked purchase has its code).
+// phone; an order, the viewer it names — viewer_id, else its session's
+// viewer — else the viewer whose tracked purchase has its code).
 func writeUsers(ctx context.Context, st store.Store, campaignID string, opt ExportOptions, sw *excelize.StreamWriter) error {
 	users := map[string]*user{}
 	get := func(key string) *user {
@@ -346,12 +347,18 @@ func writeUsers(ctx context.Context, st store.Store, campaignID string, opt Expo
 	if err != nil {
 		return err
 	}
+	sessions, err := orderSessions(ctx, st, campaignID, orders)
+	if err != nil {
+		return err
+	}
 	for _, o := range orders {
 		if !opt.inRange(o.CreatedAt) {
 			continue
 		}
 		key := "order:" + o.ID
-		if v, ok := byOrder[o.Code]; ok && v != "" {
+		if v := orderViewer(&o, sessions); v != "" {
+			key = v
+		} else if v, ok := byOrder[o.Code]; ok && v != "" {
 			key = v
 		}
 		u := get(key)

@@ -50,7 +50,7 @@ func TestExport(t *testing.T) {
 		t.Fatalf("%s: no row starting %q in %q", sheet, cells, rows)
 		return nil
 	}
-	if r := find("Live", "business", "total_sales"); r[2] != "258.00" || !strings.Contains(r[3], "Total sales") {
+	if r := find("Live", "business", "total_sales"); r[2] != "308.00" || !strings.Contains(r[3], "Total sales") {
 		t.Errorf("live total sales row: %q", r)
 	}
 	find("Live", "audience", "max_viewers", "3")

@@ -15,7 +15,7 @@ import (
 type Report struct {
 	CampaignID  string    `json:"campaign_id"`
 	GeneratedAt time.Time `json:"generated_at"`
-	Currency    string    `json:"currency" doc:"ISO 4217 currency of every amount: the campaign's products' currency, else the most frequent among its orders. Purchases and carts in another currency are counted but left out of amounts."`
+	Currency    string    `json:"currency" doc:"ISO 4217 currency of every amount: the campaign's products' currency (an order in another is refused when they have one; the first product's when they have several), else the most frequent among its purchases. Purchases and carts in another currency are counted but left out of amounts: nothing is converted."`
 	// Range is the time range asked for, applied to prelive and replay.
 	From *time.Time `json:"from" doc:"start of the time range applied to prelive and replay; null: from the campaign's creation"`
 	To   *time.Time `json:"to" doc:"end of the time range applied to prelive and replay; null: until now"`
@@ -115,7 +115,7 @@ type PreliveEvolution struct {
 type ViewerEvolution struct {
 	Viewers       []Point `json:"viewers" doc:"distinct viewers watching during each bucket"`
 	ProductClicks []Point `json:"product_clicks" doc:"product clicks during each bucket"`
-	Purchases     []Point `json:"purchases" doc:"purchases during each bucket"`
+	Purchases     []Point `json:"purchases" doc:"purchases during each bucket, as business.purchases counts them: the orders reported then, and the purchases tracked then by viewers of the phase"`
 }
 
 // WidgetStats is one widget's views and clicks on the seller's site.
@@ -188,7 +188,7 @@ type LiveGeneral struct {
 	BrandAnswers          int64   `json:"brand_answers" doc:"Brand answers: answers the brand sent on the chat during the live"`
 	Likes                 int64   `json:"likes" doc:"Likes: like taps during the live"`
 	Shares                int64   `json:"shares" doc:"Shares: times the live was shared during the live"`
-	ViewerEngagementRate  float64 `json:"viewer_engagement_rate" doc:"Viewer engagement rate: unique viewers who interacted (chat message or question, like, product click, catalog, add to cart, cart, purchase, share, poll vote, instant win entry, survey answer), in percent of unique viewers"`
+	ViewerEngagementRate  float64 `json:"viewer_engagement_rate" doc:"Viewer engagement rate: unique viewers who interacted (chat message or question, like, product click, catalog, add to cart, cart, purchase — tracked, or an order attributed to them —, share, poll vote, instant win entry, survey answer), in percent of unique viewers"`
 	ChatParticipationRate float64 `json:"chat_participation_rate" doc:"Chat participation rate: unique viewers who sent a chat message or question, in percent of unique viewers"`
 	ChatQuestionRate      float64 `json:"chat_question_rate" doc:"Chat question rate: unique viewers who asked a question, in percent of unique viewers"`
 }
@@ -197,7 +197,7 @@ type LiveGeneral struct {
 type ConversionFunnel struct {
 	AudienceReach int64 `json:"audience_reach" doc:"Audience reach: distinct visitors who saw the event in the product widget or the gallery widget during the phase"`
 	UniqueViewers int64 `json:"unique_viewers" doc:"Unique viewers: distinct viewers who opened the event's player and watched"`
-	Purchases     int64 `json:"purchases" doc:"Purchases: purchases made during the phase by viewers who watched it (as business.purchases)"`
+	Purchases     int64 `json:"purchases" doc:"Purchases: the phase's purchases (as business.purchases): the orders the shop reported during it, and the purchases its viewers tracked"`
 }
 
 // Business is what viewers did with the products.
@@ -213,25 +213,25 @@ type Business struct {
 	AverageCart          string  `json:"average_cart" doc:"Average cart: mean amount of a cart created"`
 	MaximumCart          string  `json:"maximum_cart" doc:"Maximum cart: highest cart amount"`
 	MinimumCart          string  `json:"minimum_cart" doc:"Minimum cart: lowest cart amount"`
-	Purchases            int64   `json:"purchases" doc:"Purchases: purchases made during the phase by viewers who watched it (its unique viewers): the purchases players tracked, and the orders the shop reported (POST /api/v1/campaigns/{id}/orders) whose code a viewer's tracked purchase carries (its order_id); one purchase per order code. An order no watching viewer tracked is not counted, here nor in the sales, rates, series and products."`
-	PurchasesRate        float64 `json:"purchases_rate" doc:"Purchases rate: unique viewers who validated at least one purchase, in percent of unique viewers"`
-	TotalSales           string  `json:"total_sales" doc:"Total sales: sum of the purchases' amounts"`
-	ProductSales         string  `json:"product_sales" doc:"Product sales: the part of the purchases spent on products shown during the live (pinned on the video): their catalog price times quantity, at most each purchase's amount"`
-	OtherSales           string  `json:"other_sales" doc:"Other sales: the rest of the purchases' amounts (products not shown during the live, and what the order adds, such as shipping)"`
-	AveragePurchase      string  `json:"average_purchase" doc:"Average purchase: mean amount of a purchase"`
-	MaximumPurchase      string  `json:"maximum_purchase" doc:"Maximum purchase: highest purchase amount"`
-	MinimumPurchase      string  `json:"minimum_purchase" doc:"Minimum purchase: lowest purchase amount"`
+	Purchases            int64   `json:"purchases" doc:"Purchases: the phase's purchases, by their time: every order the shop reported during the phase (POST /api/v1/campaigns/{id}/orders: a shop reports an order to a campaign because it came from it), whether or not it names its viewer, and every purchase a viewer who watched the phase tracked (a purchase beacon) that no reported order matches. An order and a purchase beacon whose order_id is the order's code are one purchase, counted once. A purchase beacon from someone who never watched the phase is a purchase on the seller's site, not the event's."`
+	PurchasesRate        float64 `json:"purchases_rate" doc:"Purchases rate: unique viewers who made at least one of the phase's purchases, in percent of unique viewers. A purchase's buyer is the order's viewer_id, else the viewer of its session_id, else the viewer whose purchase beacon carries its code; an order attributed to no viewer counts in the purchases and sales, not in this rate."`
+	TotalSales           string  `json:"total_sales" doc:"Total sales: sum of the amounts of the phase's purchases (an order's total, a beacon's amount) in the report's currency"`
+	ProductSales         string  `json:"product_sales" doc:"Product sales: the part of the total sales spent on products displayed during the phase — the products pinned on the video during the live; the replay plays those pins back, so for the replay too — at their catalog price times the quantity bought, at most each purchase's amount"`
+	OtherSales           string  `json:"other_sales" doc:"Other sales: the rest of the total sales: products not displayed during the phase, and what an order adds (shipping, fees)"`
+	AveragePurchase      string  `json:"average_purchase" doc:"Average purchase: total sales divided by the number of the phase's purchases in the report's currency"`
+	MaximumPurchase      string  `json:"maximum_purchase" doc:"Maximum purchase: highest amount of the phase's purchases"`
+	MinimumPurchase      string  `json:"minimum_purchase" doc:"Minimum purchase: lowest amount of the phase's purchases"`
 }
 
 // ProductStats is one product's clicks, purchases and sales in a phase.
 type ProductStats struct {
 	ProductID string `json:"product_id"`
 	Name      string `json:"name" doc:"the product's name in the catalog (empty if it was deleted)"`
-	Shown     bool   `json:"shown" doc:"pinned on the video during the live"`
+	Shown     bool   `json:"shown" doc:"displayed during the phase: pinned on the video during the live (the replay plays those pins back)"`
 	Clicks    int64  `json:"clicks" doc:"clicks on the product"`
-	Purchases int64  `json:"purchases" doc:"purchases that include the product"`
-	Quantity  int64  `json:"quantity" doc:"units of it purchased"`
-	Sales     string `json:"sales" doc:"catalog price times units purchased"`
+	Purchases int64  `json:"purchases" doc:"the phase's purchases (as business.purchases: orders reported during it, once each) that include the product"`
+	Quantity  int64  `json:"quantity" doc:"units of it in those purchases"`
+	Sales     string `json:"sales" doc:"its catalog price times the units purchased, in the report's currency (a purchase in another currency counts in purchases and quantity, not here)"`
 }
 
 // Satisfaction is the survey shown to viewers leaving the live. It

@@ -104,7 +104,15 @@ const (
 	minEventIDBytes = 8
 )
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+var idPattern = regexp.MustCompile(IDPattern)
+
+// IDPattern is what a viewer id or a session id looks like: 1 to 64
+// letters, digits, _ or -.
+const IDPattern = `^[A-Za-z0-9_-]{1,64}$`
+
+// ValidID reports whether s is a viewer id or a session id as tracking
+// batches carry them.
+func ValidID(s string) bool { return idPattern.MatchString(s) }
 
 // TrackBatch is what a player or widget sends: events of one viewer.
 type TrackBatch struct {

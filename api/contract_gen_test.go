@@ -1361,6 +1361,10 @@ func (w *contractWorld) fix(g *schemaGenerator, c *ccase, comp string, obj map[s
 		} else if _, ok := obj["ends_at"]; ok {
 			delete(obj, "ends_at")
 		}
+	case "OrderCreate":
+		// An order is in its campaign's products' currency (else 422): the
+		// world's products are all in EUR.
+		obj["currency"] = "EUR"
 	case "VoucherCreate", "VoucherPatch":
 		window(false)
 		if obj["discount_type"] == "amount" || obj["min_spend"] != nil {

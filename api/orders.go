@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"vitrine/analytics"
 	"vitrine/events"
 	"vitrine/store"
 )
@@ -37,13 +38,15 @@ type orderView struct {
 	CustomerName string          `json:"customer_name"`
 	Total        string          `json:"total" example:"259.00"`
 	Currency     string          `json:"currency" example:"EUR"`
-	CreatedAt    time.Time       `json:"created_at"`
+	ViewerID     string          `json:"viewer_id" doc:"the viewer the shop said the order came from; empty if none"`
+	SessionID    string          `json:"session_id" doc:"the player page's session the shop said the order came from; empty if none"`
+	CreatedAt    time.Time       `json:"created_at" doc:"when the order was reported: the phase it counts in (live, replay) follows it"`
 }
 
 func orderOut(o *store.Order) orderView {
 	v := orderView{ID: o.ID, CampaignID: o.CampaignID, Code: o.Code, Items: make([]orderItemView, len(o.Items)),
 		ItemCount: len(o.Items), CustomerName: o.CustomerName, Total: o.Total, Currency: o.Currency,
-		CreatedAt: o.CreatedAt}
+		ViewerID: o.ViewerID, SessionID: o.SessionID, CreatedAt: o.CreatedAt}
 	for i, it := range o.Items {
 		v.Items[i] = orderItemView(it)
 		v.ProductCount += it.Quantity
@@ -61,7 +64,9 @@ type orderCreate struct {
 	Items        []orderItemInput `json:"items" required:"true" minItems:"1" maxItems:"100" doc:"at least one; product ids must exist"`
 	CustomerName string           `json:"customer_name" required:"true" minLength:"1" maxLength:"200"`
 	Total        string           `json:"total" required:"true" pattern:"^\\d{1,10}(\\.\\d{1,4})?$" doc:"decimal string, canonicalised"`
-	Currency     string           `json:"currency" required:"true" pattern:"^[A-Z]{3}$"`
+	Currency     string           `json:"currency" required:"true" pattern:"^[A-Z]{3}$" doc:"the campaign's products' currency when they have one (else 422); any when they have none or several"`
+	ViewerID     string           `json:"viewer_id" pattern:"^[A-Za-z0-9_-]{1,64}$" doc:"optional: the viewer the order came from, the player's anonymous viewer id (v_…) as its tracking beacons carry it; attributes the order to that viewer in the analytics"`
+	SessionID    string           `json:"session_id" pattern:"^[A-Za-z0-9_-]{1,64}$" doc:"optional: the player page's session id (its tracking batches' session_id), when the shop has it rather than the viewer id: the order goes to that session's viewer"`
 }
 
 func (a *API) orderRoutes() []*route {
@@ -72,7 +77,23 @@ func (a *API) orderRoutes() []*route {
 			Doc: "Idempotent on the Idempotency-Key header: a repeat with the same key and body answers 200 with the first order; " +
 				"the same key with another body is 422 idempotency_key_reused; the same order code under another key is 409 " +
 				"duplicate_order_code. 409 campaign_not_live_yet before the campaign " +
-				"ever went live. Sends order.created.",
+				"ever went live. Sends order.created.\n\n" +
+				"Currency: when the campaign's products are priced in one currency, the order must be in it (422 " +
+				"validation_failed on currency, naming it): an amount in another currency could not be added to the " +
+				"sales. When they have none (no products) or several, any currency is taken; the analytics then total " +
+				"only the amounts in the report's currency (the campaign's first product's, else the most frequent among " +
+				"the purchases) and count the others without their amounts: nothing is converted.\n\n" +
+				"Analytics: every order counts as a purchase of the phase it is reported in, by its created_at (live " +
+				"until the end of the live, replay after; the time range narrows the replay), with its total in the " +
+				"sales, its items in the per-product purchases and sales. viewer_id (or session_id) attributes it to " +
+				"a viewer, for the per-viewer rates (purchases rate, engagement rate); an order without them is still " +
+				"counted. A viewer's purchase beacon (POST /live/{id}/track, type purchase) whose order_id is the " +
+				"order's code is the same purchase, counted once, and gives the order its viewer when the order names " +
+				"none. Getting the viewer id: the player's add_to_cart and checkout messages to the seller's page " +
+				"(embed.js Vitrine.on, or the postMessage {source: \"vitrine\", type, campaign_id, product, ...}; " +
+				"checkout adds items, amount and currency) do not carry it at this version; the shop attributes an " +
+				"order by calling Vitrine.purchase({order_id: <the order's code>, amount, currency, product_ids}) on " +
+				"its order page, which makes the floating player send that beacon with its viewer id.",
 			Header: []param{{Name: idempotentHeader, Type: "string", Required: true, Pattern: idempotencyPattern,
 				MaxLength: maxIdempotency, Doc: "1 to 255 visible ASCII characters, unique per order (e.g. the shop's order id)"}},
 			Body: orderCreate{}, Status: http.StatusCreated, Response: orderView{},
@@ -124,12 +145,28 @@ func (a *API) createOrder(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	o := &store.Order{CampaignID: id, IdempotencyKey: key, Code: in.Code, CustomerName: in.CustomerName,
-		Total: in.Total, Currency: in.Currency, Items: make([]store.OrderItem, len(in.Items))}
+		Total: in.Total, Currency: in.Currency, ViewerID: in.ViewerID, SessionID: in.SessionID,
+		Items: make([]store.OrderItem, len(in.Items))}
 	var v validator
 	checkCode(&v, "code", o.Code, maxOrderCode)
 	checkText(&v, "customer_name", o.CustomerName, true, maxName, false)
 	checkMoney(&v, "total", &o.Total)
 	checkCurrency(&v, "currency", o.Currency)
+	if validCurrency(o.Currency) {
+		want, err := a.campaignCurrency(ctx, c)
+		if err != nil {
+			return err
+		}
+		if want != "" && o.Currency != want {
+			v.add("currency", "must be %s, the currency of the campaign's products, got %s", want, o.Currency)
+		}
+	}
+	if o.ViewerID != "" && !analytics.ValidID(o.ViewerID) {
+		v.add("viewer_id", "must be a viewer id: 1 to 64 letters, digits, _ or -")
+	}
+	if o.SessionID != "" && !analytics.ValidID(o.SessionID) {
+		v.add("session_id", "must be a session id: 1 to 64 letters, digits, _ or -")
+	}
 	switch {
 	case len(in.Items) == 0:
 		v.add("items", "must hold at least one item")
@@ -198,7 +235,40 @@ func (a *API) createOrder(w http.ResponseWriter, r *http.Request) error {
 // order.
 func sameOrder(a, b *store.Order) bool {
 	return a.Code == b.Code && a.CustomerName == b.CustomerName && a.Total == b.Total &&
-		a.Currency == b.Currency && slices.Equal(a.Items, b.Items)
+		a.Currency == b.Currency && a.ViewerID == b.ViewerID && a.SessionID == b.SessionID &&
+		slices.Equal(a.Items, b.Items)
+}
+
+// campaignCurrency is the one currency of the campaign's products, ""
+// when they have none (no products) or several.
+func (a *API) campaignCurrency(ctx context.Context, c *store.Campaign) (string, error) {
+	ids := slices.Clone(c.ProductIDs)
+	for len(ids) > 0 {
+		ps, err := a.st.GetProducts(ctx, ids)
+		var missing *store.MissingError
+		if errors.As(err, &missing) && len(missing.IDs) > 0 {
+			// Deleted meanwhile: the others decide.
+			n := len(ids)
+			if ids = slices.DeleteFunc(ids, func(id string) bool { return slices.Contains(missing.IDs, id) }); len(ids) < n {
+				continue
+			}
+		}
+		if err != nil {
+			return "", fmt.Errorf("campaign products' currency: %w", err)
+		}
+		cur := ""
+		for _, p := range ps {
+			switch {
+			case p.Currency == "" || p.Currency == cur:
+			case cur == "":
+				cur = p.Currency
+			default:
+				return "", nil // several
+			}
+		}
+		return cur, nil
+	}
+	return "", nil
 }
 
 func (a *API) listOrders(w http.ResponseWriter, r *http.Request) error {

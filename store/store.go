@@ -423,7 +423,12 @@ type Order struct {
 	CustomerName   string      `json:"customer_name"`
 	Total          string      `json:"total"`
 	Currency       string      `json:"currency"`
-	CreatedAt      time.Time   `json:"created_at"`
+	// ViewerID is the viewer the order came from, when the shop names one
+	// (the player's anonymous viewer id); SessionID, the player page's
+	// session, when the shop names that instead. "" when not given.
+	ViewerID  string    `json:"viewer_id"`
+	SessionID string    `json:"session_id"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // OrderItem is a line of an order.

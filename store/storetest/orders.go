@@ -19,6 +19,9 @@ func testOrders(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	c := createCampaign(t, s, newCampaign("Show", base, base.Add(time.Hour)))
 	o := newOrder(c.ID, "key-1", "A-1001")
+	// The viewer the shop says the order came from is kept (listed and
+	// returned on a repeat); the other orders name none.
+	o.ViewerID, o.SessionID = "v_ann", "sess-1"
 	before := time.Now()
 	created, err := s.CreateOrder(ctx, o)
 	must(t, err)

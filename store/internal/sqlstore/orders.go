@@ -7,11 +7,11 @@ import (
 	"vitrine/store"
 )
 
-const orderCols = `id, campaign_id, idempotency_key, code, items, customer_name, total, currency, created_at`
+const orderCols = `id, campaign_id, idempotency_key, code, items, customer_name, total, currency, viewer_id, session_id, created_at`
 
 func scanOrder(r rowScanner, o *store.Order) error {
 	return r.Scan(&o.ID, &o.CampaignID, &o.IdempotencyKey, &o.Code, jsonScanner{&o.Items},
-		&o.CustomerName, &o.Total, &o.Currency, scanTime(&o.CreatedAt))
+		&o.CustomerName, &o.Total, &o.Currency, &o.ViewerID, &o.SessionID, scanTime(&o.CreatedAt))
 }
 
 // CreateOrder records o, idempotently on (CampaignID, IdempotencyKey): a
@@ -30,14 +30,14 @@ func (db *DB) CreateOrder(ctx context.Context, o *store.Order) (bool, error) {
 		return false, fmt.Errorf("order items: %w", err)
 	}
 	id, t := newID("ord_"), now()
-	q := `INSERT INTO orders (` + orderCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	q := `INSERT INTO orders (` + orderCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 	if o.IdempotencyKey != "" {
 		// Only the idempotency index is the arbiter: a clash on the order
 		// code must still fail.
 		q += ` ON CONFLICT (campaign_id, idempotency_key) WHERE idempotency_key <> '' DO NOTHING`
 	}
 	res, err := db.w.ExecContext(ctx, q, id, o.CampaignID, o.IdempotencyKey, o.Code, items,
-		o.CustomerName, o.Total, o.Currency, db.timeArg(t))
+		o.CustomerName, o.Total, o.Currency, o.ViewerID, o.SessionID, db.timeArg(t))
 	if err != nil {
 		// Two identical requests racing on PostgreSQL may trip the code
 		// index before the arbiter sees the other row; it is still a repeat.
