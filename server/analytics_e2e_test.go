@@ -638,7 +638,7 @@ func TestAnalyticsEndToEnd(t *testing.T) {
 	})
 	eqJSON(t, "live evolution viewers", pointValues(t, "live viewers", live.Evolution.Viewers, live.Window, bucket), []int64{5})
 	eqJSON(t, "live evolution clicks", pointValues(t, "live clicks", live.Evolution.ProductClicks, live.Window, bucket), []int64{2}) // Ann P1, Bob P2
-	eqJSON(t, "live evolution purchases", pointValues(t, "live purchases", live.Evolution.Purchases, live.Window, bucket), []int64{2})
+	eqJSON(t, "live evolution purchases", pointValues(t, "live purchases", live.Evolution.Purchases, live.Window, bucket), []int64{3})
 	eqJSON(t, "live product widget", live.ProductWidget, analytics.WidgetStats{TotalViews: 1, UniqueViews: 1}) // w6, no click
 	eqJSON(t, "live floating player widget", live.FloatingPlayerWidget, analytics.WidgetStats{
 		TotalViews:  3,  // w4 twice, w5
@@ -661,32 +661,33 @@ func TestAnalyticsEndToEnd(t *testing.T) {
 	eqJSON(t, "live conversion funnel", live.ConversionFunnel, analytics.ConversionFunnel{
 		AudienceReach: 1, // w6 saw the product widget
 		UniqueViewers: 5,
-		Purchases:     2, // Ann's A-1 (tracked and reported: one), Bob's; not Z-9, which no viewer made
+		Purchases:     3, // Ann's A-1 (tracked and reported: one), Bob's, and Z-9: the shop reported it during the live
 	})
 	eqJSON(t, "live business", live.Business, analytics.Business{
-		CatalogOpened:        1,        // Bob
-		ProductClicks:        2,        // Ann P1, Bob P2
-		ViewersProductClicks: 2,        // Ann, Bob
-		ProductClicksRate:    40,       // 2 of 5
-		AddToCart:            2,        // Ann (x2, one event), Bob
-		CartsCreated:         2,        // Ann 258.00, Bob 39.00
-		CartsCreatedRate:     40,       // 2 of 5
-		TotalCarts:           "297.00", // 258 + 39
-		AverageCart:          "148.50", // 297 / 2
-		MaximumCart:          "258.00", //
-		MinimumCart:          "39.00",  //
-		Purchases:            2,        // A-1, Bob's
-		PurchasesRate:        40,       // Ann, Bob of 5
-		TotalSales:           "302.00", // 263 + 39
-		ProductSales:         "297.00", // P1 2 x 129 + P2 39, both pinned
-		OtherSales:           "5.00",   // A-1's shipping
-		AveragePurchase:      "151.00", // 302 / 2
-		MaximumPurchase:      "263.00", //
-		MinimumPurchase:      "39.00",  //
+		CatalogOpened:        1,          // Bob
+		ProductClicks:        2,          // Ann P1, Bob P2
+		ViewersProductClicks: 2,          // Ann, Bob
+		ProductClicksRate:    40,         // 2 of 5
+		AddToCart:            2,          // Ann (x2, one event), Bob
+		CartsCreated:         2,          // Ann 258.00, Bob 39.00
+		CartsCreatedRate:     40,         // 2 of 5
+		TotalCarts:           "297.00",   // 258 + 39
+		AverageCart:          "148.50",   // 297 / 2
+		MaximumCart:          "258.00",   //
+		MinimumCart:          "39.00",    //
+		Purchases:            3,          // A-1, Bob's, Z-9 (reported by the shop, nobody's)
+		PurchasesRate:        40,         // Ann, Bob of 5: Z-9 has no buyer
+		TotalSales:           "352.00",   // 263 + 39 + 50
+		ProductSales:         "297.00",   // P1 2 x 129 + P2 39, both pinned
+		OtherSales:           "55.00",    // A-1's shipping, Z-9's belt (never pinned)
+		AveragePurchase:      "117.3333", // 352 / 3
+		MaximumPurchase:      "263.00",   //
+		MinimumPurchase:      "39.00",    //
 	})
 	eqJSON(t, "live products", live.Products, sortedProducts([]analytics.ProductStats{
 		{ProductID: P1, Name: "Bag", Shown: true, Clicks: 1, Purchases: 1, Quantity: 2, Sales: "258.00"},  // Ann: A-1
 		{ProductID: P2, Name: "Scarf", Shown: true, Clicks: 1, Purchases: 1, Quantity: 1, Sales: "39.00"}, // Bob
+		{ProductID: P3, Name: "Belt", Purchases: 1, Quantity: 1, Sales: "50.00"},                          // Z-9
 	}))
 	eqJSON(t, "live satisfaction", live.Satisfaction, analytics.Satisfaction{
 		AudienceReach:       3,     // shown to Ann, Bob, Cleo
@@ -772,6 +773,9 @@ func TestAnalyticsEndToEnd(t *testing.T) {
 		}
 		eqJSON(t, "phase="+ph, gotPh, wantPh)
 	}
+
+	// The seller reads the same in the console's event page.
+	checkEventPage(t, s, admin, c.ID)
 }
 
 // sortedProducts orders product stats as the report does: most clicked

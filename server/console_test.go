@@ -58,6 +58,15 @@ func byText(label string) string {
 	return fmt.Sprintf(`([...document.querySelectorAll('button, a, summary, [role=tab]')].find((e) => e.offsetParent !== null && (e.textContent.trim() === %[1]s || e.getAttribute('aria-label') === %[1]s || e.textContent.trim().startsWith(%[1]s + ' '))))`, q(label))
 }
 
+// tab selects the tab labelled label.
+func (u *consoleUI) tab(label string) {
+	u.t.Helper()
+	find := fmt.Sprintf(`[...document.querySelectorAll('[role=tab]')].find((e) => e.offsetParent !== null && e.textContent.trim().startsWith(%s))`, q(label))
+	u.waitFor("the tab "+q(label), find)
+	u.eval(find+`.click(); true`, nil)
+	u.waitFor("the tab "+q(label)+" selected", find+`.getAttribute('aria-selected') === 'true'`)
+}
+
 // click clicks the visible, enabled button or link labelled label.
 func (u *consoleUI) click(label string) {
 	u.t.Helper()
@@ -277,6 +286,26 @@ func TestConsoleCatalogAndCampaigns(t *testing.T) {
 	if len(list.Items) != 1 || list.Items[0].ID != c.ID {
 		t.Fatalf("after the delete: %+v", list.Items)
 	}
+
+	// Settings: a webhook, its secret shown once, then deleted.
+	u.click("Settings")
+	u.waitText("No webhooks.")
+	u.click("Add webhook")
+	u.fill("Address", "https://hooks.example.com/vitrine")
+	u.eval(`[...document.querySelectorAll('dialog[open] button')].find((b) => b.textContent === 'Add').click(); true`, nil)
+	u.waitFor("the secret shown once", `document.querySelector('dialog[open]')?.innerText.includes('whsec_')`)
+	u.screen("webhook-secret", false)
+	u.click("Done")
+	u.waitText("hooks.example.com")
+	u.screen("settings", false)
+	var hooks struct{ Items []struct{ URL string } }
+	admin.must(200, "GET", "/api/v1/webhooks", nil, &hooks)
+	if len(hooks.Items) != 1 || hooks.Items[0].URL != "https://hooks.example.com/vitrine" {
+		t.Fatalf("webhooks: %+v", hooks)
+	}
+	u.click("Delete the webhook https://hooks.example.com/vitrine")
+	u.eval(`document.querySelector('dialog[open] button.danger').click(); true`, nil)
+	u.waitText("No webhooks.")
 
 	// Sign out ends the session: the API refuses the old cookie.
 	u.click("Sign out")

@@ -62,3 +62,15 @@ func (p *Page) Axe(ctx context.Context, script string) ([]AxeViolation, error) {
 	}
 	return out, nil
 }
+
+// AllowDownloads saves the files the page downloads into dir (a link's
+// download, a saved blob), as a user's browser would into theirs.
+func (p *Page) AllowDownloads(ctx context.Context, dir string) error {
+	err := p.conn.call(ctx, "", "Browser.setDownloadBehavior", map[string]any{
+		"behavior": "allow", "downloadPath": dir, "eventsEnabled": false,
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("downloads: %w", err)
+	}
+	return nil
+}

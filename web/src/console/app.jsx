@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { LocationProvider, Router, Route, useLocation } from 'preact-iso';
+import { LocationProvider, Router, Route, lazy, useLocation } from 'preact-iso';
 import { api, setSignedOutHandler } from './api.js';
 import { SignIn } from './signin.jsx';
 import { CampaignList } from './campaigns.jsx';
@@ -9,6 +9,10 @@ import { Products, Vouchers } from './catalog.jsx';
 import { Prepare } from './prepare.jsx';
 import { Live } from './live.jsx';
 import { Loading } from './ui.jsx';
+import { Settings } from './settings.jsx';
+
+// The event page (charts, the replay player) loads when first opened.
+const EventPage = lazy(() => import('./event/event.jsx').then((m) => m.EventPage));
 
 export const base = '/console';
 
@@ -47,6 +51,7 @@ function Shell() {
           <NavLink href={base + '/'} label="Campaigns" match={(p) => p === base + '/' || p.startsWith(base + '/campaigns')} />
           <NavLink href={base + '/products'} label="Products" />
           <NavLink href={base + '/vouchers'} label="Vouchers" />
+          <NavLink href={base + '/settings'} label="Settings" />
         </nav>
         <button type="button" class="secondary small" onClick={signOut}>Sign out</button>
       </header>
@@ -59,6 +64,8 @@ function Shell() {
           <Route path={base + '/campaigns/:id/clone'} component={CampaignForm} />
           <Route path={base + '/campaigns/:id/prepare'} component={Prepare} />
           <Route path={base + '/campaigns/:id/live'} component={Live} />
+          <Route path={base + '/campaigns/:id/event'} component={EventPage} />
+          <Route path={base + '/settings'} component={Settings} />
           <Route path={base + '/products'} component={Products} />
           <Route path={base + '/vouchers'} component={Vouchers} />
           <Route default component={NotFound} />

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { api } from './api.js';
 import { base, useTitle } from './app.jsx';
-import { CopyButton, Field, Loading, Notice, StatusBadge, fmtDate, fromLocalInput, statusLabels, useConfirm } from './ui.jsx';
+import { CopyButton, Field, Loading, Notice, StatusBadge, count, fmtDate, fromLocalInput, statusLabels, useConfirm } from './ui.jsx';
 
 const tabs = ['ongoing', 'upcoming', 'ended', 'completed'];
 const pageSize = 20;
@@ -187,7 +187,7 @@ export function CampaignList() {
                 <tr key={c.id} class={'row-' + c.status}>
                   <td>
                     <a href={`${base}/campaigns/${c.id}`} class="title">{c.title}</a>
-                    <div class="sub">{c.published ? 'Public' : 'Not published'} · {c.product_ids.length} products · {c.voucher_ids.length} vouchers</div>
+                    <div class="sub">{c.published ? 'Public' : 'Not published'} · {count(c.product_ids.length, 'product')} · {count(c.voucher_ids.length, 'voucher')}</div>
                   </td>
                   <td>
                     {fmtDate(c.starts_at)} – {fmtDate(c.ends_at)}
@@ -221,7 +221,7 @@ function RowActions({ c, onDelete }) {
   const canLive = c.status === 'upcoming' || c.status === 'ended';
   return (
     <div class="actions">
-      <a href={`${base}/campaigns/${c.id}`} class="button small secondary">View details</a>
+      <a href={c.status === 'upcoming' && !c.live_started_at ? `${base}/campaigns/${c.id}` : `${base}/campaigns/${c.id}/event`} class="button small secondary">View details</a>
       {editable(c) ? <a href={`${base}/campaigns/${c.id}/edit`} class="button small secondary">Edit</a> : <button type="button" class="small secondary" disabled title={why} aria-describedby={'why-' + c.id}>Edit</button>}
       <a href={`${base}/campaigns/${c.id}/clone`} class="button small secondary">Clone</a>
       <button type="button" class="small danger-outline" disabled={!editable(c)} title={why || undefined} aria-describedby={why ? 'why-' + c.id : undefined} onClick={onDelete}>Delete</button>

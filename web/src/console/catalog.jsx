@@ -81,10 +81,12 @@ function Catalog({ title, path, noun, columns, empty, toForm, toBody, FormFields
                 {columns.map(([, cell]) => (
                   <td>{cell(it)}</td>
                 ))}
-                <td class="actions">
+                <td>
+<div class="actions">
                   <button type="button" class="small secondary" onClick={() => { setErrors({}); setEditing({ id: it.id, form: toForm(it) }); }} aria-label={`Edit ${it.name}`}>Edit</button>
                   <button type="button" class="small danger-outline" onClick={() => remove(it)} aria-label={`Delete ${it.name}`}>Delete</button>
-                </td>
+                </div>
+</td>
               </tr>
             ))}
           </tbody>

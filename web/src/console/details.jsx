@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import { api } from './api.js';
 import { base, useTitle } from './app.jsx';
 import { editable, watchURL } from './campaigns.jsx';
-import { CopyButton, Loading, Notice, StatusBadge, fmtDate, useAsync, useConfirm } from './ui.jsx';
+import { CopyButton, Loading, Notice, StatusBadge, count, fmtDate, useAsync, useConfirm } from './ui.jsx';
 
 // CampaignDetails is a campaign as created, with what can be done with it.
 export function CampaignDetails() {
@@ -39,6 +39,7 @@ export function CampaignDetails() {
       <div class="actions wrap">
         {c.status === 'ongoing' ? <a class="button" href={`${base}/campaigns/${c.id}/live`}>Open live</a> : c.status !== 'completed' && <a class="button" href={`${base}/campaigns/${c.id}/prepare`}>{c.stage === 'preparing' ? 'Resume preparation' : 'Go live'}</a>}
         {editable(c) ? <a class="button secondary" href={`${base}/campaigns/${c.id}/edit`}>Edit</a> : <button type="button" class="secondary" disabled aria-describedby="why">Edit</button>}
+        <a class="button secondary" href={`${base}/campaigns/${c.id}/event`}>Event page</a>
         <a class="button secondary" href={`${base}/campaigns/${c.id}/clone`}>Clone</a>
         <button type="button" class="danger-outline" disabled={!editable(c)} aria-describedby={why ? 'why' : undefined} onClick={remove}>Delete</button>
         <CopyButton text={watchURL(c)} label="Copy link" />
@@ -61,7 +62,7 @@ export function CampaignDetails() {
           <dt>Visibility</dt>
           <dd>{c.visibility === 'followers' ? 'Only for followers' : 'Suggested'}{c.published ? ', published' : ', not published'}</dd>
           <dt>Products and vouchers</dt>
-          <dd>{c.product_ids.length} products, {c.voucher_ids.length} vouchers</dd>
+          <dd>{count(c.product_ids.length, 'product')}, {count(c.voucher_ids.length, 'voucher')}</dd>
           <dt>Notifications</dt>
           <dd>
             {c.notify_at_creation ? 'At creation' : 'None at creation'}

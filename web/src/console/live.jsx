@@ -83,6 +83,7 @@ export function Live() {
   const [conn, setConn] = useState('connecting');
   const [error, setError] = useState('');
   const [orders, setOrders] = useState([]);
+  const [shop, setShop] = useState({ clicks: 0, carts: 0 });
   const [confirmEl, ask] = useConfirm();
   const [pubState, setPubState] = useState(pub.current());
   useTitle(c ? 'Live: ' + c.title : 'Live');
@@ -112,6 +113,23 @@ export function Live() {
   useEffect(() => {
     api('GET', `/campaigns/${params.id}/orders?limit=50`).then((p) => setOrders(p.items || []), () => {});
   }, [params.id, s.orderSeq]);
+
+  // Clicks and carts come from the viewers' pages through analytics: read
+  // the live's figures every 15 s.
+  useEffect(() => {
+    let live = true;
+    const poll = () =>
+      api('GET', `/campaigns/${params.id}/analytics?phase=live`).then(
+        (r) => live && r.live && setShop({ clicks: (r.live.products || []).reduce((n, p) => n + p.clicks, 0), carts: r.live.business?.carts_created || 0 }),
+        () => {},
+      );
+    poll();
+    const t = setInterval(poll, 15000);
+    return () => {
+      live = false;
+      clearInterval(t);
+    };
+  }, [params.id]);
 
   if (error) return <Notice kind="error">{error}</Notice>;
   if (!c) return <Loading label="Opening the live…" />;
@@ -155,6 +173,8 @@ export function Live() {
         <Stat label="Likes" value={s.likes} />
         <Stat label="Messages" value={s.messages} />
         <Stat label="Shares" value={s.shares} />
+        <Stat label="Product clicks" value={shop.clicks} />
+        <Stat label="Carts" value={shop.carts} />
         <Stat label="Orders" value={orders.length} />
         <Stat label="Sales" value={fmtMoney(sales.toFixed(2), currency)} />
       </dl>

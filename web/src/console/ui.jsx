@@ -175,3 +175,6 @@ export const statusLabels = { ongoing: 'Ongoing', upcoming: 'Upcoming', ended: '
 export function StatusBadge({ status }) {
   return <span class={'badge badge-' + status}>{statusLabels[status] || status}</span>;
 }
+
+// count writes n with its noun, singular or plural: "1 product", "2 products".
+export const count = (n, noun) => `${n} ${noun}${n === 1 ? '' : 's'}`;
