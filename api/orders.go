@@ -90,10 +90,10 @@ func (a *API) orderRoutes() []*route {
 				"counted. A viewer's purchase beacon (POST /live/{id}/track, type purchase) whose order_id is the " +
 				"order's code is the same purchase, counted once, and gives the order its viewer when the order names " +
 				"none. Getting the viewer id: the player's add_to_cart and checkout messages to the seller's page " +
-				"(embed.js Vitrine.on, or the postMessage {source: \"vitrine\", type, campaign_id, product, ...}; " +
-				"checkout adds items, amount and currency) do not carry it at this version; the shop attributes an " +
-				"order by calling Vitrine.purchase({order_id: <the order's code>, amount, currency, product_ids}) on " +
-				"its order page, which makes the floating player send that beacon with its viewer id.",
+				"(embed.js Vitrine.on, or the postMessage {source: \"vitrine\", type, campaign_id, viewer_id, product, ...}; " +
+				"checkout adds items, amount and currency) carry viewer_id: keep it with the cart and send it here. " +
+				"Or call Vitrine.purchase({order_id: <the order's code>, amount, currency, product_ids}) on the order " +
+				"page, which makes the floating player send that beacon with its viewer id.",
 			Header: []param{{Name: idempotentHeader, Type: "string", Required: true, Pattern: idempotencyPattern,
 				MaxLength: maxIdempotency, Doc: "1 to 255 visible ASCII characters, unique per order (e.g. the shop's order id)"}},
 			Body: orderCreate{}, Status: http.StatusCreated, Response: orderView{},

@@ -525,7 +525,7 @@ func TestEmbedWidget(t *testing.T) {
 <div id="widget" data-vitrine-product="%s"></div>
 <script src="%s/embed.js"></script>
 <script>window.__cart = []; window.__events = [];
-Vitrine.on('add_to_cart', p => window.__cart.push(p)).on('*', (p, m) => window.__events.push(m.type));</script>
+Vitrine.on('add_to_cart', p => window.__cart.push(p)).on('*', (p, m) => { window.__events.push(m.type); window.__viewer = m.viewer_id; });</script>
 </body></html>`, e.products[0], e.base)
 	}))
 	t.Cleanup(shop.Close)
@@ -569,7 +569,7 @@ Vitrine.on('add_to_cart', p => window.__cart.push(p)).on('*', (p, m) => window._
 	if !clicked {
 		t.Fatalf("no pinned product card with add to cart in the floating player (%v)", frameErr)
 	}
-	if err := p.WaitFor(ctx, `window.__cart.length === 1 && window.__cart[0].id === "`+e.products[0]+`" && window.__events.includes("add_to_cart")`, 50*time.Millisecond); err != nil {
+	if err := p.WaitFor(ctx, `window.__cart.length === 1 && window.__cart[0].id === "`+e.products[0]+`" && window.__events.includes("add_to_cart") && /^v_|^[0-9a-f-]{36}$/.test(window.__viewer || '')`, 50*time.Millisecond); err != nil {
 		t.Fatalf("add to cart not handed to the shop page: %v", err)
 	}
 	// The floating player follows the visitor to the next page.

@@ -429,12 +429,12 @@ function shop(type, product, e) {
   if (type === 'product_click') {
     track('product.click', { product_id: product.id });
     // Embedded or with callbacks, the shop decides; else the link opens.
-    if (handoff({ embedded, origin, campaignId: id }, 'product_click', product)) e?.preventDefault();
+    if (handoff({ embedded, origin, campaignId: id, viewerId: me || localId }, 'product_click', product)) e?.preventDefault();
     return;
   }
   if (type === 'add_to_cart') {
     track('cart.add', { product_id: product.id, quantity: 1 });
-    const handled = handoff({ embedded, origin, campaignId: id }, 'add_to_cart', product);
+    const handled = handoff({ embedded, origin, campaignId: id, viewerId: me || localId }, 'add_to_cart', product);
     cart.push(product);
     if (cart.length === 1) track('cart.create', { amount: product.price, currency: product.currency });
     ui.cartN.textContent = String(cart.length);
@@ -450,7 +450,7 @@ function checkout() {
   const currency = cart[0]?.currency || '';
   const amount = cart.reduce((s, p) => s + (Number(p.price) || 0), 0).toFixed(2);
   const items = cart.map((p) => ({ product_id: p.id, price: p.price, currency: p.currency }));
-  if (!handoff({ embedded, origin, campaignId: id }, 'checkout', null, { items, amount, currency })) {
+  if (!handoff({ embedded, origin, campaignId: id, viewerId: me || localId }, 'checkout', null, { items, amount, currency })) {
     const url = safeURL(cart[0]?.url);
     if (url) window.open(url, '_blank', 'noopener');
   }
@@ -546,7 +546,7 @@ function leave() {
 }
 
 function close() {
-  if (embedded) handoff({ embedded, origin, campaignId: id }, 'close', null);
+  if (embedded) handoff({ embedded, origin, campaignId: id, viewerId: me || localId }, 'close', null);
   else if (history.length > 1) history.back();
 }
 

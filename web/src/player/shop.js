@@ -17,8 +17,10 @@ export function parentOrigin(params) {
   }
 }
 
-export function handoff({ embedded, origin, campaignId }, type, product, extra = {}) {
-  const msg = { source: 'vitrine', type, campaign_id: campaignId, product: product || null, ...extra };
+export function handoff({ embedded, origin, campaignId, viewerId }, type, product, extra = {}) {
+  // viewer_id: the shop passes it back on the order it reports
+  // (POST /api/v1/campaigns/{id}/orders), which attributes the sale.
+  const msg = { source: 'vitrine', type, campaign_id: campaignId, viewer_id: viewerId || '', product: product || null, ...extra };
   if (embedded) {
     window.parent.postMessage(msg, origin || '*');
     return true;
@@ -26,7 +28,7 @@ export function handoff({ embedded, origin, campaignId }, type, product, extra =
   const fn = window.VitrineCallbacks?.[callbacks[type]];
   if (typeof fn === 'function') {
     try {
-      fn(product, extra);
+      fn(product, { ...extra, viewer_id: msg.viewer_id });
     } catch (e) {
       console.error('VitrineCallbacks.' + callbacks[type], e);
     }
