@@ -23,6 +23,14 @@ function useChart(make, deps) {
   return box;
 }
 
+// xRange is the x scale of buckets starting at xs (unix seconds): each
+// bucket's width around it, so that a lone bucket is not drawn over years.
+function xRange(xs) {
+  if (!xs.length) return [Date.now() / 1000 - 60, Date.now() / 1000];
+  const step = xs.length > 1 ? xs[1] - xs[0] : 60;
+  return [xs[0] - step / 2, xs[xs.length - 1] + step / 2];
+}
+
 // TimeChart draws series of {at, value} points sharing their times.
 export function TimeChart({ title, series }) {
   const points = series.reduce((n, s) => n + s.points.length, 0);
@@ -38,7 +46,7 @@ export function TimeChart({ title, series }) {
           // Buckets of counts: bars, each over its bucket; a lone bucket
           // gets a bucket's width either side rather than years.
           scales: {
-            x: { time: true, range: (u, min, max) => { const step = xs.length > 1 ? xs[1] - xs[0] : 60; return [min - step / 2, max + step / 2]; } },
+            x: { time: true, auto: false, range: xRange(xs) },
             y: { range: (u, min, max) => [0, Math.max(1, max) * 1.15] },
           },
           axes: [{}, { size: 48 }],
