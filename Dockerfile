@@ -1,6 +1,8 @@
 # Build: docker build -t vitrine .
 # Run:   docker run --rm -p 8080:8080 -p 1935:1935 -p 8554:8554 -p 8000-8001:8000-8001/udp -p 8189:8189/udp -p 8189:8189 -v vitrine-data:/data vitrine
 # Behind NAT (most hosts), tell WebRTC clients the public address: -e VITRINE_WEBRTC_PUBLIC_IPS=203.0.113.10
+# HTTPS with automatic certificates (the console's camera needs a secure page): -p 443:443 -p 80:80
+#   -e VITRINE_HTTP_LISTEN=:443 -e VITRINE_HTTP_ACME_HOSTS=live.example.com (the certificates stay in /data/acme)
 FROM node:20-bookworm-slim AS web
 WORKDIR /web
 COPY web/package.json web/package-lock.json ./
@@ -26,6 +28,6 @@ COPY --from=build /out/vitrine /usr/local/bin/vitrine
 USER vitrine
 WORKDIR /data
 ENV VITRINE_DATA_DIR=/data
-EXPOSE 8080 1935 8554 8000/udp 8001/udp 8189/udp 8189/tcp
+EXPOSE 8080 1935 8554 8000/udp 8001/udp 8189/udp 8189/tcp 443 80
 VOLUME /data
 ENTRYPOINT ["/usr/local/bin/vitrine"]
