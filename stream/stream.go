@@ -41,7 +41,13 @@ type Stream struct {
 	lastDTS        time.Duration
 	lastVideoDTS   time.Duration
 	frameGap       time.Duration
-	clock          clock
+	// B-frames: a video unit presented before one decoded earlier (PTS
+	// going back) in the publisher's session. Browsers cannot decode them
+	// over WebRTC, so the players and the preflight need to know.
+	maxVideoPTS  time.Duration
+	videoPTSSeen bool
+	bframes      bool
+	clock        clock
 
 	unitsIn atomic.Uint64
 	bytesIn atomic.Uint64
@@ -141,6 +147,7 @@ func (s *Stream) attach(p *Publisher, tracks []*Track) (changed bool, err error)
 		s.offset = s.lastDTS + s.frameGap
 	}
 	s.sessionStarted = false
+	s.videoPTSSeen, s.bframes = false, false
 	s.clock.reset()
 	s.publisher = p
 	return changed, nil
@@ -187,6 +194,12 @@ func (s *Stream) write(p *Publisher, u *Unit, now time.Time) {
 			s.frameGap = d
 		}
 		s.lastVideoDTS = u.DTS
+		if s.videoPTSSeen && u.PTS < s.maxVideoPTS {
+			s.bframes = true
+		}
+		if !s.videoPTSSeen || u.PTS > s.maxVideoPTS {
+			s.maxVideoPTS, s.videoPTSSeen = u.PTS, true
+		}
 	}
 	if u.NTP.IsZero() {
 		u.NTP = s.clock.ntp(u.DTS, u.PTS, now)
@@ -258,6 +271,9 @@ type Stats struct {
 	Dropped   uint64         `json:"dropped_units"`
 	// Bitrate is the ingest rate over the last few seconds, in bits/s.
 	Bitrate int64 `json:"bitrate"`
+	// BFrames: the publisher's video has B-frames (frames presented before
+	// one decoded earlier); WebRTC viewers get its I and P frames only.
+	BFrames bool `json:"b_frames"`
 }
 
 // TrackInfo describes a track in Stats.
@@ -282,6 +298,7 @@ func (s *Stream) Stats() Stats {
 		BytesIn: s.bytesIn.Load(),
 		Dropped: s.dropped.Load(),
 		Bitrate: s.rate.bitsPerSecond(time.Now()),
+		BFrames: s.bframes,
 	}
 	if p := s.publisher; p != nil {
 		info, since := p.info, p.since
@@ -307,6 +324,13 @@ func describe(c Codec) TrackInfo {
 		ti.SampleRate, ti.Channels = 48000, c.ChannelCount
 	}
 	return ti
+}
+
+// BFrames reports whether the current publisher's video has B-frames.
+func (s *Stream) BFrames() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bframes
 }
 
 func (s *Stream) String() string { return fmt.Sprintf("stream %q", s.id) }
