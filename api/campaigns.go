@@ -66,6 +66,7 @@ type streamView struct {
 	Bitrate      int64          `json:"bitrate" doc:"measured ingest rate over the last seconds, bits/s"`
 	Readers      map[string]int `json:"readers" doc:"readers by kind (hls, whep, recorder)"`
 	DroppedUnits uint64         `json:"dropped_units" doc:"units slow readers lost"`
+	BFrames      bool           `json:"b_frames" doc:"the encoder sends B-frames: browsers cannot decode them over WebRTC, so the player plays LL-HLS (full frame rate) unless told ?transport=whep; encode without B-frames (x264 -bf 0 or -tune zerolatency, OBS: B-frames 0)"`
 	WebRTC       *WebRTCView    `json:"webrtc,omitempty" doc:"how the stream plays over WebRTC (WHEP), when WebRTC is enabled"`
 }
 
@@ -89,7 +90,7 @@ type trackView struct {
 
 func streamOut(st stream.Stats) *streamView {
 	v := &streamView{Online: st.Online, Since: st.Since, Bitrate: st.Bitrate, Readers: st.Readers,
-		DroppedUnits: st.Dropped, Tracks: make([]trackView, len(st.Tracks))}
+		DroppedUnits: st.Dropped, BFrames: st.BFrames, Tracks: make([]trackView, len(st.Tracks))}
 	if st.Publisher != nil {
 		v.Protocol = st.Publisher.Protocol
 	}

@@ -220,7 +220,7 @@ type speedView struct {
 }
 
 type warningView struct {
-	Code    string `json:"code" enum:"no_publisher,not_live,preparing,completed,no_video,no_audio,aac_webrtc,low_frame_rate,low_resolution,low_bitrate,no_products,not_published"`
+	Code    string `json:"code" enum:"no_publisher,not_live,preparing,completed,no_video,no_audio,aac_webrtc,b_frames,low_frame_rate,low_resolution,low_bitrate,no_products,not_published"`
 	Message string `json:"message"`
 }
 
@@ -278,7 +278,7 @@ func (a *API) preflight(w http.ResponseWriter, r *http.Request) error {
 		v.Warnings = append(v.Warnings, warningView{Code: code, Message: fmt.Sprintf(format, args...)})
 	}
 
-	var hasVideo, hasAudio, aac bool
+	var hasVideo, hasAudio, aac, bframes bool
 	height := 0
 	fps := 0.0
 	if s, ok := a.hub.Get(c.ID); ok {
@@ -288,6 +288,7 @@ func (a *API) preflight(w http.ResponseWriter, r *http.Request) error {
 			v.Protocol = st.Publisher.Protocol
 		}
 		v.Bitrate = st.Bitrate
+		bframes = st.BFrames
 		for _, t := range st.Tracks {
 			v.Tracks = append(v.Tracks, trackView(t))
 			switch t.Codec {
@@ -329,6 +330,11 @@ func (a *API) preflight(w http.ResponseWriter, r *http.Request) error {
 		}
 		if aac {
 			warn("aac_webrtc", "AAC audio cannot be played over WebRTC yet: WebRTC (WHEP) viewers get the picture only; LL-HLS viewers hear it")
+		}
+		if hasVideo && bframes {
+			warn("b_frames", "the encoder sends B-frames: over WebRTC, viewers would see about a third of the frames, so the "+
+				"player uses LL-HLS instead (a few seconds behind). Turn B-frames off in the encoder for sub-second video "+
+				"(OBS: Settings > Output > B-frames 0; ffmpeg: -bf 0 or -tune zerolatency)")
 		}
 		if hasVideo && fps > 0 && fps < 24 {
 			warn("low_frame_rate", "%.0f frames per second: motion will look jerky; 25 or 30 is usual", fps)

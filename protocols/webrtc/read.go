@@ -267,12 +267,15 @@ func (f *fanout) finish(err error) {
 
 func (f *fanout) stop() { f.cancel() }
 
+// bframesNote says what B-frames do to WebRTC viewers.
+const bframesNote = "the source sends B-frames: WebRTC viewers get its I and P frames only (a lower frame rate); encode without B-frames"
+
 // notes lists what degrades playback, for StreamInfo.
 func (f *fanout) notes() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.bframes {
-		return []string{"the source sends B-frames: WebRTC viewers get its I and P frames only (a lower frame rate); encode without B-frames"}
+		return []string{bframesNote}
 	}
 	return nil
 }

@@ -343,6 +343,10 @@ func (s *Server) StreamInfo(id string) Info {
 	if f != nil && f.stream == st {
 		info.Notes = f.notes()
 	}
+	if len(info.Notes) == 0 && st.BFrames() {
+		// Seen by the hub before any WebRTC viewer came.
+		info.Notes = []string{bframesNote}
+	}
 	return info
 }
 
