@@ -60,6 +60,7 @@ type viewerWebRTC struct {
 	Enabled bool   `json:"enabled" doc:"the server plays WHEP at all"`
 	Video   string `json:"video" doc:"H264, or none: and the reason (not live yet...)" example:"H264"`
 	Audio   string `json:"audio" doc:"Opus, or none: and the reason (AAC sources play over LL-HLS only)"`
+	BFrames bool   `json:"b_frames" doc:"the stream has B-frames, which WebRTC drops (a third of the frame rate): the player prefers LL-HLS"`
 }
 
 type viewerInfo struct {
@@ -131,6 +132,7 @@ func (a *API) viewerInfoOf(r *http.Request, c *store.Campaign) viewerInfo {
 		// A preparation's encoder is for the host only: viewers wait for
 		// the live (stream.live) as if none were connected.
 		v.Online = s.Stats().Online
+		v.WebRTC.BFrames = s.BFrames()
 	}
 	if a.webrtcInfo != nil {
 		v.WebRTC.Enabled = true
