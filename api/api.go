@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"vitrine/internal/cors"
 	"vitrine/overlay"
 	"vitrine/store"
 	"vitrine/stream"
@@ -102,6 +103,11 @@ type Config struct {
 	// is refused with a 422 there rather than failing at every delivery;
 	// nil: only the API's own URL checks.
 	WebhookURL func(raw string) error
+	// AllowOrigins are the origins of the pages (a seller's shop) whose
+	// scripts may call the viewer routes (the widget's and the player's:
+	// tag Viewers): "*" or scheme://host[:port] each (http.allow_origins).
+	// nil: any ("*"); empty: none.
+	AllowOrigins []string
 }
 
 // MinTokenLength is the shortest admin token New accepts.
@@ -138,6 +144,7 @@ type API struct {
 	recordings  Recordings // nil: no recorder
 	webhookURL  func(raw string) error
 	sessions    *sessionStore // the console's sessions
+	origins     []string      // Config.AllowOrigins, for the viewer routes' CORS
 }
 
 // New validates cfg, creates the image directory and builds the route
@@ -191,6 +198,13 @@ func New(cfg Config) (*API, error) {
 	}
 	if isNilInterface(cfg.Recordings) {
 		a.recordings = nil
+	}
+	a.origins = cfg.AllowOrigins
+	if a.origins == nil {
+		a.origins = []string{"*"}
+	}
+	if _, err := cors.New(a.origins, cors.Policy{}); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
 	}
 	a.reminderLimit = newLimiter(cfg.ReminderLimit, DefaultReminderLimit, cfg.Now)
 	a.authLimit = newLimiter(cfg.AuthFailureLimit, DefaultAuthFailureLimit, cfg.Now)

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"vitrine/internal/cors"
 )
 
 // handlerFunc is a route's handler: it writes a success response or
@@ -95,11 +97,11 @@ func (a *API) Register(mux *http.ServeMux) {
 	type pathInfo struct {
 		methods []string
 		public  bool
+		cors    bool
 	}
 	paths := map[string]*pathInfo{}
 	var order []string
 	for _, rt := range a.routes {
-		mux.Handle(rt.Method+" "+rt.Path, a.serve(rt.Public, rt, rt.handle))
 		pi := paths[rt.Path]
 		if pi == nil {
 			pi = &pathInfo{public: true}
@@ -108,11 +110,9 @@ func (a *API) Register(mux *http.ServeMux) {
 		}
 		pi.methods = append(pi.methods, rt.Method)
 		pi.public = pi.public && rt.Public
+		pi.cors = pi.cors || crossOrigin(rt)
 	}
 	for _, p := range order {
-		if strings.HasPrefix(p, "/live/") {
-			continue
-		}
 		pi := paths[p]
 		allow := slices.Clone(pi.methods)
 		if slices.Contains(allow, http.MethodGet) {
@@ -120,6 +120,35 @@ func (a *API) Register(mux *http.ServeMux) {
 		}
 		slices.Sort(allow)
 		allowHeader := strings.Join(allow, ", ")
+		var c *cors.CORS
+		if pi.cors {
+			// The widget and the player call these from a seller's pages:
+			// every answer carries the origin, and the preflight lists
+			// this path's methods (a POST's JSON body needs one).
+			cc, err := cors.New(a.origins, cors.Policy{
+				Methods:       allowHeader + ", OPTIONS",
+				AllowHeaders:  "Content-Type, " + viewerHeader,
+				ExposeHeaders: "Retry-After, X-Request-Id",
+			})
+			if err != nil {
+				panic(err) // checked by New
+			}
+			c = &cc
+			mux.Handle("OPTIONS "+p, c.Handler(nil))
+		}
+		for _, rt := range a.routes {
+			if rt.Path != p {
+				continue
+			}
+			var h http.Handler = a.serve(rt.Public, rt, rt.handle)
+			if c != nil {
+				h = c.Handler(h)
+			}
+			mux.Handle(rt.Method+" "+rt.Path, h)
+		}
+		if strings.HasPrefix(p, "/live/") {
+			continue
+		}
 		mux.Handle(p, a.serve(pi.public, nil, func(w http.ResponseWriter, r *http.Request) error {
 			w.Header().Set("Allow", allowHeader)
 			return errorf(http.StatusMethodNotAllowed, "method_not_allowed",
@@ -159,6 +188,11 @@ func (a *API) GuardPaths(next http.Handler) http.Handler {
 }
 
 const imagePrefix = "/media/images/"
+
+// crossOrigin says whether pages on other origins call rt: the public
+// viewer routes (tag Viewers: the widget's, the player's). They answer
+// the origins of Config.AllowOrigins, preflights included.
+func crossOrigin(rt *route) bool { return rt.Public && rt.Tag == "Viewers" }
 
 func underAPI(p string) bool {
 	return strings.HasPrefix(p, apiPrefix) || p == strings.TrimSuffix(apiPrefix, "/")

@@ -14,7 +14,8 @@ import (
 // widget (/embed.js): what a campaign is, where to play it, and which live
 // features a product. Public, published campaigns only, and readable from
 // other origins (a seller's shop embeds the widget): no cookies are
-// involved, so CORS answers "*".
+// involved, and every public route of the Viewers tag answers the origins
+// of http.allow_origins (crossOrigin in routes.go), "*" by default.
 
 func (a *API) viewerRoutes() []*route {
 	return []*route{
@@ -23,13 +24,13 @@ func (a *API) viewerRoutes() []*route {
 			Doc: "The campaign as viewers see it: title, description, status, window, cover image, the products " +
 				"of the show, playback URLs (WHEP, LL-HLS, events socket, replay) and whether WebRTC carries its video " +
 				"and audio. now is the server's clock (the media clock), for players to line their clock up with it. " +
-				"Published campaigns only (404 otherwise). CORS: any origin.",
+				"Published campaigns only (404 otherwise). CORS: the origins of http.allow_origins (any by default).",
 			Status: http.StatusOK, Response: viewerInfo{}, handle: a.viewerInfo},
 		{Method: "GET", Path: "/embed/products/{id}", ID: "productLive", Tag: "Viewers", Public: true,
 			Summary: "The live featuring a product (widget)",
 			Doc: "For the product widget of embed.js on the seller's product pages: the published campaign featuring " +
 				"product {id} that is live now, else the next upcoming one, else the latest with a replay window " +
-				"still open (ended). 404 when none features it. CORS: any origin.",
+				"still open (ended). 404 when none features it. CORS: the origins of http.allow_origins (any by default).",
 			Status: http.StatusOK, Response: productLiveView{}, handle: a.productLive},
 	}
 }
@@ -86,13 +87,7 @@ type productLiveView struct {
 	Campaign viewerInfo    `json:"campaign"`
 }
 
-func allowAnyOrigin(w http.ResponseWriter) {
-	w.Header().Set("Access-Control-Allow-Origin", "*")
-	w.Header().Set("Vary", "Origin")
-}
-
 func (a *API) viewerInfo(w http.ResponseWriter, r *http.Request) error {
-	allowAnyOrigin(w)
 	c, err := a.publishedCampaign(r)
 	if err != nil {
 		return err
@@ -152,7 +147,6 @@ func viewerProductOf(p *store.Product) viewerProduct {
 const maxFeaturingScan = 1000
 
 func (a *API) productLive(w http.ResponseWriter, r *http.Request) error {
-	allowAnyOrigin(w)
 	id, err := idParam(r, "product")
 	if err != nil {
 		return err

@@ -27,6 +27,7 @@ import (
 	"vitrine/analytics"
 	"vitrine/api"
 	"vitrine/configs"
+	"vitrine/internal/cors"
 	"vitrine/internal/httperr"
 	"vitrine/notify"
 	"vitrine/overlay"
@@ -66,6 +67,9 @@ type Server struct {
 	recorder *recorder.Recorder // nil: recordings disabled
 	viewers  *analytics.SessionRecorder
 	web      *web.Handler
+	// viewerCORS lets a seller's page read the viewer gate's refusals
+	// (http.allow_origins), as it reads the routes' own answers.
+	viewerCORS cors.CORS
 
 	// background owns the goroutines of components with a Run loop.
 	background     sync.WaitGroup
@@ -253,7 +257,7 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		PublicURL: cfg.HTTP.PublicURL, TrustProxy: cfg.HTTP.TrustProxy, RTMPPort: rtmpPort, RTSPPort: rtspPort, Logger: log,
 		WebRTCInfo: s.webrtcInfo, Overlay: s.overlay, Identity: identity, HostEvents: s.events.ServeHost, Recordings: recs,
 		WebhookURL: func(raw string) error { return notify.ValidateURL(raw, cfg.Webhooks.AllowPrivate) },
-		SessionTTL: cfg.Admin.SessionTTL.Std(),
+		SessionTTL: cfg.Admin.SessionTTL.Std(), AllowOrigins: cfg.HTTP.AllowOrigins,
 	})
 	if err != nil {
 		return nil, err
@@ -271,6 +275,14 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 
+	origins := cfg.HTTP.AllowOrigins
+	if origins == nil {
+		origins = []string{"*"}
+	}
+	s.viewerCORS, err = cors.New(origins, cors.Policy{ExposeHeaders: "X-Request-Id"})
+	if err != nil {
+		return nil, fmt.Errorf("http.allow_origins: %w", err)
+	}
 	s.web, err = web.New(web.Config{Lookup: s.watchLookup, Logger: log})
 	if err != nil {
 		return nil, err

@@ -156,7 +156,8 @@ var viewerPrefixes = []string{"/live/", "/replay/"}
 // campaign, or its campaign in preparation, with the admin token
 // (Authorization: Bearer) or its console session, which counts
 // towards the failed-authentication limit like the admin API's. CORS
-// preflights pass: they carry no data.
+// preflights pass: they carry no data; the 404 carries the origin
+// (http.allow_origins), so that a seller's page reads it as a 404.
 func (s *Server) viewerGate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, media := viewerRoute(r.URL.Path)
@@ -169,6 +170,7 @@ func (s *Server) viewerGate(next http.Handler) http.Handler {
 		case err == nil:
 		case errors.Is(err, stream.ErrNotViewable):
 			if !hasCredentials(r) || !s.api.Preview(r) {
+				s.viewerCORS.Apply(w.Header(), r)
 				httperr.Write(w, http.StatusNotFound, "not_found", "no such campaign")
 				return
 			}

@@ -1,5 +1,7 @@
 // Package cors answers browsers' cross-origin requests to Vitrine's media
-// endpoints (LL-HLS, WHIP, WHEP) from pages on a seller's own site.
+// endpoints (LL-HLS, WHIP, WHEP, replays) and viewer routes (the widget's
+// and the player's: info, track, viewer, actions, reminders) from pages on
+// a seller's own site, for the origins of http.allow_origins.
 //
 // It imports no package of the project.
 package cors
@@ -78,4 +80,20 @@ func (c CORS) Preflight(h http.Header) {
 	h.Set("Access-Control-Allow-Methods", c.policy.Methods)
 	h.Set("Access-Control-Allow-Headers", c.policy.AllowHeaders)
 	h.Set("Access-Control-Max-Age", preflightMaxAge)
+}
+
+// Handler answers a route's cross-origin requests: every response of next
+// gets Apply's headers (an error's too, so that the page can read why),
+// and an OPTIONS preflight is answered here, 204 with the Policy's methods
+// and headers (none for a refused origin), without reaching next.
+func (c CORS) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.Apply(w.Header(), r)
+		if r.Method == http.MethodOptions {
+			c.Preflight(w.Header())
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

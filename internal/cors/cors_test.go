@@ -47,3 +47,42 @@ func TestCORS(t *testing.T) {
 		t.Errorf("no origins allowed, headers %v", h)
 	}
 }
+
+func TestHandler(t *testing.T) {
+	c, err := New([]string{"https://shop.example"}, Policy{Methods: "GET, POST, OPTIONS", AllowHeaders: "Content-Type", ExposeHeaders: "Retry-After"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reached := 0
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached++
+		http.Error(w, "refused", http.StatusUnprocessableEntity)
+	}))
+	// The preflight is answered without reaching the route, listing POST.
+	r := httptest.NewRequest(http.MethodOptions, "/live/c1/track", nil)
+	r.Header.Set("Origin", "https://shop.example")
+	r.Header.Set("Access-Control-Request-Method", "POST")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusNoContent || reached != 0 || w.Header().Get("Access-Control-Allow-Origin") != "https://shop.example" ||
+		w.Header().Get("Access-Control-Allow-Methods") != "GET, POST, OPTIONS" || w.Header().Get("Access-Control-Allow-Headers") != "Content-Type" {
+		t.Errorf("preflight: %d %v (reached %d)", w.Code, w.Header(), reached)
+	}
+	// The request itself, an error included, carries the origin.
+	r = httptest.NewRequest(http.MethodPost, "/live/c1/track", nil)
+	r.Header.Set("Origin", "https://shop.example")
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusUnprocessableEntity || reached != 1 || w.Header().Get("Access-Control-Allow-Origin") != "https://shop.example" ||
+		w.Header().Get("Access-Control-Expose-Headers") != "Retry-After" || w.Header().Get("Access-Control-Allow-Methods") != "" {
+		t.Errorf("request: %d %v", w.Code, w.Header())
+	}
+	// Another origin gets nothing to read.
+	r = httptest.NewRequest(http.MethodOptions, "/live/c1/track", nil)
+	r.Header.Set("Origin", "https://evil.example")
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Header().Get("Access-Control-Allow-Origin") != "" || w.Header().Get("Access-Control-Allow-Methods") != "" {
+		t.Errorf("refused origin: %v", w.Header())
+	}
+}
