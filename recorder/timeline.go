@@ -27,8 +27,11 @@ type ReplayEvent struct {
 	Type string          `json:"type"`
 	Data json.RawMessage `json:"data"`
 	// Offset is the event's position in the replay, in seconds from its
-	// start (publisher drops are not part of the replay: an event during
-	// one falls at the start of what follows).
+	// start: the recording's first frame (the replay's currentTime 0), not
+	// the first logged event. Events before the first frame (the prelive's
+	// viewer counts, chat) are at 0, after the last at the end; publisher
+	// drops are not part of the replay: an event during one falls at the
+	// start of what follows.
 	Offset float64 `json:"offset"`
 }
 

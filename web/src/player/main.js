@@ -12,6 +12,8 @@ import { Timeline } from './timeline.js';
 import { Overlay } from './overlay.js';
 import { handoff, parentOrigin } from './shop.js';
 import { loadReplayEvents, chapters, replayCursor } from './replay.js';
+import { replayControls } from './replaycontrols.js';
+import { preferWebRTC as webrtcSuits } from './transport.js';
 
 const root = document.getElementById('vitrine');
 const id = root.dataset.campaign;
@@ -254,7 +256,8 @@ async function startLive() {
     if (info?.online) break;
     await sleep(2000);
   }
-  const preferWebRTC = info.webrtc?.enabled && !/^none/.test(info.webrtc.video || '');
+  const preferWebRTC = webrtcSuits(info);
+  debug.bframes = !!info.webrtc?.b_frames;
   await helloOrSoon();
   video.fallback = () => gen === liveGen && video.playHLS(asViewer(urls.hls), { live: true }).catch(fail);
   try {
@@ -262,7 +265,16 @@ async function startLive() {
   } catch (e) {
     fail(e);
   }
+  // B-frames the server had not seen yet when the page chose WebRTC.
+  if (!force && video.transport === 'whep') setTimeout(() => recheckBFrames(gen), 3000);
   heartbeat();
+}
+
+async function recheckBFrames(gen) {
+  const i = await fetchInfo().catch(() => null);
+  if (gen !== liveGen || video.transport !== 'whep' || !i?.webrtc?.b_frames) return;
+  debug.bframes = true;
+  video.fallback?.();
 }
 
 function fail(e) {
@@ -358,6 +370,8 @@ function showUpcoming() {
 // ---- replay -----------------------------------------------------------------
 let cursor = null;
 let replayEvents = [];
+let replayChapters = [];
+let controls = null;
 async function startReplay() {
   liveGen++;
   setPhase('replay');
@@ -371,6 +385,11 @@ async function startReplay() {
   }
   debug.replayEvents = replayEvents.length;
   cursor = replayCursor(replayEvents.filter((e) => !e.type.startsWith('stream.')));
+  replayChapters = chapters(replayEvents);
+  debug.chapters = replayChapters;
+  controls?.destroy();
+  controls = replayControls(ui.video, { chapters: replayChapters, duration: replayEvents.duration });
+  ui.video.parentElement.append(controls.el);
   renderChapters();
   const t = Date.parse(params.get('at') || '');
   try {
@@ -389,7 +408,8 @@ function replayTick() {
   for (const e of cursor.step(t, overlay)) overlay.apply(e, t);
   const cur = ui.chapters.querySelector('[aria-current]');
   const list = [...ui.chapters.querySelectorAll('button')];
-  const active = list.filter((b) => Number(b.dataset.start) <= t && (!b.dataset.end || Number(b.dataset.end) > t)).pop();
+  const pos = ui.video.currentTime;
+  const active = list.filter((b) => Number(b.dataset.start) <= pos + 0.05 && (!b.dataset.end || Number(b.dataset.end) > pos)).pop();
   if (active !== cur) {
     cur?.removeAttribute('aria-current');
     active?.setAttribute('aria-current', 'true');
@@ -398,10 +418,9 @@ function replayTick() {
 
 function renderChapters() {
   clear(ui.chapters);
-  const chs = chapters(replayEvents);
+  const chs = replayChapters;
   ui.chapters.hidden = chs.length === 0;
   if (!chs.length) return;
-  const t0 = replayEvents[0]?._t || chs[0].start;
   ui.chapters.append(h('h2', { text: 'Products in this show' }));
   const ol = h('ol');
   for (const c of chs) {
@@ -411,8 +430,8 @@ function renderChapters() {
         null,
         h(
           'button',
-          { type: 'button', class: 'vt-chapter', 'data-start': c.start, 'data-end': c.end ?? '', 'data-product': c.product.id, onclick: () => video.seekMedia(c.start) },
-          h('span', { class: 'vt-chapter-t', text: clockTime((c.start - t0) / 1000) }),
+          { type: 'button', class: 'vt-chapter', 'data-start': c.start, 'data-end': c.end ?? '', 'data-product': c.product.id, onclick: () => controls.seek(c.start) },
+          h('span', { class: 'vt-chapter-t', text: clockTime(c.start) }),
           ' ',
           h('span', { text: c.product.name }),
           ' ',
