@@ -47,23 +47,23 @@ export function replayControls(videoEl, { chapters = [], duration = NaN, onSeek 
     if (!d) return;
     for (const c of chapters) {
       const name = c.product?.name || 'Product';
-      marks.append(
-        h('button', {
-          type: 'button',
-          class: 'vt-rc-mark',
-          tabindex: '-1',
-          style: `left:${Math.min(100, (c.start / d) * 100)}%`,
-          title: `${clockTime(c.start)} ${name}`,
-          'aria-label': `Go to ${name} at ${clockTime(c.start)}`,
-          'data-start': String(c.start),
-          'data-product': c.product?.id || '',
-          onpointerdown: (e) => e.stopPropagation(),
-          onclick: (e) => {
-            e.stopPropagation();
-            seek(c.start);
-          },
-        }),
-      );
+      const mark = h('button', {
+        type: 'button',
+        class: 'vt-rc-mark',
+        tabindex: '-1',
+        title: `${clockTime(c.start)} ${name}`,
+        'aria-label': `Go to ${name} at ${clockTime(c.start)}`,
+        'data-start': String(c.start),
+        'data-product': c.product?.id || '',
+        onpointerdown: (e) => e.stopPropagation(),
+        onclick: (e) => {
+          e.stopPropagation();
+          seek(c.start);
+        },
+      });
+      // CSSOM, not a style attribute: the page's CSP forbids inline styles.
+      mark.style.left = `${Math.min(100, (c.start / d) * 100)}%`;
+      marks.append(mark);
     }
   }
 

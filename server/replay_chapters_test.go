@@ -1,0 +1,293 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"vitrine/internal/browser"
+	"vitrine/internal/testenv"
+)
+
+// TestPlayerReplayChapters: events before the live (viewer counts, chat)
+// do not shift the replay's chapters: each chapter's time is its pin's
+// offset from the recording's first frame, the scrubber marks it there,
+// and scrubbing to a chapter shows the pinned product's card with the frame
+// of its pin. The replay's controls play, pause and seek with the
+// keyboard. At 1280x800; screenshots saved.
+func TestPlayerReplayChapters(t *testing.T) {
+	e := newPlayerEnv(t, true)
+	room, err := e.s.overlay.Room(t.Context(), e.c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := room.Publish(t.Context(), "viewer.count", map[string]int{"count": i + 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(5 * time.Second) // the prelive: the first events are well before the video
+	push := e.push(20)
+	time.Sleep(3 * time.Second)
+	e.pin(e.products[0])
+	time.Sleep(5 * time.Second)
+	e.admin.must(200, "DELETE", "/api/v1/campaigns/"+e.c.ID+"/pins/product/"+e.products[0], nil, nil)
+	time.Sleep(3 * time.Second)
+	e.pin(e.products[1])
+	_, _ = push.Wait(40 * time.Second)
+	e.admin.must(200, "POST", "/api/v1/campaigns/"+e.c.ID+"/end", nil, nil)
+
+	// The timeline as the server tells it.
+	var tl struct {
+		Start    time.Time `json:"start"`
+		Duration float64   `json:"duration"`
+		Events   []struct {
+			At     time.Time       `json:"at"`
+			Type   string          `json:"type"`
+			Offset float64         `json:"offset"`
+			Data   json.RawMessage `json:"data"`
+		} `json:"events"`
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		res, err := http.Get(e.base + "/replay/" + e.c.ID + "/events?limit=5000")
+		if err == nil {
+			if res.StatusCode == http.StatusOK {
+				err = json.NewDecoder(res.Body).Decode(&tl)
+			}
+			res.Body.Close()
+			if err == nil && res.StatusCode == http.StatusOK && tl.Duration > 15 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no replay timeline: %v %+v", err, tl)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	first := tl.Events[0].At
+	want := map[string]float64{}  // product -> its pin's offset from the first frame
+	pinAt := map[string]float64{} // product -> its pin's at (ms)
+	for _, ev := range tl.Events {
+		if ev.Type != "product.pinned" {
+			continue
+		}
+		var d struct {
+			Product struct{ ID string } `json:"product"`
+		}
+		_ = json.Unmarshal(ev.Data, &d)
+		off := ev.At.Sub(tl.Start).Seconds()
+		want[d.Product.ID], pinAt[d.Product.ID] = off, float64(ev.At.UnixMilli())
+		if math.Abs(ev.Offset-off) > 0.1 {
+			t.Errorf("GET /replay/{id}/events: the pin of %s has offset %.3f, %.3f s after the first frame", d.Product.ID, ev.Offset, off)
+		}
+		if ev.At.Sub(first).Seconds()-off < 3 {
+			t.Fatalf("the test needs events well before the video: first event %v, first frame %v", first, tl.Start)
+		}
+		t.Logf("pin of %s: %.2f s into the recording (%.2f s after the first event)", d.Product.ID, off, ev.At.Sub(first).Seconds())
+	}
+	if len(want) != 2 {
+		t.Fatalf("pins in the timeline: %v", want)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	p := e.page(ctx, "")
+	if err := p.SetViewport(ctx, 1280, 800, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitFor(ctx, `__vitrine.phase === "replay" && document.querySelectorAll('.vt-chapter').length === 2 && document.querySelectorAll('.vt-rc-mark').length === 2`, 100*time.Millisecond); err != nil {
+		t.Fatalf("replay chapters and scrubber: %v", err)
+	}
+	waitPlaying(t, ctx, p, "vod")
+
+	// The chapters' times, in the list and on the scrubber.
+	var chs []struct {
+		Product string  `json:"product"`
+		Start   float64 `json:"start"`
+		Label   string  `json:"label"`
+		Mark    float64 `json:"mark"`
+	}
+	if err := p.Eval(ctx, `(() => { const bar = document.querySelector('.vt-rc-bar').getBoundingClientRect();
+	  const d = __vitrine.video.duration;
+	  return [...document.querySelectorAll('.vt-chapter')].map((b) => {
+	    const m = document.querySelector('.vt-rc-mark[data-product="' + b.dataset.product + '"]').getBoundingClientRect();
+	    return { product: b.dataset.product, start: Number(b.dataset.start), label: b.querySelector('.vt-chapter-t').textContent,
+	      mark: ((m.left + m.width / 2 - bar.left) / bar.width) * d };
+	  }); })()`, &chs); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range chs {
+		w := want[c.Product]
+		label := fmt.Sprintf("%d:%02d", int(w)/60, int(w)%60)
+		if math.Abs(c.Start-w) > 0.05 || c.Label != label {
+			t.Errorf("chapter of %s at %.2f s (%q), want %.2f s (%q): the pin's offset from the recording's start", c.Product, c.Start, c.Label, w, label)
+		}
+		if math.Abs(c.Mark-w) > 0.5 {
+			t.Errorf("the scrubber marks %s at %.2f s, want %.2f", c.Product, c.Mark, w)
+		}
+	}
+
+	// The scrubber is a slider one reaches with the keyboard.
+	var aria struct {
+		Role, Tab, Text, Max string
+	}
+	if err := p.Eval(ctx, `(() => { const b = document.querySelector('.vt-rc-bar'); return { role: b.getAttribute('role'), tab: b.getAttribute('tabindex'), text: b.getAttribute('aria-valuetext'), max: b.getAttribute('aria-valuemax') }; })()`, &aria); err != nil {
+		t.Fatal(err)
+	}
+	if aria.Role != "slider" || aria.Tab != "0" || aria.Text == "" || aria.Max == "0" {
+		t.Errorf("scrubber: %+v", aria)
+	}
+
+	// showsOnly waits until the pinned cards are exactly want (a product id
+	// or none), and reports the replay position and the frame's media time.
+	cards := func(id, other string) string {
+		return fmt.Sprintf(`!!document.querySelector('.vt-pins .vt-card[data-product="%s"]') && !document.querySelector('.vt-pins .vt-card[data-product="%s"]')`, id, other)
+	}
+	type pos struct {
+		Time   float64  `json:"time"`
+		Media  *float64 `json:"media"`
+		Paused bool     `json:"paused"`
+	}
+	where := func() pos {
+		var v pos
+		if err := p.Eval(ctx, `({ time: __vitrine.video.currentTime, media: __vitrine.mediaNow(), paused: __vitrine.video.paused })`, &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	key := func(k string) {
+		if err := p.Eval(ctx, `(() => { const b = document.querySelector('.vt-rc-bar'); b.focus(); b.dispatchEvent(new KeyboardEvent('keydown', { key: `+"`"+k+"`"+`, bubbles: true, cancelable: true })); })()`, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p0, p1 := e.products[0], e.products[1]
+
+	// Scrub to the second chapter with its mark: its card, at its pin.
+	if err := p.Eval(ctx, `document.querySelector('.vt-rc-mark[data-product="`+p1+`"]').click()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitFor(ctx, cards(p1, p0), 20*time.Millisecond); err != nil {
+		t.Fatalf("scrubbed to the chapter of %s: its card is not shown alone: %v", p1, err)
+	}
+	v := where()
+	if v.Media == nil || *v.Media-pinAt[p1] < -300 || *v.Media-pinAt[p1] > 1500 || math.Abs(v.Time-want[p1]) > 1.5 {
+		t.Fatalf("the card of %s showed at replay %.2f s, frame %v ms from its pin; want about %.2f s", p1, v.Time, deref(v.Media)-pinAt[p1], want[p1])
+	}
+	t.Logf("chapter %s: card shown at %.2f s (pin at %.2f), frame %.0f ms after the pin", p1, v.Time, want[p1], *v.Media-pinAt[p1])
+	shot(t, ctx, p, "chapter2")
+
+	// Home: the start, before any pin: no card.
+	key("Home")
+	if err := p.WaitFor(ctx, `__vitrine.video.currentTime < 2.5 && !document.querySelector('.vt-pins .vt-card')`, 50*time.Millisecond); err != nil {
+		t.Fatalf("Home: %+v: %v", where(), err)
+	}
+	// PageDown on the slider: the next chapter, the first product.
+	key("PageDown")
+	if err := p.WaitFor(ctx, cards(p0, p1), 20*time.Millisecond); err != nil {
+		t.Fatalf("PageDown to the first chapter: %+v: %v", where(), err)
+	}
+	v = where()
+	if math.Abs(v.Time-want[p0]) > 1.5 {
+		t.Fatalf("PageDown: at %.2f s, want the chapter of %s at %.2f", v.Time, p0, want[p0])
+	}
+	// Space pauses, k plays, the arrows move 5 s.
+	key(" ")
+	if err := p.WaitFor(ctx, `__vitrine.video.paused && document.querySelector('.vt-rc').dataset.state === "paused"`, 50*time.Millisecond); err != nil {
+		t.Fatalf("space does not pause: %v", err)
+	}
+	before := where().Time
+	key("ArrowRight")
+	if after := where().Time; math.Abs(after-before-5) > 0.3 {
+		t.Errorf("ArrowRight: %.2f -> %.2f s, want 5 s on", before, after)
+	}
+	shot(t, ctx, p, "paused")
+	key("k")
+	if err := p.WaitFor(ctx, `!__vitrine.video.paused`, 50*time.Millisecond); err != nil {
+		t.Fatalf("k does not play: %v", err)
+	}
+}
+
+func deref(f *float64) float64 {
+	if f == nil {
+		return math.NaN()
+	}
+	return *f
+}
+
+// shot saves a screenshot of the page under <test>.<name>.png.
+func shot(t *testing.T, ctx context.Context, p *browser.Page, name string) {
+	t.Helper()
+	path := filepath.Join(browser.ArtifactsDir(), fmt.Sprintf("%s.%s.png", t.Name(), name))
+	if err := p.Screenshot(ctx, path); err != nil {
+		t.Logf("screenshot: %v", err)
+		return
+	}
+	t.Logf("screenshot saved to %s", path)
+}
+
+// TestPlayerBFramesPrefersLLHLS: a push with B-frames (x264's default)
+// plays over LL-HLS at its full frame rate, not over WebRTC at a third of
+// it; the preflight and the stream view say why; ?transport=whep (the
+// seller's choice) still plays WebRTC.
+func TestPlayerBFramesPrefersLLHLS(t *testing.T) {
+	e := newPlayerEnv(t, true)
+	testenv.RequireFFmpeg(t)
+	src := testenv.DefaultSource(40)
+	src.BFrames = 2
+	testenv.Push(t, src, e.c.Ingest.RTMP)
+	waitOnline(t, e.s, e.c.ID, 15*time.Second)
+	time.Sleep(time.Second)
+
+	var pre struct {
+		Warnings []struct{ Code, Message string } `json:"warnings"`
+	}
+	e.admin.must(200, "GET", "/api/v1/campaigns/"+e.c.ID+"/preflight", nil, &pre)
+	warned := false
+	for _, w := range pre.Warnings {
+		if w.Code == "b_frames" {
+			warned = true
+			t.Logf("preflight: %s", w.Message)
+		}
+	}
+	if !warned {
+		t.Errorf("the preflight does not warn of B-frames: %+v", pre.Warnings)
+	}
+	var c struct {
+		Stream struct {
+			BFrames bool `json:"b_frames"`
+			WebRTC  struct {
+				Notes []string `json:"notes"`
+			} `json:"webrtc"`
+		} `json:"stream"`
+	}
+	e.admin.must(200, "GET", "/api/v1/campaigns/"+e.c.ID, nil, &c)
+	if !c.Stream.BFrames || len(c.Stream.WebRTC.Notes) == 0 {
+		t.Errorf("the stream view does not say B-frames: %+v", c.Stream)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	p := e.page(ctx, "")
+	waitPlaying(t, ctx, p, "hls")
+	var fps float64
+	if err := p.Eval(ctx, `new Promise((ok) => { const v = __vitrine.video, a = v.getVideoPlaybackQuality().totalVideoFrames;
+	  setTimeout(() => ok((v.getVideoPlaybackQuality().totalVideoFrames - a) / 2), 2000); })`, &fps); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("B-frame stream over LL-HLS: %.1f frames/s decoded", fps)
+	if fps < 20 {
+		t.Errorf("LL-HLS plays %.1f frames/s of a 30 fps stream", fps)
+	}
+
+	// The seller's choice.
+	p2 := e.page(ctx, "?transport=whep")
+	if err := p2.WaitFor(ctx, `window.__vitrine && __vitrine.transport === "whep" && __vitrine.video.getVideoPlaybackQuality().totalVideoFrames > 5`, 100*time.Millisecond); err != nil {
+		t.Fatalf("?transport=whep does not play WebRTC: %v", err)
+	}
+}
