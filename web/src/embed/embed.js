@@ -180,7 +180,9 @@ import { price, dateTime, countdown } from '../lib/format.js';
         },
         '⤢',
       ),
-      h('button', { type: 'button', 'aria-label': 'Close the player', class: 'b', onclick: () => closeFloating() }, '✕'),
+      // The player has its own close (Leave: the survey, then 'close'):
+      // this one shows only while the player is minimised (embed.css).
+      h('button', { type: 'button', 'aria-label': 'Close the player', class: 'b x', onclick: () => closeFloating() }, '✕'),
     );
     box.addEventListener('pointerdown', (e) => {
       if (e.target === box || e.target === bar) track(id, 'widget.click', { widget: 'player' });
