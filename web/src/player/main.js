@@ -54,7 +54,7 @@ const ui = {};
 ui.root = root;
 ui.video = h('video', { class: 'vt-video', playsinline: true, muted: true, autoplay: true, 'aria-label': 'Live video' });
 ui.video.muted = true;
-ui.msg = h('p', { class: 'vt-msg', role: 'status' });
+ui.msg = h('p', { class: 'vt-msg', role: 'status', hidden: true });
 ui.title = h('h1', { class: 'vt-title' });
 ui.badge = h('span', { class: 'vt-badge' });
 ui.viewers = h('span', { class: 'vt-viewers-n' });
@@ -103,16 +103,41 @@ root.append(
     { class: 'vt-stage' },
     ui.video,
     ui.msg,
-    h('header', { class: 'vt-top' }, ui.badge, ui.title, h('span', { class: 'vt-viewers', hidden: true }, icon('eye', 16), ' ', ui.viewers), muteBtn, leaveBtn),
+    h('header', { class: 'vt-top' }, ui.badge, ui.title, h('span', { class: 'vt-viewers', hidden: true }, icon('eye', 16), ' ', ui.viewers), leaveBtn),
     ui.upcoming,
     ui.ended,
-    h('div', { class: 'vt-bottom' }, h('div', { class: 'vt-left' }, ui.voucher, ui.pins), h('div', { class: 'vt-actions' }, likeBtn, catalogBtn, shareBtn, ui.hearts)),
+    h('div', { class: 'vt-bottom' }, h('div', { class: 'vt-left' }, ui.voucher, ui.pins), h('div', { class: 'vt-actions' }, likeBtn, catalogBtn, shareBtn, muteBtn, ui.hearts)),
     ui.ticker,
   ),
   h('aside', { class: 'vt-side' }, ui.poll, ui.win, ui.chapters, ui.chat, ui.chatForm, cartBtn),
   ui.catalog,
   ui.survey,
 );
+
+// ---- fitting the screen -------------------------------------------------------
+// On a phone the page is the screen: its height follows the visual
+// viewport, so an open keyboard shrinks the picture instead of scrolling it
+// away, and a page the browser scrolled anyway (iOS, to show the input) is
+// scrolled back. A vertical stream on an upright screen fills it (cover);
+// anything else is fitted.
+function fitScreen() {
+  const vv = window.visualViewport;
+  root.style.setProperty('--vt-h', `${Math.round(vv ? vv.height : innerHeight)}px`);
+  root.style.setProperty('--vt-top', `${Math.round(vv ? vv.offsetTop : 0)}px`);
+  if (scrollX || scrollY) scrollTo(0, 0);
+  const v = ui.video;
+  const upright = (vv ? vv.height : innerHeight) > (vv ? vv.width : innerWidth);
+  const vertical = v.videoWidth > 0 && v.videoHeight > v.videoWidth * 1.2;
+  root.dataset.fit = vertical && upright ? 'cover' : 'contain';
+}
+fitScreen();
+window.visualViewport?.addEventListener('resize', fitScreen);
+window.visualViewport?.addEventListener('scroll', fitScreen);
+addEventListener('resize', fitScreen);
+addEventListener('orientationchange', fitScreen);
+ui.video.addEventListener('resize', fitScreen);
+ui.video.addEventListener('loadedmetadata', fitScreen);
+debug.fitScreen = fitScreen;
 
 // ---- tracking -----------------------------------------------------------------
 // The video requests name the viewer as the beacons do (?viewer=), so that
@@ -323,12 +348,15 @@ function showUpcoming() {
   const tick = () => (cd.textContent = countdown(Date.parse(info.starts_at) - (Date.now() + clock.offset)));
   tick();
   const timer = setInterval(() => (phase === 'upcoming' ? tick() : clearInterval(timer)), 1000);
-  const phone = h('input', { type: 'tel', name: 'phone', required: true, placeholder: '+33 6 12 34 56 78', inputmode: 'tel', autocomplete: 'tel', 'aria-label': 'Phone number, international format' });
+  // The number as the shopper writes it: the server reads it (spaces,
+  // dots, dashes, a national number in the country of the browser's
+  // language or the campaign's) and answers it in international form.
+  const phone = h('input', { type: 'tel', name: 'phone', required: true, placeholder: '+33 6 12 34 56 78', inputmode: 'tel', autocomplete: 'tel', maxlength: 40, 'aria-label': 'Phone number' });
   const optIn = h('input', { type: 'checkbox', name: 'opt_in' });
   const status = h('p', { class: 'vt-muted', role: 'status' });
   const sms = h(
     'form',
-    { class: 'vt-sms', 'aria-label': 'SMS reminder' },
+    { class: 'vt-sms', 'aria-label': 'SMS reminder', novalidate: true },
     h('label', null, 'Remind me by SMS ', phone),
     h('label', { class: 'vt-small' }, optIn, ' I agree to receive offers from the seller'),
     h('button', { type: 'submit', class: 'vt-btn vt-primary' }, 'Remind me'),
@@ -336,8 +364,15 @@ function showUpcoming() {
   );
   sms.addEventListener('submit', async (e) => {
     e.preventDefault();
+    if (!phone.value.trim()) {
+      status.textContent = 'Enter your phone number.';
+      phone.focus({ preventScroll: true });
+      return;
+    }
     status.textContent = 'Sending…';
-    const sent = { phone: phone.value.trim().replace(/[\s.-]/g, ''), opt_in: optIn.checked };
+    const sent = { phone: phone.value.trim(), opt_in: optIn.checked };
+    const country = browserCountry();
+    if (country) sent.country = country;
     try {
       const r = await fetch(urls.reminders, {
         method: 'POST',
@@ -347,8 +382,14 @@ function showUpcoming() {
       const body = await r.json().catch(() => ({}));
       if (r.ok) {
         status.textContent = 'We will text you before the live starts.';
-        track('alert.subscribe', { channel: 'sms', phone: sent.phone, opt_in: sent.opt_in });
-      } else status.textContent = body?.error?.message || `Could not save (${r.status})`;
+        track('alert.subscribe', { channel: 'sms', phone: body.phone || sent.phone, opt_in: sent.opt_in });
+      } else if (r.status === 422 && body?.error?.fields?.[0]?.field === 'phone') {
+        const m = body.error.fields[0].message || '';
+        status.textContent = 'Please check the number: ' + m;
+        phone.setAttribute('aria-invalid', 'true');
+      } else if (r.status === 429) status.textContent = 'Too many tries: wait a minute, then try again.';
+      else status.textContent = r.status === 409 ? 'This live is over.' : 'Your number could not be saved. Try again in a moment.';
+      if (r.ok) phone.removeAttribute('aria-invalid');
     } catch {
       status.textContent = 'Network error, try again.';
     }
@@ -516,12 +557,12 @@ function flash(el, text) {
 function toggleCatalog(open = ui.catalog.hidden) {
   ui.catalog.hidden = !open;
   catalogBtn.setAttribute('aria-expanded', String(open));
-  if (!open) return catalogBtn.focus();
+  if (!open) return catalogBtn.focus({ preventScroll: true });
   clear(ui.catalog);
   const close = h('button', { type: 'button', class: 'vt-icon vt-close', 'aria-label': 'Close the products', onclick: () => toggleCatalog(false) }, icon('close'));
   ui.catalog.append(h('div', { class: 'vt-catalog-head' }, h('h2', { text: 'Products of the show' }), close));
   for (const p of info?.products || []) ui.catalog.append(overlay.productCard(p, 'vt-card vt-card-wide'));
-  close.focus();
+  close.focus({ preventScroll: true });
   track('catalog.open');
 }
 
@@ -608,7 +649,7 @@ function showSurvey(thenClose) {
   ui.survey.addEventListener('keydown', (e) => e.key === 'Escape' && done());
   ui.survey.append(form);
   ui.survey.hidden = false;
-  stars.querySelector('button').focus();
+  stars.querySelector('button').focus({ preventScroll: true });
 }
 
 function heartbeat() {
@@ -627,6 +668,16 @@ addEventListener('pagehide', () => {
 addEventListener('keydown', (e) => {
   if (e.key === 'Escape' && !ui.catalog.hidden) toggleCatalog(false);
 });
+
+// browserCountry is the region of the browser's language (fr-FR: FR), the
+// country of a number written without its country code.
+function browserCountry() {
+  for (const l of navigator.languages || [navigator.language]) {
+    const m = /^[a-z]{2,3}-([A-Z]{2})\b/i.exec(l || '');
+    if (m) return m[1].toUpperCase();
+  }
+  return '';
+}
 
 function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
