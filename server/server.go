@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -475,10 +476,12 @@ func (s *Server) Start() (err error) {
 
 func (s *Server) logReady() {
 	attrs := []any{"http", s.HTTPAddr().String(), "scheme", s.scheme(), "data", s.cfg.Data.Dir}
+	base := reachableBase(s.cfg.HTTP.PublicURL, s.scheme(), s.HTTPAddr(), net.InterfaceAddrs)
+	u, _ := url.Parse(base)
 	publish := "rtmp disabled"
 	if s.rtmp != nil {
 		attrs = append(attrs, "rtmp", s.rtmp.Addr().String())
-		publish = fmt.Sprintf("rtmp://HOST%s/live/{key}", portOf(s.rtmp.Addr().String()))
+		publish = "rtmp://" + net.JoinHostPort(u.Hostname(), strings.TrimPrefix(portOf(s.rtmp.Addr().String()), ":")) + "/live/{key}"
 	}
 	if s.rtsp != nil {
 		attrs = append(attrs, "rtsp", s.rtsp.Addr().String())
@@ -486,11 +489,59 @@ func (s *Server) logReady() {
 	if s.webrtc != nil {
 		attrs = append(attrs, "webrtc_ice", s.webrtc.ICEAddr().String())
 	}
+	attrs = append(attrs, "console", base+"/console")
 	s.log.Info("vitrine ready", attrs...)
 	for _, st := range s.cfg.Streams {
 		s.log.Info("stream declared", "stream", st.ID, "publish", publish,
-			"play", fmt.Sprintf("%s://HOST%s/live/%s/index.m3u8", s.scheme(), portOf(s.HTTPAddr().String()), st.ID))
+			"play", base+"/live/"+url.PathEscape(st.ID)+"/index.m3u8")
 	}
+}
+
+// reachableBase is how a viewer reaches this server, for the startup log:
+// http.public_url when set, else the listener's own address when it names
+// one, else (listening on every interface) the first non-loopback address
+// of the machine, else localhost.
+func reachableBase(publicURL, scheme string, ln net.Addr, ifaceAddrs func() ([]net.Addr, error)) string {
+	if publicURL != "" {
+		return strings.TrimRight(publicURL, "/")
+	}
+	host, port, _ := net.SplitHostPort(ln.String())
+	ip := net.ParseIP(host)
+	switch {
+	case ip == nil && host != "":
+		// A name: as configured.
+	case ip != nil && ip.IsLoopback():
+		host = "localhost"
+	case ip != nil && !ip.IsUnspecified():
+		host = ip.String()
+	default:
+		host = "localhost"
+		var v6 string
+		addrs, _ := ifaceAddrs()
+		for _, a := range addrs {
+			n, ok := a.(*net.IPNet)
+			if !ok || n.IP.IsLoopback() || n.IP.IsLinkLocalUnicast() || n.IP.IsUnspecified() {
+				continue
+			}
+			if n.IP.To4() != nil {
+				host, v6 = n.IP.String(), ""
+				break
+			}
+			if v6 == "" {
+				v6 = n.IP.String()
+			}
+		}
+		if v6 != "" && host == "localhost" {
+			host = v6
+		}
+	}
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+		return scheme + "://" + host
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 func portOf(addr string) string {
