@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"vitrine/store"
@@ -659,8 +662,29 @@ func (a *API) deleteCampaign(w http.ResponseWriter, r *http.Request) error {
 }
 
 // campaignClone overrides parts of the copy.
+// copyTitle marks a clone's title so that the list tells it from its
+// source: "Sale" → "Sale (copy)" → "Sale (copy 2)" → "Sale (copy 3)",
+// shortened to fit maxTitle.
+func copyTitle(t string) string {
+	base, mark := t, " (copy)"
+	if m := copyMark.FindStringSubmatch(t); m != nil {
+		base = t[:len(t)-len(m[0])]
+		n := 1
+		if m[1] != "" {
+			n, _ = strconv.Atoi(m[1])
+		}
+		mark = fmt.Sprintf(" (copy %d)", n+1)
+	}
+	if r := []rune(base); len(r)+len(mark) > maxTitle {
+		base = strings.TrimSpace(string(r[:maxTitle-len(mark)-1])) + "…"
+	}
+	return base + mark
+}
+
+var copyMark = regexp.MustCompile(` \(copy(?: ([0-9]{1,6}))?\)$`)
+
 type campaignClone struct {
-	Title     *string `json:"title" maxLength:"200" doc:"default: the source's title"`
+	Title     *string `json:"title" maxLength:"200" doc:"default: the source's title marked as a copy: \"Autumn sale (copy)\", then \"(copy 2)\"..."`
 	StartsAt  *string `json:"starts_at" format:"date-time" doc:"default: the source's"`
 	EndsAt    *string `json:"ends_at" format:"date-time" doc:"default: the source's"`
 	Published *bool   `json:"published" doc:"default false: a clone is reviewed before it is public"`
@@ -682,7 +706,7 @@ func (a *API) cloneCampaign(w http.ResponseWriter, r *http.Request) error {
 			src.EndsAt.Format(time.RFC3339))
 	}
 	c := &store.Campaign{
-		Title: src.Title, Description: src.Description, Images: slices.Clone(src.Images),
+		Title: copyTitle(src.Title), Description: src.Description, Images: slices.Clone(src.Images),
 		StartsAt: src.StartsAt, EndsAt: src.EndsAt, Visibility: src.Visibility,
 		ProductIDs: slices.Clone(src.ProductIDs), VoucherIDs: slices.Clone(src.VoucherIDs),
 		NotifyAtCreation: src.NotifyAtCreation, NotifyBeforeStart: src.NotifyBeforeStart,

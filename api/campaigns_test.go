@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func rfc(t time.Time) string { return t.Format(time.RFC3339) }
@@ -327,7 +328,7 @@ func TestCampaignClone(t *testing.T) {
 	if c.ID == src.ID || c.StreamKey == src.StreamKey || c.Status != "upcoming" || c.Published || c.LiveStartedAt != nil {
 		t.Fatalf("clone %+v", c)
 	}
-	if c.Title != src.Title || c.Description != src.Description || !slices.Equal(c.ProductIDs, src.ProductIDs) ||
+	if c.Title != src.Title+" (copy)" || c.Description != src.Description || !slices.Equal(c.ProductIDs, src.ProductIDs) ||
 		!slices.Equal(c.VoucherIDs, src.VoucherIDs) || !slices.Equal(c.Images, src.Images) ||
 		c.NotifyBeforeStart != "10m0s" || c.Visibility != "followers" || !c.StartsAt.Equal(src.StartsAt) {
 		t.Fatalf("clone content %+v", c)
@@ -355,6 +356,23 @@ func TestCampaignClone(t *testing.T) {
 		"starts_at": rfc(t0.Add(5 * time.Hour)), "ends_at": rfc(t0.Add(6 * time.Hour))})
 	e.must(http.StatusNotFound, "POST", "/api/v1/campaigns/nope/clone", nil)
 	e.must(http.StatusBadRequest, "POST", "/api/v1/campaigns/"+src.ID+"/clone", `{"stream_key": "x"}`)
+}
+
+// A clone's title tells it from its source in the list.
+func TestCopyTitle(t *testing.T) {
+	long := strings.Repeat("é", maxTitle)
+	for in, want := range map[string]string{
+		"Autumn sale":          "Autumn sale (copy)",
+		"Autumn sale (copy)":   "Autumn sale (copy 2)",
+		"Autumn sale (copy 9)": "Autumn sale (copy 10)",
+		"(copy)":               "(copy) (copy)",
+		long:                   strings.Repeat("é", maxTitle-8) + "… (copy)",
+	} {
+		got := copyTitle(in)
+		if got != want || utf8.RuneCountInString(got) > maxTitle {
+			t.Errorf("copyTitle(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
 
 func TestRotateStreamKey(t *testing.T) {
