@@ -19,6 +19,12 @@ import (
 func (a *API) pinRoutes() []*route {
 	const tag = "Pins"
 	return []*route{
+		{Method: "GET", Path: "/api/v1/campaigns/{id}/pins", ID: "listPins", Tag: tag,
+			Summary: "The current pins",
+			Doc: "The products pinned on the video now, oldest first, and the pinned voucher (null if none), as the " +
+				"viewers' screens show them.",
+			Status: http.StatusOK, Response: currentPinsView{},
+			Errors: []int{http.StatusServiceUnavailable}, handle: a.listPins},
 		{Method: "POST", Path: "/api/v1/campaigns/{id}/pins", ID: "pin", Tag: tag,
 			Summary: "Pin a product or a voucher",
 			Doc: "Shows a product or a voucher attached to the campaign on its viewers' screens, on the media clock " +
@@ -46,6 +52,24 @@ type pinsView struct {
 	At       time.Time           `json:"at" doc:"the event's time on the media clock"`
 	Products []events.ProductRef `json:"products" doc:"pinned products, oldest first"`
 	Voucher  *events.VoucherRef  `json:"voucher" doc:"the pinned voucher, null if none"`
+}
+
+type currentPinsView struct {
+	Products []events.ProductRef `json:"products" doc:"pinned products, oldest first"`
+	Voucher  *events.VoucherRef  `json:"voucher" doc:"the pinned voucher, null if none"`
+}
+
+func (a *API) listPins(w http.ResponseWriter, r *http.Request) error {
+	_, room, err := a.campaignRoom(r)
+	if err != nil {
+		return err
+	}
+	st := room.State()
+	v := currentPinsView{Products: st.Products, Voucher: st.Voucher}
+	if v.Products == nil {
+		v.Products = []events.ProductRef{}
+	}
+	return writeJSON(w, http.StatusOK, v)
 }
 
 // campaignRoom finds the campaign (404 first, like every route by id),

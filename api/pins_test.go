@@ -40,6 +40,14 @@ func TestPins(t *testing.T) {
 			t.Fatalf("pin %d: %+v", i, out)
 		}
 	}
+	// The current pins.
+	var now currentPinsView
+	e.must(http.StatusOK, "GET", path, nil).decode(t, &now)
+	if len(now.Products) != 3 || now.Products[0].ID != pids[0] || now.Products[2].ID != pids[2] || now.Voucher != nil {
+		t.Fatalf("GET pins: %+v", now)
+	}
+	e.must(http.StatusNotFound, "GET", "/api/v1/campaigns/nope/pins", nil)
+	e.must(http.StatusUnauthorized, "GET", path, nil, noAuth)
 	if code := e.must(http.StatusConflict, "POST", path, map[string]any{"kind": "product", "id": pids[3]}).errCode(t); code != "pin_limit" {
 		t.Fatalf("4th pin: %s", code)
 	}
