@@ -3,16 +3,22 @@ package recorder
 import (
 	"archive/zip"
 	"bytes"
+	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"vitrine/internal/cors"
 	"vitrine/internal/httperr"
@@ -383,14 +389,15 @@ func (r *Recorder) ServeMP4(w http.ResponseWriter, req *http.Request, id, seqID 
 		return err
 	}
 	segs, from, to := rc.segs, time.Time{}, time.Time{}
-	name := "replay-" + id + ".mp4"
+	title := r.campaignTitle(req.Context(), id)
+	name := title + ".mp4"
 	if seqID != "" {
 		seq, err := r.sequence(req.Context(), id, rc, seqID)
 		if err != nil {
 			return err
 		}
 		segs, from, to = clipSegments(rc.segs, seq.from, seq.to), seq.from, seq.to
-		name = sequenceFileName(id, seq)
+		name = title + " - " + cmp.Or(seq.Name, seq.ProductID) + ".mp4"
 	}
 	m, err := r.buildMP4(rc, segs, from, to)
 	if err != nil {
@@ -400,14 +407,53 @@ func (r *Recorder) ServeMP4(w http.ResponseWriter, req *http.Request, id, seqID 
 	defer rd.Close()
 	h := w.Header()
 	h.Set("Content-Type", "video/mp4")
-	h.Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	h.Set("Content-Disposition", attachment(name, "replay-"+id+".mp4"))
 	h.Set("Cache-Control", "private, no-cache")
 	h.Set("ETag", fmt.Sprintf(`"%s-%d-%d"`, id, m.size, m.modTime.UnixNano()))
 	http.ServeContent(w, req, "", m.modTime, rd)
 	return nil
 }
 
-var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+var (
+	unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+	dashes     = regexp.MustCompile(`-{2,}`)
+)
+
+// campaignTitle names a campaign's downloads; its id when it has no title
+// (or is gone).
+func (r *Recorder) campaignTitle(ctx context.Context, id string) string {
+	if c, err := r.st.GetCampaign(ctx, id); err == nil && strings.TrimSpace(c.Title) != "" {
+		return c.Title
+	}
+	return id
+}
+
+// attachment is a download's Content-Disposition (RFC 6266): the name,
+// sanitised, as filename* (UTF-8) and its ASCII form as filename, for
+// clients without filename*; fallback when nothing ASCII is left.
+func attachment(name, fallback string) string {
+	ext := path.Ext(name)
+	base := strings.TrimSuffix(name, ext)
+	// No path separators, control or reserved characters, no leading dot.
+	clean := strings.Join(strings.FieldsFunc(base, func(c rune) bool {
+		return unicode.IsControl(c) || unicode.IsSpace(c) || strings.ContainsRune(`/\:*?"<>|%;`, c) || c == utf8.RuneError
+	}), " ")
+	clean = strings.TrimLeft(clean, ". ")
+	if r := []rune(clean); len(r) > 120 {
+		clean = strings.TrimSpace(string(r[:120]))
+	}
+	ascii := strings.Trim(dashes.ReplaceAllString(unsafeName.ReplaceAllString(clean, "-"), "-"), "-.")
+	if len(ascii) > 120 {
+		ascii = ascii[:120]
+	}
+	if clean == "" || ascii == "" {
+		if clean == "" {
+			return `attachment; filename="` + fallback + `"`
+		}
+		ascii = strings.TrimSuffix(fallback, path.Ext(fallback))
+	}
+	return `attachment; filename="` + ascii + ext + `"; filename*=UTF-8''` + strings.ReplaceAll(url.QueryEscape(clean+ext), "+", "%20")
+}
 
 func sequenceFileName(id string, s *Sequence) string {
 	name := strings.Trim(unsafeName.ReplaceAllString(s.Name, "-"), "-")
@@ -447,7 +493,7 @@ func (r *Recorder) ServeSequencesZIP(w http.ResponseWriter, req *http.Request, i
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/zip")
-	h.Set("Content-Disposition", `attachment; filename="sequences-`+id+`.zip"`)
+	h.Set("Content-Disposition", attachment(r.campaignTitle(req.Context(), id)+" - sequences.zip", "sequences-"+id+".zip"))
 	h.Set("Cache-Control", "private, no-cache")
 	w.WriteHeader(http.StatusOK)
 	if req.Method == http.MethodHead {
