@@ -140,7 +140,7 @@ func nonNil(s []string) []string {
 type campaignCreate struct {
 	Title             string   `json:"title" required:"true" minLength:"1" maxLength:"200"`
 	Description       string   `json:"description" maxLength:"5000"`
-	Images            []string `json:"images" maxItems:"20" doc:"ids of uploaded images (POST /api/v1/images)"`
+	Images            []string `json:"images" maxItems:"20" doc:"uploaded images (POST /api/v1/images): their ids, or their urls"`
 	StartsAt          string   `json:"starts_at" required:"true" format:"date-time"`
 	EndsAt            string   `json:"ends_at" required:"true" format:"date-time" doc:"after starts_at, in the future"`
 	Visibility        string   `json:"visibility" enum:"suggested,followers," doc:"default suggested (also when empty)"`
@@ -156,7 +156,7 @@ type campaignCreate struct {
 type campaignPatch struct {
 	Title             *string   `json:"title" maxLength:"200"`
 	Description       *string   `json:"description" maxLength:"5000"`
-	Images            *[]string `json:"images" maxItems:"20" doc:"replaces the list"`
+	Images            *[]string `json:"images" maxItems:"20" doc:"replaces the list: uploaded images' ids (or their urls)"`
 	StartsAt          *string   `json:"starts_at" format:"date-time"`
 	EndsAt            *string   `json:"ends_at" format:"date-time"`
 	Visibility        *string   `json:"visibility" enum:"suggested,followers"`
@@ -193,10 +193,13 @@ func (a *API) applyCampaign(ctx context.Context, c *store.Campaign, in campaignP
 	}
 	if in.Images != nil {
 		c.Images = slices.Clone(*in.Images)
+		for i, ref := range c.Images {
+			c.Images[i] = imageID(ref)
+		}
 		if checkIDs(&v, "images", c.Images, maxImages) {
 			for i, id := range c.Images {
 				if p, _ := a.imagePath(id); p == "" {
-					v.add(fmt.Sprintf("images[%d]", i), "no uploaded image has id %q", clip(id))
+					v.add(fmt.Sprintf("images[%d]", i), "no uploaded image has id %q: give the id or the url that POST /api/v1/images answered", clip(id))
 				}
 			}
 		}

@@ -53,11 +53,13 @@ func (a *API) chatRoutes() []*route {
 			}, http.StatusNoContent)},
 		{Method: "GET", Path: "/api/v1/campaigns/{id}/bans", ID: "listBans", Tag: tag,
 			Summary: "Banned viewers",
-			Status:  http.StatusOK, Response: bansView{}, handle: a.roomView(func(room *overlay.Room) any { return bansView{ViewerIDs: room.Banned()} })},
+			Doc:     "The banned viewers' ids, and each with the name it last chatted under (empty if it never chatted).",
+			Status:  http.StatusOK, Response: bansView{}, handle: a.listBans},
 		{Method: "POST", Path: "/api/v1/campaigns/{id}/bans", ID: "ban", Tag: tag,
 			Summary: "Ban a viewer",
 			Doc: "The viewer (the viewer_id of its messages) can no longer chat, ask, vote or enter instant wins in this " +
-				"campaign; it still watches. Its messages stay until deleted. Banning a banned viewer: 200, no change.",
+				"campaign; it still watches. Its messages stay until deleted, or go with the ban (hide_messages: each is " +
+				"deleted as DELETE …/messages/{id} does). Banning a banned viewer: 200, no change (hide_messages still hides).",
 			Body: banRequest{}, Status: http.StatusCreated, Response: bansView{},
 			Errors: []int{http.StatusOK, http.StatusServiceUnavailable}, RepeatDoc: "Already banned: the bans, unchanged.",
 			handle: a.ban},
@@ -99,11 +101,53 @@ func eventOut(m *events.Message) eventView {
 }
 
 type banRequest struct {
-	ViewerID string `json:"viewer_id" required:"true" pattern:"^v_[0-9a-hjkmnp-tv-z]{1,40}$" doc:"the viewer_id of the viewer's messages"`
+	ViewerID     string `json:"viewer_id" required:"true" pattern:"^v_[0-9a-hjkmnp-tv-z]{1,40}$" doc:"the viewer_id of the viewer's messages"`
+	HideMessages bool   `json:"hide_messages" doc:"also delete the viewer's messages and questions (viewers stop seeing them)"`
 }
 
 type bansView struct {
-	ViewerIDs []string `json:"viewer_ids"`
+	ViewerIDs []string  `json:"viewer_ids"`
+	Bans      []banView `json:"bans" doc:"the same viewers, with their names"`
+}
+
+type banView struct {
+	ViewerID string `json:"viewer_id"`
+	Name     string `json:"name" doc:"the name the viewer last chatted under; empty if it never chatted"`
+}
+
+// bansOf lists the room's bans with the names the chat log knows.
+func (a *API) bansOf(r *http.Request, campaignID string, room *overlay.Room) (bansView, error) {
+	ids := room.Banned()
+	v := bansView{ViewerIDs: ids, Bans: make([]banView, 0, len(ids))}
+	if len(ids) == 0 {
+		return v, nil
+	}
+	evs, err := a.allEvents(r, campaignID)
+	if err != nil {
+		return v, err
+	}
+	names := map[string]string{}
+	for _, l := range analytics.ChatLog(evs) {
+		if l.ViewerID != "" && l.Name != "" {
+			names[l.ViewerID] = l.Name
+		}
+	}
+	for _, id := range ids {
+		v.Bans = append(v.Bans, banView{ViewerID: id, Name: names[id]})
+	}
+	return v, nil
+}
+
+func (a *API) listBans(w http.ResponseWriter, r *http.Request) error {
+	c, room, err := a.campaignRoom(r)
+	if err != nil {
+		return err
+	}
+	v, err := a.bansOf(r, c.ID, room)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
 }
 
 // chatSettingsUpdate is the whole of the settings: a PUT replaces them,
@@ -218,7 +262,7 @@ func (a *API) ban(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &in, maxJSONBody, false); err != nil {
 		return err
 	}
-	_, room, err := a.campaignRoom(r)
+	c, room, err := a.campaignRoom(r)
 	if err != nil {
 		return err
 	}
@@ -229,11 +273,29 @@ func (a *API) ban(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return roomErr(err)
 	}
+	if in.HideMessages {
+		evs, err := a.allEvents(r, c.ID)
+		if err != nil {
+			return err
+		}
+		for _, l := range analytics.ChatLog(evs) {
+			if l.ViewerID != in.ViewerID || l.Deleted {
+				continue
+			}
+			if _, err := room.DeleteMessage(r.Context(), l.ID); err != nil {
+				return roomErr(err)
+			}
+		}
+	}
 	status := http.StatusCreated
 	if msg == nil {
 		status = http.StatusOK
 	}
-	return writeJSON(w, status, bansView{ViewerIDs: room.Banned()})
+	v, err := a.bansOf(r, c.ID, room)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, status, v)
 }
 
 func (a *API) unban(w http.ResponseWriter, r *http.Request) error {

@@ -44,7 +44,7 @@ type productCreate struct {
 	Category string `json:"category" maxLength:"100"`
 	Price    string `json:"price" required:"true" pattern:"^\\d{1,10}(\\.\\d{1,4})?$" doc:"decimal string, up to 10 integer and 4 fraction digits; returned in canonical form (\"129\" -> \"129.00\")"`
 	Currency string `json:"currency" required:"true" pattern:"^[A-Z]{3}$" doc:"ISO 4217 code of a circulating currency"`
-	ImageURL string `json:"image_url" format:"uri" doc:"http(s) URL, e.g. the url returned by POST /api/v1/images"`
+	ImageURL string `json:"image_url" format:"uri" doc:"http(s) URL, e.g. the url returned by POST /api/v1/images (its id is taken too)"`
 	Stock    int    `json:"stock" minimum:"0" maximum:"1000000000"`
 	URL      string `json:"url" format:"uri" doc:"the product page on the seller's shop, http(s)"`
 }
@@ -135,6 +135,7 @@ func (a *API) createProduct(w http.ResponseWriter, r *http.Request) error {
 	}
 	p := &store.Product{SKU: in.SKU, Name: in.Name, Category: in.Category, Price: in.Price,
 		Currency: in.Currency, ImageURL: in.ImageURL, Stock: in.Stock, URL: in.URL}
+	a.imageRef(r, &p.ImageURL)
 	if err := validateProduct(p); err != nil {
 		return err
 	}
@@ -192,6 +193,7 @@ func (a *API) updateProduct(w http.ResponseWriter, r *http.Request) error {
 		return storeErr(err, "product", id)
 	}
 	in.apply(p)
+	a.imageRef(r, &p.ImageURL)
 	if err := validateProduct(p); err != nil {
 		return err
 	}
