@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -186,7 +187,7 @@ func TestPlayerPhone(t *testing.T) {
 				checkGeometry(t, ctx, p, prefix+"chatted")
 
 				// A vote.
-				var raw []byte
+				var raw json.RawMessage
 				q := "Which colour? (" + sc.name + ")"
 				if st := e.admin.do("POST", "/api/v1/campaigns/"+e.c.ID+"/polls", map[string]any{"question": q, "options": []string{"Tan", "Black", "Olive"}}, &raw); st/100 != 2 {
 					t.Fatalf("open poll: %d %s", st, raw)
