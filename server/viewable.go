@@ -170,7 +170,15 @@ func (s *Server) viewerGate(next http.Handler) http.Handler {
 		case err == nil:
 		case errors.Is(err, stream.ErrNotViewable):
 			if !hasCredentials(r) || !s.api.Preview(r) {
+				// Counted in the metrics under its prefix, as the mux
+				// would have named it.
+				r.Pattern = viewerPrefix(r.URL.Path)
 				s.viewerCORS.Apply(w.Header(), r)
+				if media {
+					// As the media servers answer an unknown stream.
+					httperr.Write(w, http.StatusNotFound, "stream_not_found", "no live stream with this id")
+					return
+				}
 				httperr.Write(w, http.StatusNotFound, "not_found", "no such campaign")
 				return
 			}
@@ -213,4 +221,14 @@ func viewerRoute(path string) (id string, media bool) {
 		return id, media
 	}
 	return "", false
+}
+
+// viewerPrefix is the viewer prefix path starts with ("/live/", "/replay/").
+func viewerPrefix(path string) string {
+	for _, p := range viewerPrefixes {
+		if strings.HasPrefix(path, p) {
+			return p
+		}
+	}
+	return ""
 }
