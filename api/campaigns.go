@@ -47,6 +47,8 @@ type campaignView struct {
 	NotifyAtCreation  bool         `json:"notify_at_creation"`
 	NotifyBeforeStart string       `json:"notify_before_start" doc:"Go duration before starts_at when followers are notified; \"0s\" for none" example:"30m0s"`
 	Published         bool         `json:"published"`
+	Transport         string       `json:"transport" enum:"auto,webrtc,llhls" doc:"how the player page plays the live: auto (WebRTC, sub-second, but LL-HLS when the stream has B-frames, which WebRTC cannot carry at their full frame rate), webrtc (always WebRTC, even at a third of the frame rate), llhls (always LL-HLS, a few seconds behind, full frame rate); a page's ?transport=whep or ?transport=hls overrides it"`
+	Country           string       `json:"country" doc:"ISO 3166-1 alpha-2 country of the campaign's audience: the default country of the national phone numbers (06 12 34 56 78) shoppers leave for an SMS reminder; empty for none (then the country of the products' currency, where it has one)" example:"FR"`
 	StreamKey         string       `json:"stream_key" doc:"secret: the publishing key"`
 	LiveStartedAt     *time.Time   `json:"live_started_at" doc:"last go-live"`
 	LiveEndedAt       *time.Time   `json:"live_ended_at" doc:"last end, if after live_started_at"`
@@ -69,7 +71,8 @@ type streamView struct {
 	Bitrate      int64          `json:"bitrate" doc:"measured ingest rate over the last seconds, bits/s"`
 	Readers      map[string]int `json:"readers" doc:"readers by kind (hls, whep, recorder)"`
 	DroppedUnits uint64         `json:"dropped_units" doc:"units slow readers lost"`
-	BFrames      bool           `json:"b_frames" doc:"the encoder sends B-frames: browsers cannot decode them over WebRTC, so the player plays LL-HLS (full frame rate) unless told ?transport=whep; encode without B-frames (x264 -bf 0 or -tune zerolatency, OBS: B-frames 0)"`
+	BFrames      bool           `json:"b_frames" doc:"the encoder sends B-frames: browsers cannot decode them over WebRTC, so the player plays LL-HLS (full frame rate) unless the campaign's transport is webrtc (then WebRTC viewers see about a third of the frames) or the page says ?transport=whep; encode without B-frames (x264 -bf 0 or -tune zerolatency, OBS: B-frames 0)"`
+	Player       string         `json:"player" enum:"webrtc,llhls" doc:"what the player page plays now, from the campaign's transport and the stream (B-frames, WebRTC on the server): webrtc or llhls; a page's ?transport= overrides it"`
 	WebRTC       *WebRTCView    `json:"webrtc,omitempty" doc:"how the stream plays over WebRTC (WHEP), when WebRTC is enabled"`
 }
 
@@ -113,7 +116,7 @@ func (a *API) campaignOut(l links, c *store.Campaign, now time.Time) campaignVie
 		StartsAt: c.StartsAt, EndsAt: c.EndsAt, Visibility: c.Visibility,
 		ProductIDs: nonNil(c.ProductIDs), VoucherIDs: nonNil(c.VoucherIDs),
 		NotifyAtCreation: c.NotifyAtCreation, NotifyBeforeStart: c.NotifyBeforeStart.String(),
-		Published: c.Published, StreamKey: c.StreamKey,
+		Published: c.Published, Transport: transportOf(c), Country: c.Country, StreamKey: c.StreamKey,
 		LiveStartedAt: c.LiveStartedAt, LiveEndedAt: c.LiveEndedAt, Stage: c.Stage(),
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
 		Ingest: l.ingest(c.ID, c.StreamKey), Playback: l.playback(c.ID),
@@ -123,12 +126,34 @@ func (a *API) campaignOut(l links, c *store.Campaign, now time.Time) campaignVie
 	}
 	if s, ok := a.hub.Get(c.ID); ok {
 		v.Stream = streamOut(s.Stats())
+		v.Stream.Player = playerTransport(transportOf(c), a.webrtcInfo != nil, v.Stream.BFrames)
 		if a.webrtcInfo != nil {
 			v.Stream.WebRTC = a.webrtcInfo(c.ID)
 		}
 	}
 	return v
 }
+
+// transportOf is the campaign's transport, auto when unset.
+func transportOf(c *store.Campaign) string {
+	if c.Transport == "" {
+		return store.TransportAuto
+	}
+	return c.Transport
+}
+
+// playerTransport is what the player page plays (webrtc or llhls) for a
+// campaign's transport, whether the server plays WebRTC at all, and
+// whether the stream has B-frames, as the player's preferWebRTC decides
+// (web/src/player/transport.js).
+func playerTransport(transport string, webrtc, bframes bool) string {
+	if !webrtc || transport == store.TransportLLHLS || (transport != store.TransportWebRTC && bframes) {
+		return store.TransportLLHLS
+	}
+	return store.TransportWebRTC
+}
+
+var transports = []string{store.TransportAuto, store.TransportWebRTC, store.TransportLLHLS}
 
 func nonNil(s []string) []string {
 	if s == nil {
@@ -149,6 +174,8 @@ type campaignCreate struct {
 	NotifyAtCreation  bool     `json:"notify_at_creation" doc:"tell followers now: the campaign.created notification carries notify_followers=true"`
 	NotifyBeforeStart string   `json:"notify_before_start" doc:"Go duration (\"30m\", \"1h30m\", whole seconds, at most 168h) before starts_at to send campaign.starting_soon; empty or \"0s\" for none" example:"30m"`
 	Published         bool     `json:"published" doc:"public: visible to viewers"`
+	Transport         string   `json:"transport" enum:"auto,webrtc,llhls," doc:"how the player page plays the live: auto (default, also when empty): WebRTC, or LL-HLS when the stream has B-frames; webrtc: always WebRTC (sub-second, at a third of the frame rate with B-frames); llhls: always LL-HLS (a few seconds behind)"`
+	Country           string   `json:"country" pattern:"^([A-Za-z]{2})?$" doc:"ISO 3166-1 alpha-2 country of the audience, the default of national phone numbers in SMS reminders; empty for none" example:"FR"`
 	GoLive            bool     `json:"go_live" doc:"save and go live in one call"`
 }
 
@@ -165,14 +192,20 @@ type campaignPatch struct {
 	NotifyAtCreation  *bool     `json:"notify_at_creation"`
 	NotifyBeforeStart *string   `json:"notify_before_start" doc:"Go duration; changing it (or starts_at) re-arms campaign.starting_soon"`
 	Published         *bool     `json:"published" doc:"turning it on sends campaign.published"`
+	Transport         *string   `json:"transport" enum:"auto,webrtc,llhls" doc:"how the player page plays the live; players that already play keep their choice until they reload"`
+	Country           *string   `json:"country" pattern:"^([A-Za-z]{2})?$" doc:"ISO 3166-1 alpha-2; empty for none" example:"FR"`
 }
 
 func (in *campaignCreate) patch() campaignPatch {
 	p := campaignPatch{Title: &in.Title, Description: &in.Description, Images: &in.Images,
 		StartsAt: &in.StartsAt, EndsAt: &in.EndsAt, ProductIDs: &in.ProductIDs, VoucherIDs: &in.VoucherIDs,
-		NotifyAtCreation: &in.NotifyAtCreation, NotifyBeforeStart: &in.NotifyBeforeStart, Published: &in.Published}
+		NotifyAtCreation: &in.NotifyAtCreation, NotifyBeforeStart: &in.NotifyBeforeStart, Published: &in.Published,
+		Country: &in.Country}
 	if in.Visibility != "" {
 		p.Visibility = &in.Visibility
+	}
+	if in.Transport != "" {
+		p.Transport = &in.Transport
 	}
 	return p
 }
@@ -224,6 +257,18 @@ func (a *API) applyCampaign(ctx context.Context, c *store.Campaign, in campaignP
 		c.Visibility = *in.Visibility
 		if c.Visibility != visibilitySuggest && c.Visibility != visibilityFollow {
 			v.add("visibility", "must be %q or %q, got %q", visibilitySuggest, visibilityFollow, clip(c.Visibility))
+		}
+	}
+	if in.Transport != nil {
+		c.Transport = *in.Transport
+		if !slices.Contains(transports, c.Transport) {
+			v.add("transport", "must be %q, %q or %q, got %q", store.TransportAuto, store.TransportWebRTC, store.TransportLLHLS, clip(c.Transport))
+		}
+	}
+	if in.Country != nil {
+		c.Country = strings.ToUpper(strings.TrimSpace(*in.Country))
+		if c.Country != "" && !isPhoneCountry(c.Country) {
+			v.add("country", "is not a country: write its two-letter code (ISO 3166-1), such as FR or GB, or leave it empty; got %q", clip(*in.Country))
 		}
 	}
 	if in.NotifyAtCreation != nil {
@@ -481,7 +526,7 @@ func (a *API) createCampaign(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	now := a.now()
-	c := &store.Campaign{Visibility: visibilitySuggest}
+	c := &store.Campaign{Visibility: visibilitySuggest, Transport: store.TransportAuto}
 	if err := a.applyCampaign(ctx, c, in.patch(), now); err != nil {
 		return err
 	}
@@ -713,6 +758,7 @@ func (a *API) cloneCampaign(w http.ResponseWriter, r *http.Request) error {
 		StartsAt: src.StartsAt, EndsAt: src.EndsAt, Visibility: src.Visibility,
 		ProductIDs: slices.Clone(src.ProductIDs), VoucherIDs: slices.Clone(src.VoucherIDs),
 		NotifyAtCreation: src.NotifyAtCreation, NotifyBeforeStart: src.NotifyBeforeStart,
+		Transport: transportOf(src), Country: src.Country,
 	}
 	// Only the overrides are validated one by one; the window is always
 	// checked, as it may now be over.

@@ -220,7 +220,7 @@ type speedView struct {
 }
 
 type warningView struct {
-	Code    string `json:"code" enum:"no_publisher,not_live,preparing,completed,no_video,no_audio,aac_webrtc,b_frames,low_frame_rate,low_resolution,low_bitrate,no_products,not_published"`
+	Code    string `json:"code" enum:"no_publisher,not_live,preparing,completed,no_video,no_audio,aac_webrtc,b_frames,low_frame_rate,low_resolution,low_bitrate,no_webrtc,no_products,not_published"`
 	Message string `json:"message"`
 }
 
@@ -278,6 +278,7 @@ func (a *API) preflight(w http.ResponseWriter, r *http.Request) error {
 		v.Warnings = append(v.Warnings, warningView{Code: code, Message: fmt.Sprintf(format, args...)})
 	}
 
+	transport := transportOf(c)
 	var hasVideo, hasAudio, aac, bframes bool
 	height := 0
 	fps := 0.0
@@ -328,13 +329,21 @@ func (a *API) preflight(w http.ResponseWriter, r *http.Request) error {
 		if !hasAudio {
 			warn("no_audio", "the encoder sends no audio: viewers will hear nothing")
 		}
-		if aac {
+		if aac && transport != store.TransportLLHLS {
 			warn("aac_webrtc", "AAC audio cannot be played over WebRTC yet: WebRTC (WHEP) viewers get the picture only; LL-HLS viewers hear it")
 		}
 		if hasVideo && bframes {
-			warn("b_frames", "the encoder sends B-frames: over WebRTC, viewers would see about a third of the frames, so the "+
-				"player uses LL-HLS instead (a few seconds behind). Turn B-frames off in the encoder for sub-second video "+
-				"(OBS: Settings > Output > B-frames 0; ffmpeg: -bf 0 or -tune zerolatency)")
+			switch {
+			case transport == store.TransportWebRTC && a.webrtcInfo != nil:
+				warn("b_frames", "the encoder sends B-frames and the campaign plays WebRTC (its transport setting): viewers see "+
+					"only about a third of the frames, so motion looks jerky. Turn B-frames off in the encoder "+
+					"(OBS: Settings > Output > B-frames 0; ffmpeg: -bf 0 or -tune zerolatency), or set the campaign's transport "+
+					"to auto to play LL-HLS at the full frame rate (a few seconds behind)")
+			case transport == store.TransportAuto:
+				warn("b_frames", "the encoder sends B-frames: over WebRTC, viewers would see about a third of the frames, so the "+
+					"player uses LL-HLS instead (a few seconds behind). Turn B-frames off in the encoder for sub-second video "+
+					"(OBS: Settings > Output > B-frames 0; ffmpeg: -bf 0 or -tune zerolatency)")
+			}
 		}
 		if hasVideo && fps > 0 && fps < 24 {
 			warn("low_frame_rate", "%.0f frames per second: motion will look jerky; 25 or 30 is usual", fps)
@@ -345,6 +354,9 @@ func (a *API) preflight(w http.ResponseWriter, r *http.Request) error {
 	}
 	if v.Speed.Verdict == "low" || v.Speed.Verdict == "poor" {
 		warn("low_bitrate", "%s", v.Speed.Message)
+	}
+	if transport == store.TransportWebRTC && a.webrtcInfo == nil {
+		warn("no_webrtc", "the campaign's transport is webrtc, but WebRTC is off on this server: viewers play LL-HLS (a few seconds behind)")
 	}
 	if !c.Published {
 		warn("not_published", "the campaign is not published: it is not shown to viewers")

@@ -16,7 +16,7 @@ const maxReminderBody = 4 << 10
 
 type reminderCreate struct {
 	Phone   string `json:"phone" required:"true" minLength:"1" maxLength:"40" doc:"the number as the viewer wrote it: international (+33 6 12 34 56 78, 0033 6 12 34 56 78) or national (06 12 34 56 78, (415) 555-0123) with spaces, dots, dashes or parentheses; stored and answered in E.164 (+33612345678)" example:"+33 6 12 34 56 78"`
-	Country string `json:"country,omitempty" pattern:"^[A-Za-z]{2}$" doc:"ISO 3166-1 alpha-2 country of a national number (the player sends the one of the viewer's browser language); without it, or when the number is not valid there, the campaign's country (that of its products' currency, where the currency has one country) is tried" example:"FR"`
+	Country string `json:"country,omitempty" pattern:"^[A-Za-z]{2}$" doc:"ISO 3166-1 alpha-2 country of a national number (the player sends the one of the viewer's browser language); without it, or when the number is not valid there, the campaign's country is tried (its country setting, then that of its products' currency, where the currency has one country)" example:"FR"`
 	OptIn   bool   `json:"opt_in" doc:"the viewer accepts commercial messages from the seller"`
 }
 
@@ -61,7 +61,8 @@ func (a *API) createReminder(w http.ResponseWriter, r *http.Request) error {
 		return invalidField("country", "must be a two-letter country code such as FR")
 	}
 	ctx := r.Context()
-	phone, err := normalisePhone(in.Phone, in.Country, func() string { return a.campaignCountry(ctx, c) })
+	phone, err := normalisePhone(in.Phone, in.Country, func() string { return c.Country },
+		func() string { return a.productsCountry(ctx, c) })
 	if err != nil {
 		return err
 	}
@@ -91,8 +92,9 @@ const (
 // dashes, parentheses, 00 for +, a national number) and returns it in
 // E.164. A number with its country code (+ or 00) is taken when its length
 // is possible for that country; a national one must be a valid number of
-// country, else of the campaign's country (asked for only then).
-func normalisePhone(raw, country string, campaignCountry func() string) (string, error) {
+// country, else of the campaign's countries, in order (each asked for only
+// when the ones before did not fit).
+func normalisePhone(raw, country string, campaignCountries ...func() string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	digits := 0
 	for _, r := range raw {
@@ -119,7 +121,7 @@ func normalisePhone(raw, country string, campaignCountry func() string) (string,
 		return phonenumbers.Format(n, phonenumbers.E164), nil
 	}
 	tried := map[string]bool{}
-	for _, get := range []func() string{func() string { return country }, campaignCountry} {
+	for _, get := range append([]func() string{func() string { return country }}, campaignCountries...) {
 		region := strings.ToUpper(strings.TrimSpace(get()))
 		if region == "" || tried[region] || phonenumbers.GetCountryCodeForRegion(region) == 0 {
 			continue
@@ -139,6 +141,12 @@ func isCountryCode(s string) bool {
 	return len(s) == 2 && strings.Trim(strings.ToUpper(s), "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
 }
 
+// isPhoneCountry reports whether s (upper case) is an ISO 3166-1 alpha-2
+// country with a phone numbering plan, as a campaign's country must be.
+func isPhoneCountry(s string) bool {
+	return isCountryCode(s) && s == strings.ToUpper(s) && phonenumbers.GetCountryCodeForRegion(s) != 0
+}
+
 // currencyCountry is the country of the currencies that have one (the
 // euro and other shared currencies have none).
 var currencyCountry = map[string]string{
@@ -149,10 +157,10 @@ var currencyCountry = map[string]string{
 	"PHP": "PH", "VND": "VN", "TWD": "TW", "ARS": "AR", "CLP": "CL", "COP": "CO", "PEN": "PE", "UAH": "UA",
 }
 
-// campaignCountry is the country of a campaign's national numbers: that of
-// its products' currency when they share one that belongs to one country;
-// "" otherwise.
-func (a *API) campaignCountry(ctx context.Context, c *store.Campaign) string {
+// productsCountry is the country of a campaign's national numbers when the
+// seller set none (or the number does not fit it): that of its products'
+// currency when they share one that belongs to one country; "" otherwise.
+func (a *API) productsCountry(ctx context.Context, c *store.Campaign) string {
 	currency := ""
 	for _, id := range c.ProductIDs {
 		p, err := a.st.GetProduct(ctx, id)

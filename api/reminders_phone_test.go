@@ -86,3 +86,35 @@ func TestReminderPhoneFormats(t *testing.T) {
 		}
 	}
 }
+
+// TestReminderCampaignCountry: a national number is read in the country
+// the viewer's browser gives, else in the campaign's country setting,
+// else in the country of its products' currency.
+func TestReminderCampaignCountry(t *testing.T) {
+	e := newEnv(t)
+	gbp := e.createProduct("UK-1", map[string]any{"currency": "GBP", "price": "20.00"})
+	c := e.createCampaign(map[string]any{"published": true, "product_ids": []string{gbp.ID}, "country": "FR"})
+	path := "/live/" + c.ID + "/reminders"
+	for _, tc := range []struct{ body, want string }{
+		{`{"phone": "06 12 34 56 78"}`, "+33612345678"},                  // the campaign's country
+		{`{"phone": "06.12.34.56.79", "country": "US"}`, "+33612345679"}, // not a US number: the campaign's
+		{`{"phone": "020 7946 0958"}`, "+442079460958"},                  // not French: the currency's (GBP)
+		{`{"phone": "0470 12 34 56", "country": "BE"}`, "+32470123456"},  // the viewer's country first
+	} {
+		var rem reminderView
+		e.must(http.StatusCreated, "POST", path, tc.body, noAuth).decode(t, &rem)
+		if rem.Phone != tc.want {
+			t.Errorf("%s: stored %q, want %q", tc.body, rem.Phone, tc.want)
+		}
+	}
+	// Without a country setting nor a currency with one country, a
+	// national number needs its country code.
+	eur := e.createProduct("EU-1", nil)
+	c = e.createCampaign(map[string]any{"published": true, "product_ids": []string{eur.ID}})
+	r := e.must(http.StatusUnprocessableEntity, "POST", "/live/"+c.ID+"/reminders", `{"phone": "06 12 34 56 78"}`, noAuth)
+	if !strings.Contains(string(r.Body), phoneNeedsCode) {
+		t.Errorf("no country: %s", r.Body)
+	}
+	e.must(http.StatusOK, "PATCH", "/api/v1/campaigns/"+c.ID, map[string]any{"country": "FR"})
+	e.must(http.StatusCreated, "POST", "/live/"+c.ID+"/reminders", `{"phone": "06 12 34 56 78"}`, noAuth)
+}

@@ -61,7 +61,7 @@ type viewerWebRTC struct {
 	Enabled bool   `json:"enabled" doc:"the server plays WHEP at all"`
 	Video   string `json:"video" doc:"H264, or none: and the reason (not live yet...)" example:"H264"`
 	Audio   string `json:"audio" doc:"Opus, or none: and the reason (AAC sources play over LL-HLS only)"`
-	BFrames bool   `json:"b_frames" doc:"the stream has B-frames, which WebRTC drops (a third of the frame rate): the player prefers LL-HLS"`
+	BFrames bool   `json:"b_frames" doc:"the stream has B-frames, which WebRTC drops (a third of the frame rate): the player prefers LL-HLS unless transport is webrtc"`
 }
 
 type viewerInfo struct {
@@ -78,6 +78,7 @@ type viewerInfo struct {
 	Products      []viewerProduct `json:"products" doc:"the products of the show, in the campaign's order"`
 	Online        bool            `json:"online" doc:"an encoder is publishing now (false while the campaign is in preparation: its picture is the host's until the live)"`
 	Playback      viewerPlayback  `json:"playback"`
+	Transport     string          `json:"transport" enum:"auto,webrtc,llhls" doc:"the seller's choice of transport for the live: auto (WebRTC, or LL-HLS when webrtc.b_frames), webrtc (WebRTC whenever webrtc.enabled, B-frames or not), llhls (LL-HLS); the page's ?transport=whep or ?transport=hls overrides it"`
 	WebRTC        viewerWebRTC    `json:"webrtc"`
 	Now           time.Time       `json:"now" doc:"the server's clock when answering, to the millisecond"`
 }
@@ -110,7 +111,8 @@ func (a *API) viewerInfoOf(r *http.Request, c *store.Campaign) viewerInfo {
 			Calendar: l.http("live", c.ID, "calendar.ics"), Reminders: l.http("live", c.ID, "reminders"),
 			Track: l.http("live", c.ID, "track"),
 		},
-		Now: now.Truncate(time.Millisecond),
+		Transport: transportOf(c),
+		Now:       now.Truncate(time.Millisecond),
 	}
 	if len(v.ImageURLs) > 0 {
 		v.CoverURL = v.ImageURLs[0]

@@ -248,8 +248,24 @@ func TestConsoleCatalogAndCampaigns(t *testing.T) {
 	u.click("Upcoming")
 	u.click("Edit")
 	u.fill("Livestream title", "Autumn bags, live")
+	// The playback choices: the transport, and the shoppers' country
+	// (refused in plain words when it is not one).
+	u.check("Always real time (WebRTC)")
+	u.fill("Shoppers' country", "zz")
+	u.click("Save")
+	u.waitFor("the country's error next to its field", `[...document.querySelectorAll('.field-error label')].some((l) => l.textContent.startsWith("Shoppers' country"))`)
+	u.fill("Shoppers' country", "gb")
+	u.waitText("GB: United Kingdom")
+	u.eval(`document.querySelector("input[name=country]").scrollIntoView({block: "center"}); true`, nil)
+	u.screen("campaign-form-playback", true)
 	u.click("Save")
 	u.waitText("Saved.")
+	u.waitText("Always real time (WebRTC); shoppers' country GB")
+	var pb struct{ Transport, Country string }
+	admin.must(200, "GET", "/api/v1/campaigns/"+c.ID, nil, &pb)
+	if pb.Transport != "webrtc" || pb.Country != "GB" {
+		t.Fatalf("the playback choices saved: %+v", pb)
+	}
 	admin.must(200, "GET", "/api/v1/campaigns/"+c.ID, nil, &c)
 	if c.Title != "Autumn bags, live" {
 		t.Fatalf("after the edit: %q", c.Title)

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -233,61 +234,162 @@ func shot(t *testing.T, ctx context.Context, p *browser.Page, name string) {
 
 // TestPlayerBFramesPrefersLLHLS: a push with B-frames (x264's default)
 // plays over LL-HLS at its full frame rate, not over WebRTC at a third of
-// it; the preflight and the stream view say why; ?transport=whep (the
-// seller's choice) still plays WebRTC.
+// it, unless the seller chose otherwise: the campaign's transport webrtc
+// plays WebRTC (and keeps it past the page's second look at the stream),
+// llhls plays LL-HLS even a stream WebRTC carries whole, and the page's
+// ?transport= overrides both. The preflight and the stream view say, in
+// plain words, what the choice does with the stream.
 func TestPlayerBFramesPrefersLLHLS(t *testing.T) {
 	e := newPlayerEnv(t, true)
 	testenv.RequireFFmpeg(t)
-	src := testenv.DefaultSource(40)
+	src := testenv.DefaultSource(60)
 	src.BFrames = 2
-	testenv.Push(t, src, e.c.Ingest.RTMP)
+	push := testenv.Push(t, src, e.c.Ingest.RTMP)
 	waitOnline(t, e.s, e.c.ID, 15*time.Second)
 	time.Sleep(time.Second)
 
-	var pre struct {
-		Warnings []struct{ Code, Message string } `json:"warnings"`
-	}
-	e.admin.must(200, "GET", "/api/v1/campaigns/"+e.c.ID+"/preflight", nil, &pre)
-	warned := false
-	for _, w := range pre.Warnings {
-		if w.Code == "b_frames" {
-			warned = true
-			t.Logf("preflight: %s", w.Message)
+	// setTransport sets the campaign's transport as an edit before the
+	// live would have (a live campaign is not editable).
+	setTransport := func(tr string) {
+		t.Helper()
+		c, err := e.s.store.GetCampaign(t.Context(), e.c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Transport = tr
+		if err := e.s.store.UpdateCampaign(t.Context(), c); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if !warned {
-		t.Errorf("the preflight does not warn of B-frames: %+v", pre.Warnings)
-	}
-	var c struct {
-		Stream struct {
-			BFrames bool `json:"b_frames"`
-			WebRTC  struct {
-				Notes []string `json:"notes"`
-			} `json:"webrtc"`
-		} `json:"stream"`
-	}
-	e.admin.must(200, "GET", "/api/v1/campaigns/"+e.c.ID, nil, &c)
-	if !c.Stream.BFrames || len(c.Stream.WebRTC.Notes) == 0 {
-		t.Errorf("the stream view does not say B-frames: %+v", c.Stream)
+	// views checks the preflight's b_frames warning (want: words it says,
+	// "" for none) and what the stream view says the player plays.
+	views := func(name, want, player string, bframes bool) {
+		t.Helper()
+		var pre struct {
+			Warnings []struct{ Code, Message string } `json:"warnings"`
+		}
+		e.admin.must(200, "GET", "/api/v1/campaigns/"+e.c.ID+"/preflight", nil, &pre)
+		got := ""
+		for _, w := range pre.Warnings {
+			if w.Code == "b_frames" {
+				got = w.Message
+				t.Logf("%s: preflight: %s", name, w.Message)
+			}
+		}
+		if (want == "") != (got == "") || !strings.Contains(got, want) {
+			t.Errorf("%s: the preflight's B-frames warning is %q, want one saying %q", name, got, want)
+		}
+		var c struct {
+			Transport string `json:"transport"`
+			Stream    struct {
+				BFrames bool   `json:"b_frames"`
+				Player  string `json:"player"`
+				WebRTC  struct {
+					Notes []string `json:"notes"`
+				} `json:"webrtc"`
+			} `json:"stream"`
+		}
+		e.admin.must(200, "GET", "/api/v1/campaigns/"+e.c.ID, nil, &c)
+		if c.Stream.BFrames != bframes || (bframes && len(c.Stream.WebRTC.Notes) == 0) || c.Stream.Player != player {
+			t.Errorf("%s: the stream view says %+v, want B-frames %v and the player on %s", name, c.Stream, bframes, player)
+		}
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
-	p := e.page(ctx, "")
+	fps := func(p *browser.Page) float64 {
+		var fps float64
+		if err := p.Eval(ctx, `new Promise((ok) => { const v = __vitrine.video, a = v.getVideoPlaybackQuality().totalVideoFrames;
+		  setTimeout(() => ok((v.getVideoPlaybackQuality().totalVideoFrames - a) / 2), 2000); })`, &fps); err != nil {
+			t.Fatal(err)
+		}
+		return fps
+	}
+
+	// One browser, the page opened again for each case.
+	p := e.page(ctx, "?transport=hls")
+	open := func(query string) {
+		t.Helper()
+		if err := p.Navigate(ctx, e.base+"/watch/"+e.c.ID+query); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// auto (the default): LL-HLS at the full frame rate.
+	views("auto", "uses LL-HLS instead", "llhls", true)
+	open("")
 	waitPlaying(t, ctx, p, "hls")
-	var fps float64
-	if err := p.Eval(ctx, `new Promise((ok) => { const v = __vitrine.video, a = v.getVideoPlaybackQuality().totalVideoFrames;
-	  setTimeout(() => ok((v.getVideoPlaybackQuality().totalVideoFrames - a) / 2), 2000); })`, &fps); err != nil {
+	f := fps(p)
+	t.Logf("auto: B-frame stream over LL-HLS: %.1f frames/s decoded", f)
+	if f < 20 {
+		t.Errorf("LL-HLS plays %.1f frames/s of a 30 fps stream", f)
+	}
+
+	// ?transport=whep on the page: WebRTC.
+	open("?transport=whep")
+	if err := p.WaitFor(ctx, `window.__vitrine && __vitrine.transport === "whep" && __vitrine.video.getVideoPlaybackQuality().totalVideoFrames > 5`, 100*time.Millisecond); err != nil {
+		t.Fatalf("?transport=whep does not play WebRTC: %v", err)
+	}
+
+	// The seller chose WebRTC: WebRTC, B-frames or not, still after the
+	// page's second look at the stream (3 s in); the preflight says what
+	// it costs.
+	setTransport("webrtc")
+	views("webrtc", "a third of the frames", "webrtc", true)
+	open("")
+	if err := p.WaitFor(ctx, `window.__vitrine && __vitrine.transport === "whep" && __vitrine.video.getVideoPlaybackQuality().totalVideoFrames > 5`, 100*time.Millisecond); err != nil {
+		t.Fatalf("transport webrtc does not play WebRTC: %v", err)
+	}
+	time.Sleep(4500 * time.Millisecond)
+	var tr string
+	if err := p.Eval(ctx, `__vitrine.transport`, &tr); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("B-frame stream over LL-HLS: %.1f frames/s decoded", fps)
-	if fps < 20 {
-		t.Errorf("LL-HLS plays %.1f frames/s of a 30 fps stream", fps)
+	if tr != "whep" {
+		t.Errorf("transport webrtc: the page went to %q after its second look", tr)
+	}
+	t.Logf("webrtc: B-frame stream over WebRTC: %.1f frames/s decoded", fps(p))
+
+	// The seller chose LL-HLS; ?transport=whep still overrides it.
+	setTransport("llhls")
+	views("llhls", "", "llhls", true)
+	open("?transport=whep")
+	if err := p.WaitFor(ctx, `window.__vitrine && __vitrine.transport === "whep" && __vitrine.video.getVideoPlaybackQuality().totalVideoFrames > 5`, 100*time.Millisecond); err != nil {
+		t.Fatalf("?transport=whep does not override transport llhls: %v", err)
 	}
 
-	// The seller's choice.
-	p2 := e.page(ctx, "?transport=whep")
-	if err := p2.WaitFor(ctx, `window.__vitrine && __vitrine.transport === "whep" && __vitrine.video.getVideoPlaybackQuality().totalVideoFrames > 5`, 100*time.Millisecond); err != nil {
-		t.Fatalf("?transport=whep does not play WebRTC: %v", err)
+	// A stream without B-frames, which WebRTC carries whole: llhls still
+	// plays LL-HLS.
+	push.Stop()
+	src.BFrames = 0
+	testenv.Push(t, src, e.c.Ingest.RTMP)
+	if err := waitUntil(30*time.Second, func() bool {
+		var c struct {
+			Stream *struct {
+				Online  bool       `json:"online"`
+				BFrames bool       `json:"b_frames"`
+				Tracks  []struct{} `json:"tracks"`
+			} `json:"stream"`
+		}
+		e.admin.must(200, "GET", "/api/v1/campaigns/"+e.c.ID, nil, &c)
+		return c.Stream != nil && c.Stream.Online && !c.Stream.BFrames && len(c.Stream.Tracks) > 0
+	}); err != nil {
+		t.Fatalf("the push without B-frames: %v", err)
+	}
+	time.Sleep(time.Second)
+	views("llhls, no B-frames", "", "llhls", false)
+	open("")
+	waitPlaying(t, ctx, p, "hls")
+}
+
+// waitUntil polls ok every 200 ms until it holds or d has passed.
+func waitUntil(d time.Duration, ok func() bool) error {
+	for end := time.Now().Add(d); ; time.Sleep(200 * time.Millisecond) {
+		if ok() {
+			return nil
+		}
+		if time.Now().After(end) {
+			return fmt.Errorf("not within %s", d)
+		}
 	}
 }

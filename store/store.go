@@ -340,7 +340,23 @@ type Campaign struct {
 	// UpdatedAt, because two nodes' clocks can give two writes the same
 	// (or a backwards) time, never the same version.
 	Version int64 `json:"version"`
+
+	// Transport is how the player page plays the live, as the seller
+	// chose: TransportAuto (WebRTC, or LL-HLS when the stream has
+	// B-frames), TransportWebRTC or TransportLLHLS. "" reads as auto.
+	Transport string `json:"transport"`
+	// Country is the ISO 3166-1 alpha-2 code (upper case) of the
+	// campaign's audience, the default country of the national phone
+	// numbers shoppers leave; "" for none.
+	Country string `json:"country"`
 }
+
+// A campaign's transports (Campaign.Transport).
+const (
+	TransportAuto   = "auto"
+	TransportWebRTC = "webrtc"
+	TransportLLHLS  = "llhls"
+)
 
 // Campaign statuses, derived from the campaign's times and now.
 const (

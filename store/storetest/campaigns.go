@@ -29,6 +29,8 @@ func testCampaignCRUD(t *testing.T, s store.Store) {
 		NotifyBeforeStart: 15*time.Minute + 1500*time.Nanosecond,
 		Published:         true,
 		LiveStartedAt:     &started,
+		Transport:         store.TransportWebRTC,
+		Country:           "FR",
 	}
 	before := time.Now()
 	must(t, s.CreateCampaign(ctx, c))
@@ -58,6 +60,7 @@ func testCampaignCRUD(t *testing.T, s store.Store) {
 	ended := base.Add(-time.Minute)
 	c.Title, c.Images, c.ProductIDs, c.VoucherIDs = "Winter drop II", nil, []string{ps[1], ps[2]}, nil
 	c.LiveEndedAt, c.NotifiedBeforeStart, c.StreamKey, c.CreatedAt = &ended, true, "", time.Time{}
+	c.Transport, c.Country = store.TransportLLHLS, ""
 	must(t, s.UpdateCampaign(ctx, c))
 	equal(t, "Version after update", c.Version, int64(2))
 	equal(t, "stream key kept", c.StreamKey, key)

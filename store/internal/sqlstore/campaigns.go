@@ -13,7 +13,7 @@ import (
 
 const campaignCols = `id, title, description, images, starts_at, ends_at, visibility,
 	notify_at_creation, notify_before_start_us, notified_before_start, published, stream_key,
-	live_started_at, live_ended_at, preparing_since, last_prepared_at, created_at, updated_at, version`
+	live_started_at, live_ended_at, preparing_since, last_prepared_at, transport, country, created_at, updated_at, version`
 
 // microsScanner reads a duration stored as integer microseconds.
 type microsScanner struct{ d *time.Duration }
@@ -32,7 +32,7 @@ func scanCampaign(r rowScanner, c *store.Campaign) error {
 		scanTime(&c.EndsAt), &c.Visibility, &c.NotifyAtCreation, microsScanner{&c.NotifyBeforeStart},
 		&c.NotifiedBeforeStart, &c.Published, &c.StreamKey, scanNullTime(&c.LiveStartedAt),
 		scanNullTime(&c.LiveEndedAt), scanNullTime(&c.PreparingSince), scanNullTime(&c.LastPreparedAt),
-		scanTime(&c.CreatedAt), scanTime(&c.UpdatedAt), &c.Version)
+		&c.Transport, &c.Country, scanTime(&c.CreatedAt), scanTime(&c.UpdatedAt), &c.Version)
 }
 
 // normCampaign puts c in the form it reads back in: times in UTC to the
@@ -56,7 +56,7 @@ func (db *DB) campaignArgs(c *store.Campaign) ([]any, error) {
 	return []any{c.Title, c.Description, images, db.timeArg(c.StartsAt), db.timeArg(c.EndsAt),
 		c.Visibility, c.NotifyAtCreation, c.NotifyBeforeStart.Microseconds(), c.NotifiedBeforeStart,
 		c.Published, c.StreamKey, db.nullTimeArg(c.LiveStartedAt), db.nullTimeArg(c.LiveEndedAt),
-		db.nullTimeArg(c.PreparingSince), db.nullTimeArg(c.LastPreparedAt)}, nil
+		db.nullTimeArg(c.PreparingSince), db.nullTimeArg(c.LastPreparedAt), c.Transport, c.Country}, nil
 }
 
 // CreateCampaign inserts c with its product and voucher lists in one
@@ -81,7 +81,7 @@ func (db *DB) CreateCampaign(ctx context.Context, c *store.Campaign) error {
 		}
 		args = append([]any{id}, append(args, db.timeArg(t))...)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO campaigns (`+campaignCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, 1)`, args...); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, 1)`, args...); err != nil {
 			return db.fail(err, "create campaign", keyTaken, "")
 		}
 		return db.writeLinks(ctx, tx, id, c)
@@ -125,8 +125,8 @@ func (db *DB) UpdateCampaign(ctx context.Context, c *store.Campaign) error {
 			starts_at = $5, ends_at = $6, visibility = $7, notify_at_creation = $8,
 			notify_before_start_us = $9, notified_before_start = $10, published = $11,
 			stream_key = COALESCE(NULLIF($12, ''), stream_key), live_started_at = $13,
-			live_ended_at = $14, preparing_since = $15, last_prepared_at = $16, updated_at = $17,
-			version = version + 1 WHERE id = $1 AND version = $18 RETURNING stream_key, created_at, version`, args...).
+			live_ended_at = $14, preparing_since = $15, last_prepared_at = $16, transport = $17,
+			country = $18, updated_at = $19, version = version + 1 WHERE id = $1 AND version = $20 RETURNING stream_key, created_at, version`, args...).
 			Scan(&key, scanTime(&created), &version)
 		if errors.Is(err, sql.ErrNoRows) {
 			return db.staleOrMissing(ctx, tx, "update", c.ID, c.Version)

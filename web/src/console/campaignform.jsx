@@ -13,6 +13,25 @@ const beforeChoices = [
   ['24h', '1 day'],
 ];
 
+// The campaign's transport: how the player page plays the live.
+const transportChoices = [
+  ['auto', 'Automatic (recommended)', 'Real time (WebRTC, under a second behind); if your encoder sends B-frames, a few seconds behind (LL-HLS) so that viewers see every frame.'],
+  ['webrtc', 'Always real time (WebRTC)', 'Under a second behind, for auctions and quick answers. If your encoder sends B-frames, viewers see only about a third of the frames: turn them off.'],
+  ['llhls', 'Always smooth (LL-HLS)', 'A few seconds behind, every frame, whatever the encoder sends.'],
+];
+
+// countryHint names the country of a two-letter code as the seller types it.
+function countryHint(code) {
+  const what = 'Phone numbers shoppers write without their country code (like 06 12 34 56 78) are read as numbers of this country.';
+  const c = (code || '').trim().toUpperCase();
+  if (!/^[A-Z]{2}$/.test(c)) return 'Two letters, e.g. FR for France or GB for the United Kingdom. ' + what;
+  let name = '';
+  try {
+    name = new Intl.DisplayNames(['en'], { type: 'region' }).of(c);
+  } catch {}
+  return (name && name !== c ? `${c}: ${name}. ` : '') + what;
+}
+
 function blank() {
   const start = new Date(Date.now() + 60 * 60 * 1000);
   start.setMinutes(0, 0, 0);
@@ -20,6 +39,7 @@ function blank() {
   return {
     title: '', description: '', images: [], imageURLs: {}, starts_at: toLocalInput(start.toISOString()), ends_at: toLocalInput(end.toISOString()),
     visibility: 'suggested', product_ids: [], voucher_ids: [], notify_at_creation: false, notify_before: '', published: false,
+    transport: 'auto', country: '',
   };
 }
 
@@ -37,6 +57,8 @@ function fromCampaign(c, clone) {
     notify_at_creation: c.notify_at_creation,
     notify_before: c.notify_before_start && c.notify_before_start !== '0s' ? shortDuration(c.notify_before_start) : '',
     published: c.published,
+    transport: c.transport || 'auto',
+    country: c.country || '',
   };
   if (clone && new Date(c.ends_at) < new Date()) {
     const b = blank();
@@ -89,6 +111,8 @@ export function CampaignForm() {
     notify_at_creation: form.notify_at_creation,
     notify_before_start: form.notify_before || '0s',
     published: form.published,
+    transport: form.transport,
+    country: form.country.trim().toUpperCase(),
   });
 
   const save = async (goLive) => {
@@ -176,6 +200,28 @@ export function CampaignForm() {
               )}
             </Field>
           )}
+        </fieldset>
+        <fieldset>
+          <legend>Playback</legend>
+          <fieldset class="radios" aria-describedby={errors.transport ? 'transport-err' : undefined}>
+            <legend>How viewers receive the video</legend>
+            {transportChoices.map(([v, l, d]) => (
+              <label class="check">
+                <input type="radio" name="transport" value={v} checked={form.transport === v} onChange={set('transport')} />
+                <span>
+                  {l}
+                  <span class="sub">{d}</span>
+                </span>
+              </label>
+            ))}
+            {errors.transport && <p class="error" id="transport-err">{errors.transport}</p>}
+          </fieldset>
+          <Field label="Shoppers' country (optional)" hint={countryHint(form.country)} error={errors.country}>
+            {(a) => (
+              <input {...a} name="country" class="country" maxLength={2} autocomplete="off" autocapitalize="characters" spellcheck={false}
+                placeholder="FR" value={form.country} onInput={set('country')} />
+            )}
+          </Field>
         </fieldset>
         <label class="check publish">
           <input type="checkbox" name="published" checked={form.published} onChange={set('published')} />

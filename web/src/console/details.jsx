@@ -61,6 +61,11 @@ export function CampaignDetails() {
           <dd>{fmtDate(c.starts_at)} – {fmtDate(c.ends_at)}</dd>
           <dt>Visibility</dt>
           <dd>{c.visibility === 'followers' ? 'Only for followers' : 'Suggested'}{c.published ? ', published' : ', not published'}</dd>
+          <dt>Playback</dt>
+          <dd>
+            {c.transport === 'webrtc' ? 'Always real time (WebRTC)' : c.transport === 'llhls' ? 'Always smooth (LL-HLS)' : 'Automatic'}
+            {c.country ? `; shoppers' country ${c.country}` : ''}
+          </dd>
           <dt>Products and vouchers</dt>
           <dd>{count(c.product_ids.length, 'product')}, {count(c.voucher_ids.length, 'voucher')}</dd>
           <dt>Notifications</dt>

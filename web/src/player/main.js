@@ -290,14 +290,15 @@ async function startLive() {
   } catch (e) {
     fail(e);
   }
-  // B-frames the server had not seen yet when the page chose WebRTC.
+  // B-frames the server had not seen yet when the page chose WebRTC (the
+  // campaign's transport "auto"): LL-HLS then.
   if (!force && video.transport === 'whep') setTimeout(() => recheckBFrames(gen), 3000);
   heartbeat();
 }
 
 async function recheckBFrames(gen) {
   const i = await fetchInfo().catch(() => null);
-  if (gen !== liveGen || video.transport !== 'whep' || !i?.webrtc?.b_frames) return;
+  if (gen !== liveGen || video.transport !== 'whep' || !i?.webrtc?.b_frames || webrtcSuits(i)) return;
   debug.bframes = true;
   video.fallback?.();
 }
