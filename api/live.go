@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"vitrine/events"
@@ -329,8 +330,14 @@ func (a *API) preflight(w http.ResponseWriter, r *http.Request) error {
 		if !hasAudio {
 			warn("no_audio", "the encoder sends no audio: viewers will hear nothing")
 		}
-		if aac && transport != store.TransportLLHLS {
-			warn("aac_webrtc", "AAC audio cannot be played over WebRTC yet: WebRTC (WHEP) viewers get the picture only; LL-HLS viewers hear it")
+		// AAC is transcoded to Opus for WebRTC viewers; only a server that
+		// cannot (no ffmpeg with libopus) leaves them without sound.
+		if aac && transport != store.TransportLLHLS && a.webrtcInfo != nil {
+			if w := a.webrtcInfo(c.ID); w != nil && strings.HasPrefix(w.Audio, "none") {
+				warn("aac_webrtc", "WebRTC viewers get the picture without sound: the server cannot turn the encoder's AAC audio "+
+					"into Opus (%s). LL-HLS viewers hear it; install ffmpeg with libopus on the server, or send Opus over RTSP or WHIP",
+					strings.TrimPrefix(strings.TrimPrefix(w.Audio, "none: "), "AAC source: "))
+			}
 		}
 		if hasVideo && bframes {
 			switch {

@@ -144,6 +144,14 @@ type WebRTC struct {
 	// ICEServers are STUN/TURN URLs given to clients:
 	// "stun:host:port" or "turn:user:password@host:port?transport=udp".
 	ICEServers []string `yaml:"ice_servers"`
+	// AACToOpus transcodes the AAC audio of RTMP and RTSP sources to Opus
+	// for WebRTC viewers (with FFmpeg, once per stream); without it they
+	// get the picture only.
+	AACToOpus bool `yaml:"aac_to_opus"`
+	// FFmpeg is the ffmpeg executable the transcoder runs.
+	FFmpeg string `yaml:"ffmpeg"`
+	// OpusBitrate is the transcoded audio's bitrate, in bits per second.
+	OpusBitrate int `yaml:"opus_bitrate"`
 }
 
 type HLS struct {
@@ -314,6 +322,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WebRTC.Enabled {
 		checkListen("webrtc.ice_listen", c.WebRTC.ICEListen)
+		if c.WebRTC.OpusBitrate != 0 && (c.WebRTC.OpusBitrate < 6000 || c.WebRTC.OpusBitrate > 510000) {
+			bad("webrtc.opus_bitrate", "%d is outside Opus's 6000 to 510000 bits per second", c.WebRTC.OpusBitrate)
+		}
 		for i, ip := range c.WebRTC.PublicIPs {
 			if net.ParseIP(ip) == nil {
 				bad(fmt.Sprintf("webrtc.public_ips[%d]", i), "%q is not an IP address", ip)

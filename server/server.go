@@ -215,6 +215,7 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 		s.webrtc, err = webrtc.New(webrtc.Config{
 			Hub: s.hub, Auth: s.publishAuth(), ICEListen: cfg.WebRTC.ICEListen, PublicIPs: cfg.WebRTC.PublicIPs,
 			ICEServers: ice, AllowOrigins: cfg.HTTP.AllowOrigins, Logger: log,
+			AACToOpus: webrtc.AACToOpus{Disabled: !cfg.WebRTC.AACToOpus, FFmpeg: cfg.WebRTC.FFmpeg, Bitrate: cfg.WebRTC.OpusBitrate},
 			// The shopping data channel also rides on WHEP sessions.
 			OnDataChannel: func(ctx context.Context, id string, ch webrtc.DataChannel) {
 				s.channels.Serve(ctx, id, ch)

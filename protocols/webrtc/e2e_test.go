@@ -238,12 +238,26 @@ func feedRTMPLike(t *testing.T, hub *stream.Hub, id string, m *testMedia) (stop 
 }
 
 // A stream with H.264 and AAC, as RTMP brings: WHEP viewers get the video
-// (starting on the replayed keyframe interval), no audio, and the stream's
-// info says why. When the stream ends, viewers are closed.
+// (starting on the replayed keyframe interval) and the audio transcoded to
+// Opus; with the transcoder off, no audio, and the stream's info says why.
+// When the stream ends, viewers are closed.
 func TestWHEPFromRTMPSource(t *testing.T) {
 	t.Parallel()
+	for _, transcode := range []bool{true, false} {
+		name := "aac_to_opus"
+		if !transcode {
+			name = "picture_only"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testWHEPFromRTMPSource(t, transcode)
+		})
+	}
+}
+
+func testWHEPFromRTMPSource(t *testing.T, transcode bool) {
 	m := loadMedia(t)
-	ts := newTestServer(t)
+	ts := newTestServer(t, func(c *Config) { c.AACToOpus.Disabled = !transcode })
 	feedRTMPLike(t, ts.hub, "rtmpcamp", m)
 	time.Sleep(1500 * time.Millisecond) // mid-GOP: a new viewer needs the cache
 
@@ -257,8 +271,8 @@ func TestWHEPFromRTMPSource(t *testing.T) {
 			continue
 		}
 		_, inactive := md.Attribute("inactive")
-		if md.MediaName.Port.Value != 0 && !inactive {
-			t.Errorf("the audio section of the answer is active:\n%s", v.answer)
+		if active := md.MediaName.Port.Value != 0 && !inactive; active != transcode {
+			t.Errorf("the audio section of the answer is active: %v, want %v\n%s", active, transcode, v.answer)
 		}
 	}
 	waitFor(t, 8*time.Second, "30 frames", func() bool { return v.frameCount() >= 30 })
@@ -270,12 +284,22 @@ func TestWHEPFromRTMPSource(t *testing.T) {
 	if decoded, errs := v.decodeFrames(t); decoded < frames*9/10 || errs != "" {
 		t.Errorf("ffmpeg decoded %d of %d frames; errors: %s", decoded, frames, errs)
 	}
-	if n := v.audio.Load(); n != 0 {
-		t.Errorf("%d audio packets for an AAC source", n)
-	}
 	info := ts.StreamInfo("rtmpcamp")
-	if info.WHEPAudio != "none: AAC source (not playable over WebRTC)" || info.WHEPVideo != "H264" {
-		t.Errorf("StreamInfo = %+v", info)
+	if transcode {
+		// 30 frames take a second: about 50 packets of 20 ms.
+		if n := v.audio.Load(); n < 25 {
+			t.Errorf("%d Opus packets for an AAC source", n)
+		}
+		if info.WHEPAudio != "Opus (transcoded from AAC)" || info.WHEPVideo != "H264" {
+			t.Errorf("StreamInfo = %+v", info)
+		}
+	} else {
+		if n := v.audio.Load(); n != 0 {
+			t.Errorf("%d audio packets for an AAC source", n)
+		}
+		if !strings.HasPrefix(info.WHEPAudio, "none: AAC source: AAC audio is not transcoded") || info.WHEPVideo != "H264" {
+			t.Errorf("StreamInfo = %+v", info)
+		}
 	}
 
 	ts.hub.End("rtmpcamp")

@@ -512,11 +512,3 @@ func (u *tsUnwrapper) peek(ts uint32) int64 {
 func ticks(n, clock int64) time.Duration {
 	return time.Duration(n/clock)*time.Second + time.Duration(n%clock)*time.Second/time.Duration(clock)
 }
-
-// ntpTime converts an NTP timestamp (RFC 5905) to a time.
-func ntpTime(ntp uint64) time.Time {
-	const unixOffset = 2208988800 // seconds from 1900 to 1970
-	secs := int64(ntp>>32) - unixOffset
-	nanos := (ntp & 0xffffffff) * 1e9 >> 32
-	return time.Unix(secs, int64(nanos))
-}

@@ -89,11 +89,13 @@ func ingestEngine(o *offer) (*pion.MediaEngine, *interceptor.Registry, error) {
 	return m, ir, nil
 }
 
-// playbackEngine sends to a WHEP viewer. Only sender reports are generated
-// by an interceptor (browsers need them for lip sync). NACKs are answered
-// from the stream's shared packet history (fanout.go) instead of pion's
-// responder, which would copy every packet into a per-viewer buffer; and
-// without RTX the retransmission is the shared packet itself.
+// playbackEngine sends to a WHEP viewer, with no interceptor. NACKs are
+// answered from the stream's shared packet history (read.go) instead of
+// pion's responder, which would copy every packet into a per-viewer
+// buffer; without RTX the retransmission is the shared packet itself.
+// Sender reports, which browsers need for lip sync, are the viewer's own
+// (sr.go): pion's map RTP time to the time a packet was sent, which for
+// transcoded audio is later than its video by the transcoder's delay.
 func playbackEngine(o *offer) (*pion.MediaEngine, *interceptor.Registry, error) {
 	m := &pion.MediaEngine{}
 	ir := &interceptor.Registry{}
@@ -108,10 +110,5 @@ func playbackEngine(o *offer) (*pion.MediaEngine, *interceptor.Registry, error) 
 			return nil, nil, err
 		}
 	}
-	sr, err := report.NewSenderInterceptor()
-	if err != nil {
-		return nil, nil, fmt.Errorf("sender reports: %w", err)
-	}
-	ir.Add(sr)
 	return m, ir, nil
 }

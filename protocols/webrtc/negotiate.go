@@ -341,6 +341,7 @@ type trackSelection struct {
 	sps   []byte
 	why   [numKinds]string
 	opus  *stream.Opus
+	aac   *stream.MPEG4Audio // carried as Opus (transcoded)
 }
 
 // selectTracks picks the first H.264 track and the first Opus track.
@@ -388,7 +389,10 @@ func (sel trackSelection) videoNote() string {
 }
 
 func (sel trackSelection) audioNote() string {
-	if sel.index[kindAudio] >= 0 {
+	switch {
+	case sel.aac != nil:
+		return "Opus (transcoded from AAC)"
+	case sel.index[kindAudio] >= 0:
 		return "Opus"
 	}
 	return "none: " + sel.why[kindAudio]

@@ -29,8 +29,12 @@ type packet struct {
 	// keyStart marks the first packet of a keyframe: a viewer may start
 	// there.
 	keyStart bool
-	hdr      rtp.Header
-	payload  []byte
+	// ntp is the capture time of the packet's media (unix ns), on the
+	// stream's one clock: sender reports map RTP time to it, so that a
+	// browser syncs audio and video however late either was sent.
+	ntp     int64
+	hdr     rtp.Header
+	payload []byte
 }
 
 // outTrack packetizes one track of a stream for every viewer.
@@ -126,9 +130,10 @@ func (t *outTrack) packetizeH264(u *stream.Unit, dst []*packet) []*packet {
 		}
 	}
 	ts := t.rtpTime(u.PTS)
+	ntp := u.NTP.UnixNano()
 	for j := range slab {
 		p := &slab[j]
-		p.kind = kindVideo
+		p.kind, p.ntp = kindVideo, ntp
 		p.hdr = rtp.Header{Version: 2, SequenceNumber: t.seq, Timestamp: ts}
 		t.seq++
 		dst = append(dst, p)
@@ -138,15 +143,12 @@ func (t *outTrack) packetizeH264(u *stream.Unit, dst []*packet) []*packet {
 	return dst
 }
 
-// packetizeOpus appends the one packet of an Opus frame (RFC 7587).
-func (t *outTrack) packetizeOpus(u *stream.Unit, dst []*packet) []*packet {
-	if len(u.Payload) == 0 || len(u.Payload[0]) == 0 {
-		return dst
-	}
-	p := &packet{kind: kindAudio, keyStart: true, payload: u.Payload[0],
-		hdr: rtp.Header{Version: 2, SequenceNumber: t.seq, Timestamp: t.rtpTime(u.PTS)}}
+// packetizeOpus returns the one packet of an Opus frame (RFC 7587).
+func (t *outTrack) packetizeOpus(pts time.Duration, ntp int64, frame []byte) *packet {
+	p := &packet{kind: kindAudio, keyStart: true, payload: frame, ntp: ntp,
+		hdr: rtp.Header{Version: 2, SequenceNumber: t.seq, Timestamp: t.rtpTime(pts)}}
 	t.seq++
-	return append(dst, p)
+	return p
 }
 
 // History sizes, in packets. Video: a few seconds at a few Mb/s, enough

@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"weak"
 
+	"vitrine/internal/aacopus"
 	"vitrine/stream"
 )
 
@@ -38,6 +40,13 @@ type fanout struct {
 
 	scratch []*packet // fanout goroutine only
 	gop     []*packet // under mu
+
+	// tc transcodes an AAC source to Opus (fanout goroutine only);
+	// ntpOffset is the stream's capture clock minus PTS (ns), for the
+	// transcoded packets' sender reports.
+	tc        *aacopus.Transcoder
+	tcCodec   *stream.MPEG4Audio
+	ntpOffset atomic.Int64
 }
 
 func newFanout(s *Server, st *stream.Stream) *fanout {
@@ -87,6 +96,7 @@ func (s *Server) dropFanout(f *fanout) {
 func (f *fanout) run() {
 	defer f.srv.wg.Done()
 	err := f.read()
+	f.setTranscoder(nil)
 	f.finish(err)
 }
 
@@ -106,10 +116,11 @@ func (f *fanout) read() error {
 }
 
 func (f *fanout) setTracks(tracks []*stream.Track) {
-	sel := selectTracks(tracks)
+	sel := f.srv.playable(tracks)
 	if sel.index[kindAudio] < 0 {
 		f.srv.noteOnce(f.stream, "whep viewers get no audio", "reason", sel.why[kindAudio])
 	}
+	f.setTranscoder(sel.aac)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.byIndex = make([]*outTrack, len(tracks))
@@ -134,6 +145,15 @@ func (f *fanout) onUnit(u *stream.Unit) error {
 	if ot == nil {
 		return nil
 	}
+	if !u.NTP.IsZero() {
+		f.ntpOffset.Store(u.NTP.UnixNano() - int64(u.PTS))
+	}
+	if ot.kind == kindAudio && f.tc != nil {
+		if len(u.Payload) > 0 {
+			f.tc.Write(u.PTS, u.Payload[0])
+		}
+		return nil
+	}
 	pkts := f.scratch[:0]
 	if ot.kind == kindVideo {
 		if isBFrame(u.Payload) {
@@ -148,7 +168,10 @@ func (f *fanout) onUnit(u *stream.Unit) error {
 		}
 		pkts = ot.packetizeH264(u, pkts)
 	} else {
-		pkts = ot.packetizeOpus(u, pkts)
+		if len(u.Payload) == 0 || len(u.Payload[0]) == 0 {
+			return nil
+		}
+		pkts = append(pkts, ot.packetizeOpus(u.PTS, u.NTP.UnixNano(), u.Payload[0]))
 	}
 	f.mu.Lock()
 	for _, p := range pkts {

@@ -120,10 +120,16 @@ func (v *viewer) overflowLocked() {
 // run writes queued packets to the peer until the session ends.
 func (v *viewer) run() {
 	batch := make([]*packet, 0, 64)
+	reports := time.NewTimer(firstReport)
+	defer reports.Stop()
 	for {
 		select {
 		case <-v.ss.ctx.Done():
 			return
+		case now := <-reports.C:
+			v.sendReports(now)
+			reports.Reset(reportInterval)
+			continue
 		case <-v.notify:
 		}
 		v.mu.Lock()
@@ -217,9 +223,10 @@ type viewerTrack struct {
 	streamID string
 	mime     string
 	binding  atomic.Pointer[trackBinding]
-	// hdr and ready belong to the viewer's writer goroutine.
+	// hdr, ready and sr belong to the viewer's writer goroutine.
 	hdr   rtp.Header
 	ready bool
+	sr    srState
 }
 
 type trackBinding struct {
@@ -277,6 +284,9 @@ func (t *viewerTrack) write(p *packet, done <-chan struct{}) {
 	*h = p.hdr
 	h.SSRC, h.PayloadType = b.ssrc, b.pt
 	n, err := b.ws.WriteRTP(h, p.payload)
+	if n > 0 {
+		t.sr.sent(p)
+	}
 	if t.ready || err != nil {
 		return
 	}
@@ -298,4 +308,7 @@ func (t *viewerTrack) write(p *packet, done <-chan struct{}) {
 		n, err = b.ws.WriteRTP(h, p.payload)
 	}
 	t.ready = n > 0
+	if t.ready {
+		t.sr.sent(p)
+	}
 }

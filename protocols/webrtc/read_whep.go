@@ -20,7 +20,7 @@ func (s *Server) startWHEP(ctx context.Context, streamID string, body []byte, in
 	if len(tracks) == 0 {
 		return nil, "", errStreamNotFound
 	}
-	sel := selectTracks(tracks)
+	sel := s.playable(tracks)
 	o, err := chooseWHEP(body, sel)
 	if err != nil {
 		return nil, "", err

@@ -103,6 +103,9 @@ type Config struct {
 	// connected, and the func it returns once the session has ended
 	// (analytics count the viewers and their watching time).
 	OnViewer func(v ViewerInfo) (left func())
+	// AACToOpus: AAC sources are heard over WebRTC through a transcoder
+	// (aac.go); on by default.
+	AACToOpus AACToOpus
 }
 
 // ViewerInfo describes a connected WHEP viewer to Config.OnViewer.
@@ -127,7 +130,8 @@ type ICEServer struct {
 type Info struct {
 	// WHEPVideo is "H264", or "none: <reason>".
 	WHEPVideo string `json:"whep_video"`
-	// WHEPAudio is "Opus", or "none: <reason>" (an AAC source).
+	// WHEPAudio is "Opus", "Opus (transcoded from AAC)", or "none:
+	// <reason>" (an AAC source that cannot be transcoded).
 	WHEPAudio string `json:"whep_audio"`
 	// WHEPViewers counts the WHEP sessions of the stream.
 	WHEPViewers int `json:"whep_viewers"`
@@ -163,6 +167,8 @@ type Server struct {
 	noted map[string]weak.Pointer[stream.Stream]
 	// pending counts reservations whose session is being negotiated.
 	pending int
+	// aacOpus says why AAC cannot be transcoded; "" when it can (Start).
+	aacOpus string
 
 	// wg counts the server's goroutines: session supervisors (each waits
 	// for its session's own goroutines: track readers, RTCP readers, the
@@ -272,6 +278,7 @@ func (s *Server) Start() error {
 		}
 	}
 	l.startMuxes(s.log)
+	s.probeAACToOpus()
 	s.ice = l
 	s.settings = s.settingEngine(l)
 	s.started = true
@@ -338,7 +345,7 @@ func (s *Server) StreamInfo(id string) Info {
 		info.WHEPVideo, info.WHEPAudio = "none: stream is not live", "none: stream is not live"
 		return info
 	}
-	sel := selectTracks(st.Tracks())
+	sel := s.playable(st.Tracks())
 	info.WHEPVideo, info.WHEPAudio = sel.videoNote(), sel.audioNote()
 	if f != nil && f.stream == st {
 		info.Notes = f.notes()

@@ -58,9 +58,9 @@ ui.msg = h('p', { class: 'vt-msg', role: 'status', hidden: true });
 ui.title = h('h1', { class: 'vt-title' });
 ui.badge = h('span', { class: 'vt-badge' });
 ui.viewers = h('span', { class: 'vt-viewers-n' });
-ui.pins = h('div', { class: 'vt-pins', 'aria-label': 'Products on screen', role: 'region' });
+ui.pins = h('section', { class: 'vt-pins', 'aria-label': 'Products on screen' }, h('h2', { class: 'vt-sr', text: 'Products on screen' }));
 ui.voucher = h('div', { class: 'vt-voucher', role: 'region', 'aria-label': 'Voucher', hidden: true });
-ui.chat = h('ul', { class: 'vt-chat', role: 'log', 'aria-label': 'Chat', 'aria-live': 'polite' });
+ui.chat = h('ul', { class: 'vt-chat', 'aria-label': 'Chat', 'aria-live': 'polite', 'aria-relevant': 'additions' });
 ui.poll = h('section', { class: 'vt-poll vt-panel', 'aria-label': 'Poll', hidden: true });
 ui.win = h('section', { class: 'vt-win vt-panel', 'aria-label': 'Instant win', hidden: true });
 ui.likes = h('span', { class: 'vt-likes-n', text: '0' });
@@ -404,7 +404,7 @@ function showUpcoming() {
       info.description ? h('p', { class: 'vt-desc', text: info.description }) : null,
       h('a', { class: 'vt-btn', href: urls.calendar, download: `${id}.ics`, onclick: () => track('alert.subscribe', { channel: 'calendar' }) }, 'Add to calendar'),
       sms,
-      teaser.length ? h('div', { class: 'vt-teaser', 'aria-label': 'Products of the show', role: 'region' }, teaser) : null,
+      teaser.length ? h('section', { class: 'vt-teaser', 'aria-label': 'Products of the show' }, h('h2', { class: 'vt-sr', text: 'Products of the show' }), teaser) : null,
     ].filter(Boolean),
   );
 }
@@ -573,7 +573,8 @@ function toggleMute() {
   muteBtn.replaceChildren(icon(v.muted ? 'muted' : 'sound'));
   muteBtn.setAttribute('aria-label', v.muted ? 'Unmute' : 'Mute');
   muteBtn.setAttribute('aria-pressed', String(!v.muted));
-  // WebRTC carries no audio for AAC sources: sound means LL-HLS.
+  // WebRTC carries no sound when the server cannot transcode an AAC
+  // source (its info says "none: ..."): sound means LL-HLS then.
   if (!v.muted && video.transport === 'whep' && /^none/.test(info?.webrtc?.audio || '') && !force) {
     video.playHLS(asViewer(urls.hls), { live: true }).catch(fail);
   }
