@@ -21,7 +21,9 @@ COPY --from=web /web/dist ./web/dist
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/vitrine .
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+# ffmpeg (with libopus) turns AAC sources' audio into Opus for WebRTC
+# viewers (webrtc.aac_to_opus); without it they get the picture only.
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates ffmpeg \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /data vitrine && mkdir -p /data && chown vitrine /data
 COPY --from=build /out/vitrine /usr/local/bin/vitrine
