@@ -75,7 +75,7 @@ func (f *fanout) setTranscoder(aac *stream.MPEG4Audio) {
 		return
 	}
 	c := f.srv.cfg.AACToOpus
-	tc, err := aacopus.New(aacopus.Config{FFmpeg: c.FFmpeg, Bitrate: c.Bitrate, Logger: f.log}, aac.Config, f.onOpus)
+	tc, err := aacopus.New(aacopus.Config{FFmpeg: c.FFmpeg, Bitrate: c.Bitrate, Logger: f.srv.cfg.Logger.With("stream", f.id)}, aac.Config, f.onOpus)
 	if err != nil {
 		f.srv.noteOnce(f.stream, "whep viewers get no audio", "reason", err.Error())
 		return

@@ -1,11 +1,16 @@
 package webrtc
 
 import (
+	"bytes"
 	"context"
 	"net/http"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -186,6 +191,15 @@ func iceUfrag(t *testing.T, sdpText string) string {
 // feedRTMPLike publishes H.264 and AAC units to the hub as the RTMP ingest
 // would, at the media's pace, until stop.
 func feedRTMPLike(t *testing.T, hub *stream.Hub, id string, m *testMedia) (stop func()) {
+	return feedRTMPLikeAudio(t, hub, id, m, nil)
+}
+
+// feedRTMPLikeAudio is feedRTMPLike whose AAC frames come from audio
+// (nil: a short valid frame).
+func feedRTMPLikeAudio(t *testing.T, hub *stream.Hub, id string, m *testMedia, audio func() []byte) (stop func()) {
+	if audio == nil {
+		audio = func() []byte { return []byte{0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c} }
+	}
 	t.Helper()
 	var sps, pps []byte
 	for _, n := range m.aus[0].nalus {
@@ -227,7 +241,7 @@ func feedRTMPLike(t *testing.T, hub *stream.Hub, id string, m *testMedia) (stop 
 			}
 			for ; time.Duration(ai)*1024*time.Second/48000 <= el; ai++ {
 				pts := time.Duration(ai) * 1024 * time.Second / 48000
-				pub.Write(&stream.Unit{Track: 1, PTS: pts, DTS: pts, Key: true, Payload: [][]byte{{0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c}}})
+				pub.Write(&stream.Unit{Track: 1, PTS: pts, DTS: pts, Key: true, Payload: [][]byte{audio()}})
 			}
 		}
 	}()
@@ -417,4 +431,79 @@ func TestWHEPDropsBFrames(t *testing.T) {
 	if notes := ts.StreamInfo("bcamp").Notes; len(notes) == 0 || !strings.Contains(notes[0], "B-frames") {
 		t.Errorf("notes = %q", notes)
 	}
+}
+
+// TestWHEPTranscoderFailure: the AAC transcoder of a stream is killed,
+// then fed garbage: the video goes on without a pause and the sound comes
+// back within a few seconds.
+//
+// Not parallel: it finds the transcoder among this process's children.
+func TestWHEPTranscoderFailure(t *testing.T) {
+	m := loadMedia(t)
+	ts := newTestServer(t)
+	var garbage atomic.Bool
+	junk := bytes.Repeat([]byte{0xff, 0xf1, 0x13, 0x37, 0x00}, 80)
+	feedRTMPLikeAudio(t, ts.hub, "failing", m, func() []byte {
+		if garbage.Load() {
+			return junk
+		}
+		return []byte{0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c}
+	})
+	v := startViewer(t, ts, "failing", viewerOpts{})
+	waitFor(t, 8*time.Second, "picture and sound", func() bool { return v.frameCount() >= 30 && v.audio.Load() >= 25 })
+
+	// checkRecovers: while the transcoder is down, the video keeps its 30
+	// frames a second; the audio comes back.
+	checkRecovers := func(what string) {
+		t.Helper()
+		frames, audio := v.frameCount(), v.audio.Load()
+		time.Sleep(time.Second)
+		if got := v.frameCount() - frames; got < 25 {
+			t.Errorf("%s: %d frames in the second after", what, got)
+		}
+		began := time.Now()
+		waitFor(t, 8*time.Second, "the sound back after "+what, func() bool { return v.audio.Load() > audio+50 })
+		t.Logf("%s: the sound is back %v after the first second", what, time.Since(began).Round(10*time.Millisecond))
+	}
+
+	pid := transcoderPID(t)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	checkRecovers("ffmpeg killed")
+	if transcoderPID(t) == pid {
+		t.Error("the killed ffmpeg was not replaced")
+	}
+
+	garbage.Store(true)
+	time.Sleep(1500 * time.Millisecond)
+	garbage.Store(false)
+	checkRecovers("garbage AAC")
+}
+
+// transcoderPID finds this process's ffmpeg child that encodes Opus.
+func transcoderPID(t *testing.T) int {
+	t.Helper()
+	var found int
+	waitFor(t, 5*time.Second, "the transcoder's ffmpeg", func() bool {
+		dirs, _ := os.ReadDir("/proc")
+		for _, d := range dirs {
+			pid, err := strconv.Atoi(d.Name())
+			if err != nil {
+				continue
+			}
+			stat, err1 := os.ReadFile("/proc/" + d.Name() + "/stat")
+			cmd, err2 := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+			if err1 != nil || err2 != nil || !bytes.Contains(cmd, []byte("libopus")) || !bytes.Contains(cmd, []byte("pipe:0")) {
+				continue
+			}
+			f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
+			if len(f) > 1 && f[1] == strconv.Itoa(os.Getpid()) {
+				found = pid
+				return true
+			}
+		}
+		return false
+	})
+	return found
 }
