@@ -121,6 +121,23 @@ func checkGeometry(t *testing.T, ctx context.Context, p *browser.Page, name stri
 	return g
 }
 
+// checkAxe runs axe-core on the page as it is: no serious or critical
+// violation of WCAG 2 A and AA; the others are logged.
+func checkAxe(t *testing.T, ctx context.Context, p *browser.Page, name string) {
+	t.Helper()
+	violations, err := p.Axe(ctx, axeScript())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range violations {
+		if v.Impact == "serious" || v.Impact == "critical" {
+			t.Errorf("%s: axe %s (%s): %s %+v", name, v.ID, v.Impact, v.Help, v.Nodes)
+		} else {
+			t.Logf("%s: axe %s (%s): %s %+v", name, v.ID, v.Impact, v.Help, v.Nodes)
+		}
+	}
+}
+
 func TestPlayerPhone(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -128,7 +145,7 @@ func TestPlayerPhone(t *testing.T) {
 		fit  string // on an upright phone
 	}{
 		{"16x9", 640, 360, "contain"},
-		{"9x16", 720, 1280, "cover"},
+		{"9x16", 1080, 1920, "cover"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newPlayerEnv(t, true)
@@ -159,6 +176,10 @@ func TestPlayerPhone(t *testing.T) {
 				g := checkGeometry(t, ctx, p, prefix+"live")
 				if sc.name == "portrait" && g.Fit != tc.fit {
 					t.Errorf("%s: object-fit %s, want %s", sc.name, g.Fit, tc.fit)
+				}
+				portrait := sc.name == "portrait"
+				if portrait {
+					checkAxe(t, ctx, p, prefix+"live")
 				}
 
 				// The chat, keyboard open: the viewport shrinks by the
@@ -202,6 +223,9 @@ func TestPlayerPhone(t *testing.T) {
 					t.Fatalf("vote not counted: %v", err)
 				}
 				checkGeometry(t, ctx, p, prefix+"voted")
+				if portrait {
+					checkAxe(t, ctx, p, prefix+"voted")
+				}
 
 				// The catalog.
 				if err := p.Eval(ctx, `document.querySelector('.vt-catalog-btn').click()`, nil); err != nil {
@@ -211,6 +235,9 @@ func TestPlayerPhone(t *testing.T) {
 					t.Fatalf("catalog not open: %v", err)
 				}
 				checkGeometry(t, ctx, p, prefix+"catalog")
+				if portrait {
+					checkAxe(t, ctx, p, prefix+"catalog")
+				}
 				if err := p.Eval(ctx, `document.querySelector('.vt-catalog .vt-close').click()`, nil); err != nil {
 					t.Fatal(err)
 				}
@@ -262,6 +289,7 @@ func TestPlayerPhonePrelive(t *testing.T) {
 		t.Errorf("the SMS form says E.164 to shoppers: %q", st.Label)
 	}
 	checkGeometry(t, ctx, p, "phone-prelive-portrait")
+	checkAxe(t, ctx, p, "phone-prelive-portrait")
 	submit := func(phone string) string {
 		t.Helper()
 		if err := p.Eval(ctx, `(() => { const f = document.querySelector('.vt-sms'); f.querySelector('[role=status]').textContent = '';
@@ -284,6 +312,7 @@ func TestPlayerPhonePrelive(t *testing.T) {
 		}
 	}
 	checkGeometry(t, ctx, p, "phone-prelive-sms-error")
+	checkAxe(t, ctx, p, "phone-prelive-sms-error")
 	if out := submit(st.Placeholder); !strings.HasPrefix(out, "We will text you") {
 		t.Errorf("SMS with the placeholder's format %q: %q", st.Placeholder, out)
 	}

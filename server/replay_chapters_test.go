@@ -20,7 +20,7 @@ import (
 // offset from the recording's first frame, the scrubber marks it there,
 // and scrubbing to a chapter shows the pinned product's card with the frame
 // of its pin. The replay's controls play, pause and seek with the
-// keyboard. At 1280x800; screenshots saved.
+// keyboard. At 1280x800, then on a phone (replayOnPhone); screenshots saved.
 func TestPlayerReplayChapters(t *testing.T) {
 	e := newPlayerEnv(t, true)
 	room, err := e.s.overlay.Room(t.Context(), e.c.ID)
@@ -212,6 +212,151 @@ func TestPlayerReplayChapters(t *testing.T) {
 	if err := p.WaitFor(ctx, `!__vitrine.video.paused`, 50*time.Millisecond); err != nil {
 		t.Fatalf("k does not play: %v", err)
 	}
+
+	replayOnPhone(t, ctx, p, want[p0])
+}
+
+// replayControlsJS measures the replay's control bar: its box and its
+// controls', whether each control is what a finger at its centre touches,
+// and the page's other controls, and the page's width.
+const replayControlsJS = `(() => {
+  const box = (el) => { const r = el.getBoundingClientRect(); return {X: r.x, Y: r.y, W: r.width, H: r.height}; };
+  const rc = document.querySelector('.vt-rc'), parts = {play: '.vt-rc-play', scrub: '.vt-rc-bar', time: '.vt-rc-time'};
+  const out = {W: innerWidth, H: innerHeight, scrollW: document.documentElement.scrollWidth, scrollY, bar: box(rc), parts: {}, covered: []};
+  for (const [name, sel] of Object.entries(parts)) {
+    const el = rc.querySelector(sel), b = box(el);
+    out.parts[name] = b;
+    const at = document.elementFromPoint(b.X + b.W / 2, b.Y + b.H / 2);
+    if (!at || !(el.contains(at) || (name === 'scrub' && at.closest('.vt-rc-marks')))) out.covered.push(name + ' by ' + (at ? at.className || at.tagName : 'nothing'));
+  }
+  // And the bar covers none of the page's other controls.
+  for (const el of document.querySelectorAll('.vt-actions .vt-icon, .vt-chat-form input, .vt-send, .vt-leave')) {
+    if (el.offsetParent === null) continue;
+    const b = box(el), at = document.elementFromPoint(b.X + b.W / 2, b.Y + b.H / 2);
+    if (!at || !el.contains(at)) out.covered.push(el.className + ' (' + (el.getAttribute('aria-label') || el.name || el.textContent) + ') by ' + (at ? at.className || at.tagName : 'nothing'));
+  }
+  const chapter = document.querySelector('.vt-chapter');
+  out.chapter = chapter && chapter.offsetParent !== null ? box(chapter) : null;
+  return out;
+})()`
+
+// replayOnPhone: the replay on a phone held upright (390×844) and on its
+// side: the control bar fits the screen, nothing covers its controls, the
+// scrubber is wide enough to aim at, axe finds nothing serious, and the
+// keyboard reaches and works the controls (Tab to play/pause, Enter,
+// Tab to the scrubber, the arrows), with a visible focus ring.
+func replayOnPhone(t *testing.T, ctx context.Context, p *browser.Page, chapter float64) {
+	t.Helper()
+	type controlsGeometry struct {
+		W, H    float64
+		ScrollW float64         `json:"scrollW"`
+		ScrollY float64         `json:"scrollY"`
+		Bar     rect            `json:"bar"`
+		Parts   map[string]rect `json:"parts"`
+		Covered []string        `json:"covered"`
+		Chapter *rect           `json:"chapter"`
+	}
+	for _, sc := range []screen{{"portrait", 390, 844, true, 0}, {"landscape", 844, 390, true, 0}} {
+		if err := p.SetViewport(ctx, sc.w, sc.h, sc.mobile); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(400 * time.Millisecond)
+		var g controlsGeometry
+		if err := p.Eval(ctx, replayControlsJS, &g); err != nil {
+			t.Fatal(err)
+		}
+		shot(t, ctx, p, "phone-"+sc.name)
+		t.Logf("%s: viewport %.0f×%.0f, control bar %v, parts %v, first chapter %v", sc.name, g.W, g.H, g.Bar, g.Parts, g.Chapter)
+		if !g.Bar.inside(g.W, g.H) || g.ScrollW > g.W+0.5 || g.ScrollY != 0 {
+			t.Errorf("%s: the control bar %v overflows the %.0f×%.0f viewport (page %.0f px wide, scrolled %.0f)", sc.name, g.Bar, g.W, g.H, g.ScrollW, g.ScrollY)
+		}
+		for name, r := range g.Parts {
+			if !r.inside(g.W, g.H) || r.X < g.Bar.X-1 || r.X+r.W > g.Bar.X+g.Bar.W+1 {
+				t.Errorf("%s: the %s control %v is out of the bar %v or the viewport", sc.name, name, r, g.Bar)
+			}
+		}
+		if len(g.Covered) > 0 {
+			t.Errorf("%s: controls covered: %v", sc.name, g.Covered)
+		}
+		if s := g.Parts["scrub"]; s.W < 0.5*g.W {
+			t.Errorf("%s: the scrubber is %.0f px wide of %.0f: too short to aim at", sc.name, s.W, g.W)
+		}
+		if pl := g.Parts["play"]; pl.W < 40 || pl.H < 40 {
+			t.Errorf("%s: the play button is %.0f×%.0f px: too small for a finger", sc.name, pl.W, pl.H)
+		}
+		if g.Chapter != nil && !g.Chapter.inside(g.W, g.H) {
+			t.Errorf("%s: the first chapter %v is out of the viewport", sc.name, *g.Chapter)
+		}
+		if sc.name == "portrait" {
+			checkAxe(t, ctx, p, "replay-phone-portrait")
+		}
+	}
+	if err := p.SetViewport(ctx, 390, 844, true); err != nil {
+		t.Fatal(err)
+	}
+
+	// The keyboard, from the top of the page: Tab reaches play/pause.
+	if err := p.Eval(ctx, `document.activeElement?.blur(); __vitrine.video.pause(); true`, nil); err != nil {
+		t.Fatal(err)
+	}
+	press := func(k string) {
+		t.Helper()
+		if err := p.Press(ctx, k, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	focused := func() string {
+		t.Helper()
+		var c string
+		if err := p.Eval(ctx, `(() => { const a = document.activeElement; return a ? (a.className || a.tagName) + '' : ''; })()`, &c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	var order []string
+	for range 40 {
+		press("Tab")
+		order = append(order, focused())
+		if strings.Contains(order[len(order)-1], "vt-rc-play") {
+			break
+		}
+	}
+	if !strings.Contains(order[len(order)-1], "vt-rc-play") {
+		t.Fatalf("Tab never reaches play/pause: %q", order)
+	}
+	t.Logf("Tab order to play/pause: %q", order)
+	press("Enter")
+	if err := p.WaitFor(ctx, `!__vitrine.video.paused && document.querySelector('.vt-rc').dataset.state === "playing"`, 50*time.Millisecond); err != nil {
+		t.Fatalf("Enter on play/pause does not play: %v", err)
+	}
+	press(" ")
+	if err := p.WaitFor(ctx, `__vitrine.video.paused && document.querySelector('.vt-rc').dataset.state === "paused" && document.querySelector('.vt-rc-play').getAttribute('aria-label') === 'Play'`, 50*time.Millisecond); err != nil {
+		t.Fatalf("Space on play/pause does not pause: %v", err)
+	}
+	press("Tab")
+	if f := focused(); !strings.Contains(f, "vt-rc-bar") {
+		t.Fatalf("Tab after play/pause: focus on %q, want the scrubber", f)
+	}
+	var ring string
+	if err := p.Eval(ctx, `getComputedStyle(document.activeElement).boxShadow`, &ring); err != nil {
+		t.Fatal(err)
+	}
+	if ring == "" || ring == "none" {
+		t.Errorf("the focused scrubber shows no focus ring")
+	}
+	press("Home")
+	press("PageDown")
+	var at float64
+	if err := p.WaitFor(ctx, fmt.Sprintf(`Math.abs(__vitrine.video.currentTime - %f) < 1.5`, chapter), 50*time.Millisecond); err != nil {
+		_ = p.Eval(ctx, `__vitrine.video.currentTime`, &at)
+		t.Fatalf("Home, PageDown on the scrubber: at %.2f s, want the first chapter at %.2f", at, chapter)
+	}
+	press("ArrowRight")
+	if err := p.WaitFor(ctx, fmt.Sprintf(`Math.abs(__vitrine.video.currentTime - %f) < 1.5`, chapter+5), 50*time.Millisecond); err != nil {
+		_ = p.Eval(ctx, `__vitrine.video.currentTime`, &at)
+		t.Fatalf("ArrowRight on the scrubber: at %.2f s, want %.2f", at, chapter+5)
+	}
+	shot(t, ctx, p, "phone-keyboard")
 }
 
 func deref(f *float64) float64 {

@@ -20,11 +20,12 @@ export function replayControls(videoEl, { chapters = [], duration = NaN, onSeek 
     'div',
     { class: 'vt-rc-bar', role: 'slider', tabindex: '0', 'aria-label': 'Position in the replay', 'aria-valuemin': '0', 'aria-valuemax': '0', 'aria-valuenow': '0', 'aria-valuetext': '0:00' },
     h('div', { class: 'vt-rc-track' }, fill),
-    marks,
     thumb,
   );
+  // The chapter marks lie over the slider, not in it: buttons inside a
+  // slider would be controls nested in a control.
   const time = h('span', { class: 'vt-rc-time', 'aria-hidden': 'true' }, '0:00 / 0:00');
-  const el = h('div', { class: 'vt-rc', role: 'group', 'aria-label': 'Replay controls' }, playBtn, bar, time);
+  const el = h('div', { class: 'vt-rc', role: 'group', 'aria-label': 'Replay controls' }, playBtn, h('div', { class: 'vt-rc-scrub' }, bar, marks), time);
 
   const chapterAt = (t) => chapters.filter((c) => c.start <= t + 0.05 && (c.end == null || c.end > t)).pop();
 
