@@ -95,7 +95,7 @@ func (l *iceListeners) startMuxes(log *slog.Logger) {
 	// ephemeral ports too; the kernel picks the source address by route,
 	// right on single-homed hosts.
 	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{
-		UDPConn: l.udp,
+		UDPConn: newBatchConn(l.udp), // writes leave in batches (udpbatch.go)
 		Logger:  pionLogger{log: log.With("pion", "udpmux"), quiet: true},
 	})
 	l.udpMux = hostMux{UDPMux: mux, addrs: advertised(mux.GetListenAddresses(), l.host != nil)}
