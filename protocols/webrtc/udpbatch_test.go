@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/net/ipv4"
 )
 
 func udpPair(t testing.TB) (send *net.UDPConn, recv *net.UDPConn) {
@@ -116,4 +118,44 @@ func drainUDP(r *net.UDPConn) {
 			return
 		}
 	}
+}
+
+// TestBatchConnCoalesces: a batch of datagrams of several sizes to two
+// viewers, interleaved as their writers interleave, each arrive whole and
+// in their viewer's order, however GSO joined and the kernel cut them.
+func TestBatchConnCoalesces(t *testing.T) {
+	s, r1 := udpPair(t)
+	_, r2 := udpPair(t)
+	sizes := []int{1200, 1200, 1200, 800, 1200, 1200, 1300, 1300, 100, 1200, 60, 60, 60}
+	b := newBatchConn(s)
+	var want [2][][]byte
+	var msgs []ipv4.Message
+	for i, n := range sizes {
+		for k, r := range []*net.UDPConn{r1, r2} {
+			p := bytes.Repeat([]byte{byte(i*2 + k)}, n)
+			want[k] = append(want[k], p)
+			msgs = append(msgs, ipv4.Message{Buffers: [][]byte{p}, Addr: r.LocalAddr()})
+		}
+	}
+	if out := b.coalesce(msgs); gsoAvailable && len(out) >= len(msgs) {
+		t.Errorf("%d datagrams coalesced into %d messages", len(msgs), len(out))
+	}
+	b.write(msgs) // as the sender goroutine does with a batch
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for k, r := range []*net.UDPConn{r1, r2} {
+		buf := make([]byte, 2048)
+		_ = r.SetReadDeadline(time.Now().Add(2 * time.Second))
+		for i, w := range want[k] {
+			n, _, err := r.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("viewer %d, datagram %d: %v", k, i, err)
+			}
+			if !bytes.Equal(buf[:n], w) {
+				t.Fatalf("viewer %d, datagram %d: %d bytes of %d, want %d of %d", k, i, n, buf[0], len(w), w[0])
+			}
+		}
+	}
+	t.Logf("GSO in use after the batch: %v", !b.noGSO)
 }
