@@ -74,6 +74,18 @@ func (a *API) credential(r *http.Request) (credKind, string) {
 
 func hasAuthorization(r *http.Request) bool { return len(r.Header.Values("Authorization")) > 0 }
 
+// AdminOnly serves h to requests with the admin bearer token only, for
+// routes outside the API (the profiler); others get 401 as the API's.
+func (a *API) AdminOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.authorized(r) {
+			unauthorized(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // authorized checks the admin bearer token.
 func (a *API) authorized(r *http.Request) bool {
 	h := r.Header.Get("Authorization")

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -394,6 +395,11 @@ func (s *Server) routes(metrics http.Handler) http.Handler {
 	}
 	s.web.Register(mux) // the player page, embed.js, /static/
 	mux.Handle("GET /metrics", metrics)
+	// Go's profiler, for the operator with the admin token: CPU and
+	// allocation profiles of a loaded server (README, Performance).
+	mux.Handle("GET /debug/pprof/", s.api.AdminOnly(http.HandlerFunc(pprof.Index)))
+	mux.Handle("GET /debug/pprof/profile", s.api.AdminOnly(http.HandlerFunc(pprof.Profile)))
+	mux.Handle("GET /debug/pprof/trace", s.api.AdminOnly(http.HandlerFunc(pprof.Trace)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
