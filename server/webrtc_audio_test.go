@@ -126,7 +126,10 @@ func TestWHEPHearsAAC(t *testing.T) {
 			case "rtmp":
 				args = append(args, "-f", "flv", s.rtmpURL(testKey))
 			case "rtsp":
-				args = append(args, "-f", "rtsp", "-rtsp_transport", "tcp", fmt.Sprintf("rtsp://%s/live/%s", s.RTSPAddr(), testKey))
+				// ffmpeg's RTP packetizer otherwise gathers AAC frames for up
+				// to 0.7 s (-muxdelay): quiet frames are small, so the sound
+				// of a silence then a beep arrives that late (README).
+				args = append(args, "-muxdelay", "0.05", "-f", "rtsp", "-rtsp_transport", "tcp", fmt.Sprintf("rtsp://%s/live/%s", s.RTSPAddr(), testKey))
 			}
 			push := testenv.Start(t, args...)
 			defer push.Stop()

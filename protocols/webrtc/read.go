@@ -41,9 +41,12 @@ type fanout struct {
 	scratch []*packet // fanout goroutine only
 	gop     []*packet // under mu
 
-	// tc transcodes an AAC source to Opus (fanout goroutine only);
-	// ntpOffset is the stream's capture clock minus PTS (ns), for the
-	// transcoded packets' sender reports.
+	// tc transcodes an AAC source to Opus (fanout goroutine only).
+	// ntpOffset is the capture clock minus PTS (ns) of the video's last
+	// unit (of the audio's without video): every packet's capture time
+	// is its PTS plus it, so that the sender reports of both tracks
+	// follow the PTS that align them, as LL-HLS and recordings do (a
+	// publisher's own capture times may disagree between its tracks).
 	tc        *aacopus.Transcoder
 	tcCodec   *stream.MPEG4Audio
 	ntpOffset atomic.Int64
@@ -145,7 +148,7 @@ func (f *fanout) onUnit(u *stream.Unit) error {
 	if ot == nil {
 		return nil
 	}
-	if !u.NTP.IsZero() {
+	if !u.NTP.IsZero() && (ot.kind == kindVideo || f.out[kindVideo] == nil) {
 		f.ntpOffset.Store(u.NTP.UnixNano() - int64(u.PTS))
 	}
 	if ot.kind == kindAudio && f.tc != nil {
@@ -171,7 +174,7 @@ func (f *fanout) onUnit(u *stream.Unit) error {
 		if len(u.Payload) == 0 || len(u.Payload[0]) == 0 {
 			return nil
 		}
-		pkts = append(pkts, ot.packetizeOpus(u.PTS, u.NTP.UnixNano(), u.Payload[0]))
+		pkts = append(pkts, ot.packetizeOpus(u.PTS, int64(u.PTS)+f.ntpOffset.Load(), u.Payload[0]))
 	}
 	f.mu.Lock()
 	for _, p := range pkts {
