@@ -31,6 +31,13 @@ func (p *Publisher) Write(u *Unit) {
 	p.stream.write(p, u, time.Now())
 }
 
+// WriteAt is Write for a unit that arrived at an earlier time, held by the
+// protocol meanwhile (until every track had started, say): its capture
+// time is reckoned from its arrival.
+func (p *Publisher) WriteAt(u *Unit, arrival time.Time) {
+	p.stream.write(p, u, arrival)
+}
+
 // Done is closed when the server wants this publisher gone (the stream was
 // ended, or the server is shutting down); the protocol must then close its
 // connection and call Close.

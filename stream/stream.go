@@ -47,7 +47,11 @@ type Stream struct {
 	maxVideoPTS  time.Duration
 	videoPTSSeen bool
 	bframes      bool
-	clock        clock
+	// clock stamps units with their capture time; held are the units
+	// written while it settles, not yet handed to readers.
+	clock     clock
+	held      []*Unit
+	heldTimer *time.Timer // releases what is held after maxSettle
 
 	unitsIn atomic.Uint64
 	bytesIn atomic.Uint64
@@ -125,6 +129,7 @@ func (s *Stream) attach(p *Publisher, tracks []*Track) (changed bool, err error)
 		s.reconnect.Stop()
 		s.reconnect = nil
 	}
+	s.release() // normally nothing: detach released it
 	if s.tracks == nil || !tracksEqual(s.tracks, tracks) {
 		changed = true
 		for _, r := range s.readers {
@@ -160,6 +165,8 @@ func (s *Stream) detach(p *Publisher) {
 		return
 	}
 	s.publisher = nil
+	// What the clock held goes out with the time it has.
+	s.release()
 	closed := s.closed
 	if !closed {
 		s.reconnect = time.AfterFunc(s.hub.cfg.ReconnectWindow, func() { s.hub.expire(s) })
@@ -170,6 +177,7 @@ func (s *Stream) detach(p *Publisher) {
 	}
 }
 
+// write takes a unit from publisher p that arrived at now.
 func (s *Stream) write(p *Publisher, u *Unit, now time.Time) {
 	if u.Track < 0 {
 		return
@@ -201,19 +209,52 @@ func (s *Stream) write(p *Publisher, u *Unit, now time.Time) {
 			s.maxVideoPTS, s.videoPTSSeen = u.PTS, true
 		}
 	}
-	if u.NTP.IsZero() {
-		u.NTP = s.clock.ntp(u.DTS, u.PTS, now)
-	}
 	size := u.Size()
 	s.unitsIn.Add(1)
 	s.bytesIn.Add(uint64(size))
 	s.rate.add(now, size)
 
-	gopStart := u.Key && (isVideo || s.videoTrack < 0)
-	s.cache(u, gopStart)
-	for _, r := range s.readers {
-		r.push(u, gopStart)
+	// The publisher's capture time, if it gave one, is the clock's to
+	// weigh; every unit gets the clock's.
+	settled := s.clock.update(u.DTS, u.PTS, now, u.NTP)
+	s.held = append(s.held, u)
+	// Half a reader's queue at most: released at once, the units must fit.
+	if !settled && len(s.held) < s.hub.cfg.ReaderQueue/2 {
+		if s.heldTimer == nil {
+			// A publisher that goes quiet while the clock settles.
+			var t *time.Timer
+			t = time.AfterFunc(maxSettle, func() {
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				if s.heldTimer == t {
+					s.clock.settle()
+					s.release()
+				}
+			})
+			s.heldTimer = t
+		}
+		return
 	}
+	s.clock.settle()
+	s.release()
+}
+
+// release stamps the units held and hands them to the readers.
+func (s *Stream) release() {
+	if s.heldTimer != nil {
+		s.heldTimer.Stop()
+		s.heldTimer = nil
+	}
+	for i, u := range s.held {
+		u.NTP = s.clock.ntp(u.PTS)
+		gopStart := u.Key && (u.Track == s.videoTrack || s.videoTrack < 0)
+		s.cache(u, gopStart)
+		for _, r := range s.readers {
+			r.push(u, gopStart)
+		}
+		s.held[i] = nil
+	}
+	s.held = s.held[:0]
 }
 
 // cache keeps the units since the last keyframe, up to the reader queue size
@@ -249,6 +290,7 @@ func (s *Stream) close() bool {
 	if s.publisher != nil {
 		s.publisher.kick()
 	}
+	s.release()
 	for _, r := range s.readers {
 		r.finish(ErrStreamClosed, false)
 	}

@@ -15,8 +15,11 @@ type Unit struct {
 	PTS time.Duration
 	DTS time.Duration
 	// NTP is the wall-clock time of capture as seen at ingest, the one clock
-	// shared with HLS PROGRAM-DATE-TIME and overlay events. Publishers that
-	// know it (RTCP sender reports) set it; otherwise the stream derives it.
+	// shared with HLS PROGRAM-DATE-TIME and overlay events. The stream sets
+	// it, on one mapping of media time for every track of a publisher
+	// session and never after the unit's arrival (see clock). Publishers
+	// that know the capture time (RTCP sender reports) may give it: the
+	// stream weighs it, it does not take it as is.
 	NTP time.Time
 	// Key marks a random access point: an IDR for video. Audio units are
 	// always random access points.

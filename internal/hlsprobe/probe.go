@@ -136,6 +136,24 @@ func Edge(m *playlist.Media) time.Time {
 	return edge
 }
 
+// Lag fetches the media playlist without blocking and returns how far its
+// live edge (see Edge) is behind the wall clock when the playlist came:
+// negative when the edge is ahead of it. (Not when it was asked for: the
+// server holds the first request of a live until it has a segment.) dated
+// is false when the playlist carries no PROGRAM-DATE-TIME.
+func (c *Client) Lag(ctx context.Context) (lag time.Duration, dated bool, err error) {
+	m, err := c.Media(ctx, -1, 0)
+	if err != nil {
+		return 0, false, err
+	}
+	at := time.Now()
+	edge := Edge(m)
+	if edge.IsZero() {
+		return 0, false, nil
+	}
+	return at.Sub(edge), true, nil
+}
+
 // Next returns the media sequence number and part index of the next part
 // to ask for with a blocking reload.
 func Next(m *playlist.Media) (msn, part int) {

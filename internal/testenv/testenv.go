@@ -32,6 +32,7 @@ type Source struct {
 	GOP     int  // frames between keyframes
 	BFrames int  // consecutive B-frames, as OBS uses by default
 	NoAudio bool // video only
+	Opus    bool // Opus audio instead of AAC (RTSP, WebRTC; not FLV)
 }
 
 // DefaultSource is 640x360 at 30 fps, a keyframe every second, 2 B-frames,
@@ -41,9 +42,9 @@ func DefaultSource(seconds float64) Source {
 }
 
 // Args returns ffmpeg arguments that encode src in real time (-re) with
-// libx264 and AAC, without the output part. The ultrafast preset keeps
-// several encoders real-time on a 2-core CI machine; B-frames are enabled
-// explicitly since they are what publishers like OBS send.
+// libx264 and AAC (or Opus), without the output part. The ultrafast preset
+// keeps several encoders real-time on a 2-core CI machine; B-frames are
+// enabled explicitly since they are what publishers like OBS send.
 func (src Source) Args() []string {
 	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-re",
 		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=%d", src.Width, src.Height, src.FPS)}
@@ -54,7 +55,11 @@ func (src Source) Args() []string {
 		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
 		"-bf", strconv.Itoa(src.BFrames), "-g", strconv.Itoa(src.GOP),
 		"-keyint_min", strconv.Itoa(src.GOP), "-sc_threshold", "0")
-	if !src.NoAudio {
+	switch {
+	case src.NoAudio:
+	case src.Opus:
+		args = append(args, "-c:a", "libopus", "-b:a", "64k", "-ar", "48000", "-ac", "2")
+	default:
 		args = append(args, "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2")
 	}
 	return args

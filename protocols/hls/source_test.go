@@ -183,6 +183,22 @@ func publish(t *testing.T, hub *stream.Hub, id string, src *source, tracks []*st
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &publisher{pub: sp, cancel: cancel, done: make(chan struct{})}
+	// The hub stamps a unit once its clock has settled, maybe after Write
+	// returned: a reader of its own sees the NTP each keyframe got.
+	r, err := sp.Stream().AddReader("test")
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	go func() {
+		_ = r.Run(ctx, func(u *stream.Unit) error {
+			if u.Track == 0 && u.Key {
+				p.mu.Lock()
+				p.keyNTPs = append(p.keyNTPs, u.NTP)
+				p.mu.Unlock()
+			}
+			return nil
+		})
+	}()
 	go func() {
 		defer close(p.done)
 		start := time.Now()
@@ -204,13 +220,9 @@ func publish(t *testing.T, hub *stream.Hub, id string, src *source, tracks []*st
 			} else if ctx.Err() != nil {
 				return
 			}
-			u := &stream.Unit{Track: su.track, PTS: su.pts, DTS: su.dts, Key: su.key, Payload: su.payload}
-			sp.Write(u)
+			sp.Write(&stream.Unit{Track: su.track, PTS: su.pts, DTS: su.dts, Key: su.key, Payload: su.payload})
 			p.mu.Lock()
 			p.written++
-			if su.track == 0 && su.key {
-				p.keyNTPs = append(p.keyNTPs, u.NTP)
-			}
 			p.mu.Unlock()
 		}
 	}()

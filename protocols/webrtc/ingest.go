@@ -222,7 +222,7 @@ func (in *ingest) onSR(kind trackKind, ntp uint64, rtpTS uint32) {
 
 func (in *ingest) add(kind trackKind, ext int64, key bool, payload [][]byte, now time.Time) {
 	if in.pub != nil {
-		in.write(kind, ext, key, payload)
+		in.write(kind, ext, key, payload, now)
 		return
 	}
 	size := 0
@@ -352,14 +352,16 @@ func (in *ingest) publish() {
 	in.log.Info("whip publishing", attrs...)
 
 	// Write what was held in timeline order: the hub starts the stream's
-	// timeline at the first unit it gets.
+	// timeline at the first unit it gets. Each unit goes with its arrival,
+	// from which the hub reckons its capture time: written now, a second
+	// of media held would look like a burst of it just captured.
 	pending := in.pending
 	in.pending, in.pendSize = nil, 0
 	slices.SortStableFunc(pending, func(a, b pendingUnit) int {
 		return int(in.pts(a.kind, a.ext) - in.pts(b.kind, b.ext))
 	})
 	for _, u := range pending {
-		in.write(u.kind, u.ext, u.key, u.payload)
+		in.write(u.kind, u.ext, u.key, u.payload, u.at)
 	}
 }
 
@@ -449,7 +451,7 @@ func (in *ingest) pts(kind trackKind, ext int64) time.Duration {
 	return in.offset[kind] + ticks(ext-t.first, t.clock)
 }
 
-func (in *ingest) write(kind trackKind, ext int64, key bool, payload [][]byte) {
+func (in *ingest) write(kind trackKind, ext int64, key bool, payload [][]byte, arrival time.Time) {
 	idx := in.hubIndex[kind]
 	if idx < 0 {
 		return
@@ -471,7 +473,7 @@ func (in *ingest) write(kind trackKind, ext int64, key bool, payload [][]byte) {
 	if in.ntpFromSR {
 		u.NTP = in.capture(kind, ext)
 	}
-	in.pub.Write(u)
+	in.pub.WriteAt(u, arrival)
 }
 
 // close stops the ingest and detaches the publisher (the stream then waits
