@@ -2,6 +2,7 @@ package hls
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"net/http"
 	"os/exec"
@@ -47,6 +48,10 @@ func TestLive(t *testing.T) {
 		t.Run("errors", func(t *testing.T) {
 			t.Parallel()
 			testErrors(t, f)
+		})
+		t.Run("shared parts", func(t *testing.T) {
+			t.Parallel()
+			testSharedParts(t, f)
 		})
 	})
 
@@ -401,5 +406,36 @@ func testErrors(t *testing.T, f *fixture) {
 	wantError(t, r, http.StatusMethodNotAllowed, "method_not_allowed")
 	if r.header.Get("Allow") == "" {
 		t.Error("405 without Allow")
+	}
+}
+
+// testSharedParts: a part asked for by many viewers is answered the same
+// bytes, with its length, the later requests from the muxer's cache; a HEAD
+// gets the headers alone.
+func testSharedParts(t *testing.T, f *fixture) {
+	_, media := f.settled(t, "s1")
+	var uri string
+	for _, seg := range media.Segments {
+		for _, p := range seg.Parts {
+			uri = p.URI
+		}
+	}
+	if uri == "" {
+		t.Fatal("no part in the playlist")
+	}
+	first := f.get(t, "/live/s1/"+uri)
+	second := f.get(t, "/live/s1/"+uri)
+	if first.status != http.StatusOK || second.status != http.StatusOK || len(first.body) == 0 || !bytes.Equal(first.body, second.body) {
+		t.Fatalf("part %s: %d (%d bytes) then %d (%d bytes)", uri, first.status, len(first.body), second.status, len(second.body))
+	}
+	if cl := second.header.Get("Content-Length"); cl != strconv.Itoa(len(first.body)) || second.header.Get("Content-Type") != first.header.Get("Content-Type") {
+		t.Errorf("cached part headers %v, first %v", second.header, first.header)
+	}
+	if m := f.srv.lookup("s1"); m == nil || m.parts.get(uri) == nil {
+		t.Errorf("part %s not in the muxer's cache", uri)
+	}
+	head, err := f.do(t, t.Context(), http.MethodHead, "/live/s1/"+uri, nil)
+	if err != nil || head.status != http.StatusOK || len(head.body) != 0 || head.header.Get("Content-Length") != strconv.Itoa(len(first.body)) {
+		t.Errorf("HEAD %s: %+v, %v", uri, head, err)
 	}
 }

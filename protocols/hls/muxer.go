@@ -44,6 +44,8 @@ type muxer struct {
 
 	hintsMu sync.Mutex
 	hints   map[string]hint // by gohlslib stream ("video1", "audio2")
+
+	parts partCache // the last complete parts, shared by their requests
 }
 
 func newMuxer(st *stream.Stream, cfg Config, log *slog.Logger) (*muxer, error) {

@@ -43,9 +43,18 @@ func (s *Server) servePart(w http.ResponseWriter, r *http.Request, m *muxer, fil
 		fileNotFound(w)
 		return
 	}
+	if p := m.parts.get(file); p != nil {
+		p.serve(w, r.Method)
+		return
+	}
 	res, err := s.await(r.Context(), m, func(res *response) {
-		m.fetchPart(res, r.Method, file, base, sid, n)
+		m.fetchPart(res, http.MethodGet, file, base, sid, n)
 	})
+	if err == nil && res.status == http.StatusOK {
+		m.parts.put(file, res)
+		m.parts.get(file).serve(w, r.Method)
+		return
+	}
 	s.reply(w, m, res, err)
 }
 
