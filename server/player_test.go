@@ -183,8 +183,8 @@ func (e *playerEnv) measurePin(ctx context.Context, p *browser.Page, productID s
 
 func checkPinDelay(t *testing.T, d time.Duration) {
 	t.Helper()
-	if d < -300*time.Millisecond || d > 300*time.Millisecond {
-		t.Errorf("the pin showed %v from the frame it belongs to, want within 300 ms", d)
+	if d < -100*time.Millisecond || d > 100*time.Millisecond {
+		t.Errorf("the pin showed %v from the frame it belongs to, want within 100 ms", d)
 	}
 }
 
