@@ -320,6 +320,7 @@ func TestConsoleCatalogAndCampaigns(t *testing.T) {
 		t.Fatalf("webhooks: %+v", hooks)
 	}
 	u.click("Delete the webhook https://hooks.example.com/vitrine")
+	u.waitFor("the confirmation dialog", `document.querySelector('dialog[open] button.danger') !== null`)
 	u.eval(`document.querySelector('dialog[open] button.danger').click(); true`, nil)
 	u.waitText("No webhooks.")
 

@@ -260,20 +260,30 @@ func TestUnreadBodiesDoNotHoldConnections(t *testing.T) {
 			break
 		}
 		if time.Now().After(end) {
-			t.Fatalf("goroutines %d (baseline %d), descriptors %d (baseline %d)", g, baseG, fd, baseFD)
+			t.Fatalf("goroutines %d (baseline %d), sockets %d (baseline %d)", g, baseG, fd, baseFD)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Logf("goroutines %d (baseline %d), descriptors %d (baseline %d)", g, baseG, fd, baseFD)
+	t.Logf("goroutines %d (baseline %d), sockets %d (baseline %d)", g, baseG, fd, baseFD)
 }
 
+// countFDs counts the process's sockets: what a held connection keeps.
+// Files are left out: the store's connection pool opens the database's
+// files on demand (a burst of authorised requests grows it by a
+// connection, its database and journal files), which is no leak.
 func countFDs(t *testing.T) int {
 	t.Helper()
 	es, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		t.Skip("no /proc/self/fd")
 	}
-	return len(es)
+	n := 0
+	for _, e := range es {
+		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasPrefix(target, "socket:") {
+			n++
+		}
+	}
+	return n
 }
 
 // TestReadBodyKeepsConnection: a body its handler read to its end leaves

@@ -162,9 +162,13 @@ func TestWHEPHearsAAC(t *testing.T) {
 			// interval, a jitter buffer filling) before measuring.
 			time.Sleep(6 * time.Second)
 			var sync avSync
-			if err := p.Eval(ctx, avSyncJS+"(8500)", &sync); err != nil {
-				t.Fatalf("A/V sync: %v\n%s", err, strings.Join(p.Console(), "\n"))
+			measure := func() {
+				t.Helper()
+				if err := p.Eval(ctx, avSyncJS+"(8500)", &sync); err != nil {
+					t.Fatalf("A/V sync: %v\n%s", err, strings.Join(p.Console(), "\n"))
+				}
 			}
+			measure()
 			if sync.Packets < st.AudioPacketsReceived+250 || sync.Samples < 48000*5 {
 				t.Errorf("audio stalled: %d packets and %d samples after %d packets", sync.Packets, sync.Samples, st.AudioPacketsReceived)
 			}
@@ -178,6 +182,21 @@ func TestWHEPHearsAAC(t *testing.T) {
 				t.Fatalf("flashes %v and beeps %v do not pair", sync.Flashes, sync.Beeps)
 			}
 			slices.Sort(off)
+			if med := off[len(off)/2]; med < -80 || med > 80 {
+				// On a loaded machine (CI runs the suite on 2 cores) Chrome's
+				// jitter buffers grow and its lip sync is still converging
+				// after the settling time (e.g. 114 to 88 ms over one
+				// window): the bound is on the settled sync, so a second
+				// window decides.
+				t.Logf("%s: median %.0f ms in the first window, measuring a second", ingest, med)
+				measure()
+				off = sync.offsets()
+				t.Logf("%s to WHEP, second window: beep minus flash (ms): %.0f", ingest, off)
+				if len(off) < 3 {
+					t.Fatalf("flashes %v and beeps %v do not pair", sync.Flashes, sync.Beeps)
+				}
+				slices.Sort(off)
+			}
 			if med := off[len(off)/2]; med < -80 || med > 80 {
 				t.Errorf("A/V sync: the beep is heard %.0f ms from the flash (median), want within ±80 ms", med)
 			}
