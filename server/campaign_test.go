@@ -91,6 +91,7 @@ type campaignView struct {
 	StreamKey string `json:"stream_key"`
 	Ingest    struct {
 		RTMP string `json:"rtmp"`
+		WHIP string `json:"whip"`
 	} `json:"ingest"`
 	Playback struct {
 		HLS string `json:"hls"`

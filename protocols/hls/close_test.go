@@ -56,7 +56,16 @@ func TestOfflineAndClose(t *testing.T) {
 			results <- r
 		}()
 	}
-	eventually(t, 2*time.Second, "3 more requests waiting", func() bool { return m.pending.Load() == 5 })
+	// Those asking what the abandoned ones asked join their calls into
+	// gohlslib (awaitShared): one more waits inside the muxer, not three.
+	eventually(t, 2*time.Second, "the new ask waiting", func() bool { return m.pending.Load() == 3 })
+	time.Sleep(200 * time.Millisecond)
+	m.jobsMu.Lock()
+	jobs := len(m.jobs)
+	m.jobsMu.Unlock()
+	if n := m.pending.Load(); n != 3 || jobs != 3 {
+		t.Fatalf("%d requests waiting in the muxer for %d asks, want 3 and 3", n, jobs)
+	}
 
 	start := time.Now()
 	f.srv.Close()

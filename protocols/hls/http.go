@@ -155,8 +155,9 @@ func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, m *muxer,
 		httperr.Write(w, http.StatusBadRequest, "invalid_query", "malformed query string")
 		return
 	}
-	req := innerRequest(r.Method, file, q.Encode())
-	res, err := s.await(r.Context(), m, func(res *response) { m.hls.Handle(res, req) })
+	query := q.Encode()
+	req := innerRequest(r.Method, file, query)
+	res, err := s.awaitShared(r.Context(), m, r.Method+" "+file+"?"+query, func(res *response) { m.hls.Handle(res, req) })
 	s.reply(w, m, res, err)
 }
 
@@ -179,6 +180,46 @@ func serveFile(w http.ResponseWriter, r *http.Request, m *muxer, file string) {
 // connection at once; the goroutine ends at the muxer's next part or when
 // the muxer closes, and Close waits for it.
 func (s *Server) await(ctx context.Context, m *muxer, fn func(*response)) (*response, error) {
+	j, err := s.startJob(m, "", fn)
+	if err != nil {
+		return nil, err
+	}
+	return s.wait(ctx, j)
+}
+
+// awaitShared is await for requests that get the same answer: every
+// low-latency client asks for the next playlist and the next part within
+// milliseconds of the others. The first request with a key runs fn; those
+// that come while it runs wait for its answer, whose bytes they all
+// write. Nothing is kept once it has answered: a later request sees the
+// stream as it is then.
+func (s *Server) awaitShared(ctx context.Context, m *muxer, key string, fn func(*response)) (*response, error) {
+	m.jobsMu.Lock()
+	j, ok := m.jobs[key]
+	if !ok {
+		var err error
+		if j, err = s.startJob(m, key, fn); err != nil {
+			m.jobsMu.Unlock()
+			return nil, err
+		}
+		if m.jobs == nil {
+			m.jobs = map[string]*job{}
+		}
+		m.jobs[key] = j
+	}
+	m.jobsMu.Unlock()
+	return s.wait(ctx, j)
+}
+
+// job is one call into gohlslib; res is set when done is closed.
+type job struct {
+	done chan struct{}
+	res  *response
+}
+
+// startJob runs fn on a goroutine the server owns. A job with a key is
+// forgotten by its muxer once it has answered.
+func (s *Server) startJob(m *muxer, key string, fn func(*response)) (*job, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -192,20 +233,32 @@ func (s *Server) await(ctx context.Context, m *muxer, fn func(*response)) (*resp
 	s.wg.Add(1)
 	s.mu.Unlock()
 
-	done := make(chan *response, 1)
+	j := &job{done: make(chan struct{})}
 	go func() {
 		defer s.wg.Done()
 		defer m.pending.Add(-1)
 		res := &response{header: http.Header{}}
 		fn(res)
-		done <- res
+		if key != "" {
+			m.jobsMu.Lock()
+			if m.jobs[key] == j {
+				delete(m.jobs, key)
+			}
+			m.jobsMu.Unlock()
+		}
+		j.res = res
+		close(j.done)
 	}()
+	return j, nil
+}
 
+// wait waits for j, for the client to leave or for s.maxBlock.
+func (s *Server) wait(ctx context.Context, j *job) (*response, error) {
 	t := time.NewTimer(s.maxBlock)
 	defer t.Stop()
 	select {
-	case res := <-done:
-		return res, nil
+	case <-j.done:
+		return j.res, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-t.C:

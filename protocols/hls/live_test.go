@@ -53,6 +53,10 @@ func TestLive(t *testing.T) {
 			t.Parallel()
 			testSharedParts(t, f)
 		})
+		t.Run("shared playlists", func(t *testing.T) {
+			t.Parallel()
+			testSharedPlaylists(t, f)
+		})
 	})
 
 	// A segment that exists now must be gone with the stream.
@@ -437,5 +441,58 @@ func testSharedParts(t *testing.T, f *fixture) {
 	head, err := f.do(t, t.Context(), http.MethodHead, "/live/s1/"+uri, nil)
 	if err != nil || head.status != http.StatusOK || len(head.body) != 0 || head.header.Get("Content-Length") != strconv.Itoa(len(first.body)) {
 		t.Errorf("HEAD %s: %+v, %v", uri, head, err)
+	}
+}
+
+// testSharedPlaylists: clients waiting for the same next part (as every
+// LL-HLS player does, at once) get the same playlist, which holds that
+// part, and one that gives up does not take it from the others.
+func testSharedPlaylists(t *testing.T, f *fixture) {
+	name, media, _ := f.waitSegments(t, "s1", 1)
+	msn := media.MediaSequence + len(media.Segments)
+	part := len(media.Parts)
+	path := "/live/s1/" + name + "?_HLS_msn=" + strconv.Itoa(msn) + "&_HLS_part=" + strconv.Itoa(part)
+
+	gone, cancel := context.WithCancel(context.Background())
+	go func() { _, _ = f.do(t, gone, http.MethodGet, path, nil) }()
+	const clients = 20
+	replies := make(chan reply, clients)
+	for range clients {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			r, err := f.do(t, ctx, http.MethodGet, path, nil)
+			if err != nil {
+				r.status, r.body = -1, []byte(err.Error())
+			}
+			replies <- r
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	for range clients {
+		r := <-replies
+		if r.status != http.StatusOK {
+			t.Fatalf("blocking reload for %d.%d: %d %s", msn, part, r.status, r.body)
+		}
+		pl, err := playlist.Unmarshal(r.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := pl.(*playlist.Media)
+		if got := next.MediaSequence + len(next.Segments); got < msn || (got == msn && len(next.Parts) <= part) {
+			t.Fatalf("blocking reload for %d.%d returned a playlist at %d.%d", msn, part, got, len(next.Parts))
+		}
+		if cl := r.header.Get("Content-Length"); cl != strconv.Itoa(len(r.body)) {
+			t.Errorf("Content-Length %s for %d bytes", cl, len(r.body))
+		}
+	}
+	if m := f.srv.lookup("s1"); m != nil {
+		m.jobsMu.Lock()
+		_, left := m.jobs["GET "+name+"?_HLS_msn="+strconv.Itoa(msn)+"&_HLS_part="+strconv.Itoa(part)]
+		m.jobsMu.Unlock()
+		if left {
+			t.Error("the answered ask is still kept: later clients would get an old playlist")
+		}
 	}
 }

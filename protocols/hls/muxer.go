@@ -46,6 +46,9 @@ type muxer struct {
 	hints   map[string]hint // by gohlslib stream ("video1", "audio2")
 
 	parts partCache // the last complete parts, shared by their requests
+
+	jobsMu sync.Mutex
+	jobs   map[string]*job // requests running inside gohlslib, by what they ask; see Server.awaitShared
 }
 
 func newMuxer(st *stream.Stream, cfg Config, log *slog.Logger) (*muxer, error) {

@@ -47,7 +47,7 @@ func (s *Server) servePart(w http.ResponseWriter, r *http.Request, m *muxer, fil
 		p.serve(w, r.Method)
 		return
 	}
-	res, err := s.await(r.Context(), m, func(res *response) {
+	res, err := s.awaitShared(r.Context(), m, file, func(res *response) {
 		m.fetchPart(res, http.MethodGet, file, base, sid, n)
 	})
 	if err == nil && res.status == http.StatusOK {
