@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"vitrine/configs"
 	"vitrine/internal/browser"
 	"vitrine/internal/testenv"
 )
@@ -28,7 +29,12 @@ func TestPlayerPinOnFrame(t *testing.T) {
 		{"whip_llhls", "whip", "hls", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			e := newPlayerEnv(t, true)
+			e := newPlayerEnvWith(t, true, func(cfg *configs.Config) {
+				if c.ingest == "udp" {
+					rtp := freeUDPPair(t)
+					cfg.RTSP.UDPRTP, cfg.RTSP.UDPRTCP = fmt.Sprintf("127.0.0.1:%d", rtp), fmt.Sprintf("127.0.0.1:%d", rtp+1)
+				}
+			})
 			if c.ingest == "whip" {
 				e.publishWHIP()
 			} else {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"vitrine/configs"
 	"vitrine/internal/browser"
 	"vitrine/internal/testenv"
 	"vitrine/store"
@@ -43,8 +44,14 @@ type playerEnv struct {
 // live starts it live (go_live) without an encoder yet.
 func newPlayerEnv(t *testing.T, live bool) *playerEnv {
 	t.Helper()
+	return newPlayerEnvWith(t, live, nil)
+}
+
+// newPlayerEnvWith is newPlayerEnv on a server configured by mutate.
+func newPlayerEnvWith(t *testing.T, live bool, mutate func(*configs.Config)) *playerEnv {
+	t.Helper()
 	requireWebBuild(t)
-	s := startServer(t, nil)
+	s := startServer(t, mutate)
 	e := &playerEnv{t: t, s: s, admin: newAdmin(t, s), base: "http://" + s.HTTPAddr().String()}
 	for i, name := range []string{"Leather bag", "Silk <scarf> & co"} {
 		var p struct{ ID string }
