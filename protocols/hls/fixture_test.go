@@ -25,7 +25,7 @@ type fixture struct {
 	active atomic.Int64 // requests inside ServeHTTP
 }
 
-func newFixture(t *testing.T, cfg Config) *fixture {
+func newFixture(t testing.TB, cfg Config) *fixture {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	hub, err := stream.NewHub(stream.Config{ReaderQueue: 2048, ReconnectWindow: time.Minute, Logger: log})
@@ -66,7 +66,7 @@ type reply struct {
 	body   []byte
 }
 
-func (f *fixture) do(t *testing.T, ctx context.Context, method, path string, hdr http.Header) (reply, error) {
+func (f *fixture) do(t testing.TB, ctx context.Context, method, path string, hdr http.Header) (reply, error) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, method, f.url(path), nil)
 	if err != nil {
@@ -84,7 +84,7 @@ func (f *fixture) do(t *testing.T, ctx context.Context, method, path string, hdr
 	return reply{status: res.StatusCode, header: res.Header, body: body}, err
 }
 
-func (f *fixture) get(t *testing.T, path string) reply {
+func (f *fixture) get(t testing.TB, path string) reply {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -96,7 +96,7 @@ func (f *fixture) get(t *testing.T, path string) reply {
 }
 
 // wantError checks the JSON error envelope.
-func wantError(t *testing.T, r reply, status int, code string) {
+func wantError(t testing.TB, r reply, status int, code string) {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status %d, want %d (body %s)", r.status, status, r.body)
@@ -112,7 +112,7 @@ func wantError(t *testing.T, r reply, status int, code string) {
 
 // mediaPlaylist fetches the multivariant playlist of stream id, then the
 // media playlist of its video (or first) variant.
-func (f *fixture) mediaPlaylist(t *testing.T, id string) (string, *playlist.Media, []byte) {
+func (f *fixture) mediaPlaylist(t testing.TB, id string) (string, *playlist.Media, []byte) {
 	t.Helper()
 	r := f.get(t, "/live/"+id+"/index.m3u8")
 	if r.status != http.StatusOK {
@@ -150,7 +150,7 @@ func realSegments(m *playlist.Media) int {
 }
 
 // waitSegments polls until the media playlist lists n real segments.
-func (f *fixture) waitSegments(t *testing.T, id string, n int) (string, *playlist.Media, []byte) {
+func (f *fixture) waitSegments(t testing.TB, id string, n int) (string, *playlist.Media, []byte) {
 	t.Helper()
 	deadline := time.Now().Add(time.Duration(n+5) * time.Second)
 	for {
@@ -167,7 +167,7 @@ func (f *fixture) waitSegments(t *testing.T, id string, n int) (string, *playlis
 
 // settled waits until the media playlist stops changing: the muxer has
 // taken in everything a fast publisher wrote.
-func (f *fixture) settled(t *testing.T, id string) (string, *playlist.Media) {
+func (f *fixture) settled(t testing.TB, id string) (string, *playlist.Media) {
 	t.Helper()
 	_, _, prev := f.waitSegments(t, id, 1)
 	for range 50 {
@@ -182,7 +182,7 @@ func (f *fixture) settled(t *testing.T, id string) (string, *playlist.Media) {
 	return "", nil
 }
 
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {

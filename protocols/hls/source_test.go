@@ -59,7 +59,7 @@ var (
 	sourceErr  error
 )
 
-func testSource(t *testing.T) *source {
+func testSource(t testing.TB) *source {
 	t.Helper()
 	sourceOnce.Do(func() { sourceVal, sourceErr = makeSource() })
 	if sourceErr != nil {
@@ -175,7 +175,7 @@ type publisher struct {
 // publish starts writing src to stream id: in real time when paced, at
 // once otherwise. limit caps the media duration written (0: all of it,
 // negative: none).
-func publish(t *testing.T, hub *stream.Hub, id string, src *source, tracks []*stream.Track, paced bool, limit time.Duration) *publisher {
+func publish(t testing.TB, hub *stream.Hub, id string, src *source, tracks []*stream.Track, paced bool, limit time.Duration) *publisher {
 	t.Helper()
 	sp, err := hub.Publish(id, stream.PublisherInfo{Protocol: "test", Remote: "local"}, tracks)
 	if err != nil {

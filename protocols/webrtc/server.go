@@ -174,6 +174,8 @@ type Server struct {
 	// for its session's own goroutines: track readers, RTCP readers, the
 	// WHIP loop, the WHEP writer) and fanouts.
 	wg sync.WaitGroup
+	// pool writes the WHEP viewers' packets (from Start until ctx ends).
+	pool *writePool
 }
 
 var (
@@ -226,6 +228,7 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.ICEFailedTimeout, DefaultICEFailed)
 
 	s := &Server{
+		pool:     newWritePool(),
 		cfg:      cfg,
 		log:      cfg.Logger.With("component", "webrtc"),
 		cors:     c,
@@ -278,6 +281,7 @@ func (s *Server) Start() error {
 		}
 	}
 	l.startMuxes(s.log)
+	s.pool.start(s.ctx)
 	s.probeAACToOpus()
 	s.ice = l
 	s.settings = s.settingEngine(l)
@@ -328,6 +332,7 @@ func (s *Server) Close() {
 		f.stop()
 	}
 	s.wg.Wait()
+	s.pool.wait()
 	if l != nil {
 		l.close()
 	}
