@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +22,8 @@ const (
 	// that does not come (the publisher stalled or is reconnecting). It is
 	// long enough for a first segment with a long GOP.
 	defaultMaxBlock = 15 * time.Second
-	// maxPending bounds the requests waiting inside one muxer. An LL-HLS
+	// maxPending bounds the calls waiting inside one muxer (requests that
+	// ask the same share one: awaitShared). An LL-HLS
 	// viewer holds one or two; requests whose client left stay counted until
 	// the muxer releases them (next part, or close).
 	maxPending = 16384
@@ -284,7 +286,7 @@ func (s *Server) reply(w http.ResponseWriter, m *muxer, res *response, err error
 	case res.status >= 200 && res.status < 300:
 		h := w.Header()
 		for k, v := range res.header {
-			h[k] = v
+			h[k] = slices.Clone(v) // res may be shared (awaitShared)
 		}
 		h.Set("Content-Length", strconv.Itoa(res.body.Len()))
 		w.WriteHeader(res.status)

@@ -2,6 +2,7 @@ package hls
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 )
@@ -36,30 +37,33 @@ func (c *partCache) get(name string) *cachedPart {
 	return c.parts[name]
 }
 
-// put keeps a complete part answered 200 to a GET.
-func (c *partCache) put(name string, res *response) {
-	p := &cachedPart{header: res.header.Clone(), body: res.body.Bytes(), length: strconv.Itoa(res.body.Len())}
+// put keeps a complete part answered 200 to a GET and returns what the
+// cache holds for it (the first answer kept: requests that shared one
+// call all put it).
+func (c *partCache) put(name string, res *response) *cachedPart {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if p, ok := c.parts[name]; ok {
+		return p
+	}
 	if c.parts == nil {
 		c.parts = map[string]*cachedPart{}
 	}
-	if _, ok := c.parts[name]; ok {
-		return
-	}
+	p := &cachedPart{header: res.header.Clone(), body: res.body.Bytes(), length: strconv.Itoa(res.body.Len())}
 	c.parts[name] = p
 	c.order = append(c.order, name)
 	if len(c.order) > partCacheSize {
 		delete(c.parts, c.order[0])
 		c.order = append(c.order[:0], c.order[1:]...)
 	}
+	return p
 }
 
 // serve writes a cached part.
 func (p *cachedPart) serve(w http.ResponseWriter, method string) {
 	h := w.Header()
 	for k, v := range p.header {
-		h[k] = v
+		h[k] = slices.Clone(v) // shared by every request for the part
 	}
 	h.Set("Content-Length", p.length)
 	w.WriteHeader(http.StatusOK)

@@ -51,8 +51,7 @@ func (s *Server) servePart(w http.ResponseWriter, r *http.Request, m *muxer, fil
 		m.fetchPart(res, http.MethodGet, file, base, sid, n)
 	})
 	if err == nil && res.status == http.StatusOK {
-		m.parts.put(file, res)
-		m.parts.get(file).serve(w, r.Method)
+		m.parts.put(file, res).serve(w, r.Method)
 		return
 	}
 	s.reply(w, m, res, err)

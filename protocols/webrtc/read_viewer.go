@@ -144,9 +144,7 @@ func (v *viewer) run() {
 		case <-v.ss.ctx.Done():
 			return
 		case now := <-reports.C:
-			v.writeMu.Lock()
 			v.sendReports(now)
-			v.writeMu.Unlock()
 			reports.Reset(reportInterval)
 		case <-v.notify:
 			// A notify may come after the hand-over (queued just before
@@ -197,7 +195,7 @@ func (v *viewer) flush(batch []*packet, wait bool) []*packet {
 		v.sent.Add(uint64(len(batch)))
 	}
 	clear(batch)
-	if v.wantKey.Swap(false) {
+	if v.wantKey.Swap(false) && v.ss.ctx.Err() == nil {
 		v.ss.log.Debug("whep viewer fell behind: packets dropped, waiting for a keyframe")
 		v.fanout.srv.requestKeyframe(v.fanout.id)
 	}
@@ -271,7 +269,7 @@ type viewerTrack struct {
 	streamID string
 	mime     string
 	binding  atomic.Pointer[trackBinding]
-	// hdr, ready and sr belong to the viewer's writer goroutine.
+	// hdr, ready and sr are the writer's: under the viewer's writeMu.
 	hdr   rtp.Header
 	ready bool
 	sr    srState

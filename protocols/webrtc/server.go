@@ -310,6 +310,7 @@ func (s *Server) Close() {
 	if s.closed {
 		s.mu.Unlock()
 		s.wg.Wait()
+		s.pool.wait()
 		return
 	}
 	s.closed = true

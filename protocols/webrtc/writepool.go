@@ -41,7 +41,9 @@ func newWritePool() *writePool {
 	return p
 }
 
-// start runs the workers until ctx ends.
+// start runs the workers until ctx ends. A worker ends its pass first:
+// the server's Close waits for the fanouts, which stop queueing, before
+// it waits for the pool.
 func (p *writePool) start(ctx context.Context) {
 	for _, w := range p.workers {
 		p.wg.Add(1)
@@ -57,7 +59,7 @@ func (p *writePool) wait() { p.wg.Wait() }
 
 // worker picks the worker a new viewer's writes go to, in turn.
 func (p *writePool) worker() *poolWorker {
-	return p.workers[int(p.next.Add(1))%len(p.workers)]
+	return p.workers[p.next.Add(1)%uint32(len(p.workers))]
 }
 
 // schedule asks for v's queue to be written; v.scheduled keeps a viewer
