@@ -137,8 +137,17 @@ func TestViewerRule(t *testing.T) {
 		}
 	}
 	check(0, "unpublished", draft.ID)
-	if status, _, _ := get(t, "http://"+addr+"/replay/"+draft.ID+"/index.m3u8", "Authorization", bearer); status != 200 {
-		t.Errorf("the host's preview of its draft's recording: %d", status)
+	// Its recording has a playlist once its first segment is written (a
+	// second or so into the live; longer on a loaded machine).
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		status, _, _ := get(t, "http://"+addr+"/replay/"+draft.ID+"/index.m3u8", "Authorization", bearer)
+		if status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the host's preview of its draft's recording: %d", status)
+			break
+		}
 	}
 	if status, _, _ := get(t, "http://"+addr+"/live/"+draft.ID+"/index.m3u8", "Authorization", "Bearer not-the-token"); status != 404 {
 		t.Errorf("a wrong token on a draft: %d, want 404", status)
