@@ -18,9 +18,9 @@ import (
 // lives while the stream has viewers.
 //
 // Fan-out cost per viewer and packet is a pointer pushed on the viewer's
-// queue; its writer (the viewer's goroutine, then a worker of the write
-// pool) stamps its SSRC and payload type on a header copy and hands the
-// shared payload to pion, which encrypts it with the viewer's SRTP keys. A slow viewer fills its own queue and loses its
+// queue; the viewer's own goroutine stamps its SSRC and payload type on a
+// header copy and hands the shared payload to pion, which encrypts it with
+// the viewer's SRTP keys. A slow viewer fills its own queue and loses its
 // own packets (viewer.go); it never delays the fanout.
 type fanout struct {
 	srv    *Server

@@ -27,23 +27,12 @@ const (
 )
 
 // viewer is one WHEP session's media path: a bounded queue of shared
-// packets filled by the fanout, drained by the viewer's own goroutine
-// until its SRTP session is up, then by a worker of the server's write
-// pool (writepool.go).
+// packets filled by the fanout, drained by the viewer's own writer goroutine.
 type viewer struct {
 	ss     *session
 	fanout *fanout
 	tracks [numKinds]*viewerTrack // nil: kind not negotiated
 	notify chan struct{}
-	// pool is the worker that writes the queue once pooled is set;
-	// scheduled says the viewer is listed there.
-	pool      *poolWorker
-	pooled    atomic.Bool
-	scheduled atomic.Bool
-	// writeMu is held by whoever writes to the peer (the viewer's
-	// goroutine or its pool worker): the tracks' headers and report state
-	// are the writer's, and packets leave in their queue's order.
-	writeMu sync.Mutex
 	// wantKey is set under the fanout's lock when the queue overflowed; the
 	// writer asks the publisher outside of it.
 	wantKey atomic.Bool
@@ -63,8 +52,8 @@ type viewer struct {
 	dropped  uint64
 }
 
-func newViewer(ss *session, pool *poolWorker) *viewer {
-	return &viewer{ss: ss, pool: pool, notify: make(chan struct{}, 1), ring: make([]*packet, viewerQueue), waitKey: true}
+func newViewer(ss *session) *viewer {
+	return &viewer{ss: ss, notify: make(chan struct{}, 1), ring: make([]*packet, viewerQueue), waitKey: true}
 }
 
 // enqueue queues shared packets; it never blocks (it runs under the fanout's
@@ -108,10 +97,6 @@ func (v *viewer) enqueue(pkts []*packet, retransmit bool) {
 		v.n++
 	}
 	v.mu.Unlock()
-	if v.pooled.Load() {
-		v.pool.schedule(v)
-		return
-	}
 	select {
 	case v.notify <- struct{}{}:
 	default:
@@ -132,9 +117,7 @@ func (v *viewer) overflowLocked() {
 	v.wantKey.Store(true)
 }
 
-// run writes the viewer's first packets, which may wait for its SRTP
-// session, then hands its queue to the write pool; it sends the sender
-// reports until the session ends.
+// run writes queued packets to the peer until the session ends.
 func (v *viewer) run() {
 	batch := make([]*packet, 0, 64)
 	reports := time.NewTimer(firstReport)
@@ -146,60 +129,31 @@ func (v *viewer) run() {
 		case now := <-reports.C:
 			v.sendReports(now)
 			reports.Reset(reportInterval)
+			continue
 		case <-v.notify:
-			// A notify may come after the hand-over (queued just before
-			// it): writing here then is as good as in the pool.
-			batch = v.flush(batch, !v.pooled.Load())
-			if !v.pooled.Load() && v.srtpReady() {
-				v.pooled.Store(true)
-				v.pool.schedule(v) // what was queued meanwhile
-			}
 		}
-	}
-}
-
-// srtpReady says whether a packet has reached the peer: pion's SRTP
-// session is up, for every track of the viewer (they share it).
-func (v *viewer) srtpReady() bool {
-	v.writeMu.Lock()
-	defer v.writeMu.Unlock()
-	for _, t := range v.tracks {
-		if t != nil && t.ready {
-			return true
+		v.mu.Lock()
+		for v.n > 0 {
+			batch = append(batch, v.ring[v.head])
+			v.ring[v.head] = nil
+			v.head = (v.head + 1) % len(v.ring)
+			v.n--
 		}
-	}
-	return false
-}
-
-// flush writes the queued packets, in order, with batch as scratch.
-// wait lets the first packets wait for the SRTP session (the viewer's
-// own goroutine only: a pool worker must not be held).
-func (v *viewer) flush(batch []*packet, wait bool) []*packet {
-	v.writeMu.Lock()
-	defer v.writeMu.Unlock()
-	v.mu.Lock()
-	for v.n > 0 {
-		batch = append(batch, v.ring[v.head])
-		v.ring[v.head] = nil
-		v.head = (v.head + 1) % len(v.ring)
-		v.n--
-	}
-	v.mu.Unlock()
-	if v.ss.ctx.Err() == nil {
-		for _, p := range batch {
-			v.tracks[p.kind].write(p, v.ss.ctx.Done(), wait)
+		v.mu.Unlock()
+		for i, p := range batch {
+			v.tracks[p.kind].write(p, v.ss.ctx.Done())
 			if p.keyStart && p.kind == kindVideo {
 				v.lastKey.Store(time.Now().UnixNano())
 			}
+			batch[i] = nil
 		}
 		v.sent.Add(uint64(len(batch)))
+		batch = batch[:0]
+		if v.wantKey.Swap(false) {
+			v.ss.log.Debug("whep viewer fell behind: packets dropped, waiting for a keyframe")
+			v.fanout.srv.requestKeyframe(v.fanout.id)
+		}
 	}
-	clear(batch)
-	if v.wantKey.Swap(false) && v.ss.ctx.Err() == nil {
-		v.ss.log.Debug("whep viewer fell behind: packets dropped, waiting for a keyframe")
-		v.fanout.srv.requestKeyframe(v.fanout.id)
-	}
-	return batch[:0]
 }
 
 // readRTCP answers a viewer's feedback on one of its tracks: NACKs from
@@ -269,7 +223,7 @@ type viewerTrack struct {
 	streamID string
 	mime     string
 	binding  atomic.Pointer[trackBinding]
-	// hdr, ready and sr are the writer's: under the viewer's writeMu.
+	// hdr, ready and sr belong to the viewer's writer goroutine.
 	hdr   rtp.Header
 	ready bool
 	sr    srState
@@ -320,9 +274,8 @@ func (t *viewerTrack) Kind() pion.RTPCodecType {
 
 // write sends one shared packet with this viewer's SSRC and payload type.
 // Only the header is the viewer's; pion marshals it with the shared
-// payload into a pooled buffer and encrypts that in place. Before the
-// SRTP session is up pion drops packets: with wait, write waits for it.
-func (t *viewerTrack) write(p *packet, done <-chan struct{}, wait bool) {
+// payload into a pooled buffer and encrypts that in place.
+func (t *viewerTrack) write(p *packet, done <-chan struct{}) {
 	b := t.binding.Load()
 	if b == nil {
 		return
@@ -339,9 +292,6 @@ func (t *viewerTrack) write(p *packet, done <-chan struct{}, wait bool) {
 	}
 	if n > 0 {
 		t.ready = true
-		return
-	}
-	if !wait {
 		return
 	}
 	// SRTP not started yet: pion dropped the packet. Wait for it, so that

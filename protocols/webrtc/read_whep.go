@@ -30,7 +30,7 @@ func (s *Server) startWHEP(ctx context.Context, streamID string, body []byte, in
 	}
 	ss := newSession(s, kindWHEP, streamID)
 	ss.ufrag = o.ufrag
-	v := newViewer(ss, s.pool.worker())
+	v := newViewer(ss)
 	for k := range numKinds {
 		if o.choice[k] != nil {
 			v.tracks[k] = newViewerTrack(k, streamID)

@@ -174,8 +174,6 @@ type Server struct {
 	// for its session's own goroutines: track readers, RTCP readers, the
 	// WHIP loop, the WHEP writer) and fanouts.
 	wg sync.WaitGroup
-	// pool writes the WHEP viewers' packets (from Start until ctx ends).
-	pool *writePool
 }
 
 var (
@@ -228,7 +226,6 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.ICEFailedTimeout, DefaultICEFailed)
 
 	s := &Server{
-		pool:     newWritePool(),
 		cfg:      cfg,
 		log:      cfg.Logger.With("component", "webrtc"),
 		cors:     c,
@@ -281,7 +278,6 @@ func (s *Server) Start() error {
 		}
 	}
 	l.startMuxes(s.log)
-	s.pool.start(s.ctx)
 	s.probeAACToOpus()
 	s.ice = l
 	s.settings = s.settingEngine(l)
@@ -310,7 +306,6 @@ func (s *Server) Close() {
 	if s.closed {
 		s.mu.Unlock()
 		s.wg.Wait()
-		s.pool.wait()
 		return
 	}
 	s.closed = true
@@ -333,7 +328,6 @@ func (s *Server) Close() {
 		f.stop()
 	}
 	s.wg.Wait()
-	s.pool.wait()
 	if l != nil {
 		l.close()
 	}

@@ -46,19 +46,7 @@ func (s *srState) report(ssrc uint32, clock int64, now time.Time) *rtcp.SenderRe
 }
 
 // sendReports writes a sender report for each track that has sent media.
-// The reports are made under writeMu (the tracks' state is the writer's)
-// and sent after it, so that the viewer's pool worker does not wait for
-// the socket.
 func (v *viewer) sendReports(now time.Time) {
-	v.writeMu.Lock()
-	pkts := v.reportsLocked(now)
-	v.writeMu.Unlock()
-	if len(pkts) > 0 && v.ss.pc != nil {
-		_ = v.ss.pc.WriteRTCP(pkts) // a lost report is followed by the next
-	}
-}
-
-func (v *viewer) reportsLocked(now time.Time) []rtcp.Packet {
 	var pkts []rtcp.Packet
 	for _, t := range v.tracks {
 		if t == nil || t.sr.ntp == 0 {
@@ -74,7 +62,9 @@ func (v *viewer) reportsLocked(now time.Time) []rtcp.Packet {
 		}
 		pkts = append(pkts, t.sr.report(b.ssrc, clock, now))
 	}
-	return pkts
+	if len(pkts) > 0 && v.ss.pc != nil {
+		_ = v.ss.pc.WriteRTCP(pkts) // a lost report is followed by the next
+	}
 }
 
 // unixOffset is the seconds from 1900, the NTP epoch, to 1970.
