@@ -315,6 +315,22 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 	if s.recorder != nil {
 		reg.MustRegister(s.recorder.Collector())
 	}
+	if s.webrtc != nil {
+		w := s.webrtc
+		egress := func(name, help string, f func(webrtc.EgressStats) uint64) prometheus.Collector {
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vitrine_whep_packets_" + name, Help: help},
+				func() float64 { return float64(f(w.Egress())) })
+		}
+		reg.MustRegister(
+			egress("sent_total", "Media packets written to WHEP viewers, retransmissions included.",
+				func(e webrtc.EgressStats) uint64 { return e.Sent }),
+			egress("resent_total", "Packets sent again to WHEP viewers that NACKed them.",
+				func(e webrtc.EgressStats) uint64 { return e.Resent }),
+			egress("resend_refused_total", "NACKed packets not sent again: resent under 100 ms before, or over the viewer's retransmission share.",
+				func(e webrtc.EgressStats) uint64 { return e.Refused }),
+			egress("dropped_total", "Packets lost by WHEP viewers that fell behind (their queue overflowed; they resume at a keyframe).",
+				func(e webrtc.EgressStats) uint64 { return e.Dropped }))
+	}
 	s.httpSrv = &http.Server{
 		// guardBodies: a body's read deadline, and no connection held by
 		// a body its handler did not read (slowbody.go).

@@ -515,7 +515,8 @@ type viewerClient struct {
 	answer   string
 	started  time.Time
 
-	ssrc atomic.Uint32 // of the video track received
+	ssrc    atomic.Uint32 // of the video track received
+	lastSeq atomic.Uint32 // the last video packet's sequence number
 
 	mu         sync.Mutex
 	frames     [][]byte
@@ -569,6 +570,7 @@ func startViewer(t testing.TB, ts *testServer, id string, o viewerOpts) *viewerC
 				return
 			}
 			v.video.Add(1)
+			v.lastSeq.Store(uint32(pkt.SequenceNumber))
 			sb.Push(pkt)
 			for s := sb.Pop(); s != nil; s = sb.Pop() {
 				v.addFrame(s.Data)

@@ -42,6 +42,8 @@ type viewer struct {
 	// lastKey is when a keyframe was last written (unix ns): a PLI right
 	// after it was sent before the keyframe arrived.
 	lastKey atomic.Int64
+	// resend bounds what the viewer's NACKs make the server send again.
+	resend resendGuard
 
 	mu       sync.Mutex
 	ring     []*packet
@@ -108,6 +110,7 @@ func (v *viewer) enqueue(pkts []*packet, retransmit bool) {
 // NACKs for what it lost are ignored.
 func (v *viewer) overflowLocked() {
 	v.dropped += uint64(v.n)
+	v.fanout.srv.egress.dropped.Add(uint64(v.n))
 	for i := range v.n {
 		v.ring[(v.head+i)%len(v.ring)] = nil
 	}
@@ -148,6 +151,7 @@ func (v *viewer) run() {
 			batch[i] = nil
 		}
 		v.sent.Add(uint64(len(batch)))
+		v.fanout.srv.egress.sent.Add(uint64(len(batch)))
 		batch = batch[:0]
 		if v.wantKey.Swap(false) {
 			v.ss.log.Debug("whep viewer fell behind: packets dropped, waiting for a keyframe")
@@ -178,8 +182,12 @@ func (v *viewer) readRTCP(sender *pion.RTPSender, kind trackKind) {
 			switch p := p.(type) {
 			case *rtcp.TransportLayerNack:
 				seqs = v.nackable(kind, p, seqs[:0])
+				var refused int
+				seqs, refused = v.resend.admit(kind, seqs, time.Now(), v.sent.Load()-v.resent.Load())
 				resend = v.fanout.retransmit(kind, seqs, resend[:0])
 				v.resent.Add(uint64(len(resend)))
+				v.fanout.srv.egress.resent.Add(uint64(len(resend)))
+				v.fanout.srv.egress.refused.Add(uint64(refused))
 				v.enqueue(resend, true)
 				clear(resend)
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:

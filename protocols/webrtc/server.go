@@ -174,6 +174,8 @@ type Server struct {
 	// for its session's own goroutines: track readers, RTCP readers, the
 	// WHIP loop, the WHEP writer) and fanouts.
 	wg sync.WaitGroup
+	// egress counts the viewers' packets (resend.go).
+	egress egressCounters
 }
 
 var (
