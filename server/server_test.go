@@ -446,7 +446,7 @@ func TestUnknownStreamIs404JSON(t *testing.T) {
 	}
 	b, _ = io.ReadAll(res.Body)
 	res.Body.Close()
-	for _, want := range []string{"go_goroutines", "vitrine_hls_muxers 0",
+	for _, want := range []string{"go_goroutines", "vitrine_hls_muxers 0", "vitrine_whep_packets_resent_total 0",
 		`vitrine_http_requests_total{code="404",method="GET",route="/live/"} 1`} {
 		if res.StatusCode != http.StatusOK || !strings.Contains(string(b), want) {
 			t.Fatalf("/metrics: %d, no %s in\n%s", res.StatusCode, want, b)
