@@ -1,6 +1,7 @@
 package webrtc
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -99,10 +100,7 @@ func (v *viewer) enqueue(pkts []*packet, retransmit bool) {
 		v.n++
 	}
 	v.mu.Unlock()
-	select {
-	case v.notify <- struct{}{}:
-	default:
-	}
+	v.wake()
 }
 
 // overflowLocked drops the queue of a viewer that cannot keep up: it
@@ -120,20 +118,21 @@ func (v *viewer) overflowLocked() {
 	v.wantKey.Store(true)
 }
 
-// run writes queued packets to the peer until the session ends.
+// run writes queued packets to the peer until the session ends. It waits
+// on its notify channel alone (a frame queued to a hundred viewers wakes a
+// hundred of these loops: a select over a timer and the session's end cost
+// each wake more than the channel), and sends the sender reports when it
+// wakes after they are due: a viewer is woken for every frame and audio
+// packet, and reports matter only while media flows.
 func (v *viewer) run() {
 	batch := make([]*packet, 0, 64)
-	reports := time.NewTimer(firstReport)
-	defer reports.Stop()
+	stop := context.AfterFunc(v.ss.ctx, v.wake)
+	defer stop()
+	nextReport := time.Now().Add(firstReport)
 	for {
-		select {
-		case <-v.ss.ctx.Done():
+		<-v.notify
+		if v.ss.ctx.Err() != nil {
 			return
-		case now := <-reports.C:
-			v.sendReports(now)
-			reports.Reset(reportInterval)
-			continue
-		case <-v.notify:
 		}
 		v.mu.Lock()
 		for v.n > 0 {
@@ -157,6 +156,18 @@ func (v *viewer) run() {
 			v.ss.log.Debug("whep viewer fell behind: packets dropped, waiting for a keyframe")
 			v.fanout.srv.requestKeyframe(v.fanout.id)
 		}
+		if now := time.Now(); !now.Before(nextReport) {
+			v.sendReports(now)
+			nextReport = now.Add(reportInterval)
+		}
+	}
+}
+
+// wake makes run look at its queue (and at the session's end).
+func (v *viewer) wake() {
+	select {
+	case v.notify <- struct{}{}:
+	default:
 	}
 }
 
