@@ -194,6 +194,13 @@ func feedRTMPLike(t *testing.T, hub *stream.Hub, id string, m *testMedia) (stop 
 	return feedRTMPLikeAudio(t, hub, id, m, nil)
 }
 
+// feedOnline is feedRTMPLike, once the stream is online.
+func feedOnline(t *testing.T, ts *testServer, id string, m *testMedia) {
+	t.Helper()
+	feedRTMPLike(t, ts.hub, id, m)
+	waitFor(t, 3*time.Second, "stream online", func() bool { st, ok := ts.hub.Get(id); return ok && st.Online() })
+}
+
 // feedRTMPLikeAudio is feedRTMPLike whose AAC frames come from audio
 // (nil: a short valid frame).
 func feedRTMPLikeAudio(t *testing.T, hub *stream.Hub, id string, m *testMedia, audio func() []byte) (stop func()) {

@@ -52,7 +52,6 @@ type viewer struct {
 	waitKey  bool // video waits for a keyframe's first packet
 	started  [numKinds]bool
 	startSeq [numKinds]uint16
-	dropped  uint64
 }
 
 func newViewer(ss *session) *viewer {
@@ -107,7 +106,6 @@ func (v *viewer) enqueue(pkts []*packet, retransmit bool) {
 // restarts on the next keyframe (video) and the next packet (audio), and
 // NACKs for what it lost are ignored.
 func (v *viewer) overflowLocked() {
-	v.dropped += uint64(v.n)
 	v.fanout.srv.egress.dropped.Add(uint64(v.n))
 	for i := range v.n {
 		v.ring[(v.head+i)%len(v.ring)] = nil

@@ -45,10 +45,11 @@ type resendGuard struct {
 	used        int
 }
 
+// resendSlot is a track's last retransmission with its number modulo
+// resendSlots; a zero at is long ago.
 type resendSlot struct {
 	at  time.Time
 	seq uint16
-	set bool
 }
 
 // admit keeps, in place, the sequence numbers of kind that may be resent
@@ -57,11 +58,10 @@ type resendSlot struct {
 func (g *resendGuard) admit(kind trackKind, seqs []uint16, now time.Time, sent uint64) (kept []uint16, refused int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.windowStart.IsZero() || now.Sub(g.windowStart) >= time.Second {
-		if !g.windowStart.IsZero() {
+	if first := g.windowStart.IsZero(); first || now.Sub(g.windowStart) >= time.Second {
+		g.allowance = resendFloor
+		if !first {
 			g.allowance = max(resendFloor, int(float64(sent-g.sentAtStart)*resendShare))
-		} else {
-			g.allowance = resendFloor
 		}
 		g.windowStart, g.sentAtStart, g.used = now, sent, 0
 	}
@@ -73,7 +73,7 @@ func (g *resendGuard) admit(kind trackKind, seqs []uint16, now time.Time, sent u
 	kept = seqs[:0]
 	for _, seq := range seqs {
 		s := &slots[seq%resendSlots]
-		if s.set && s.seq == seq && now.Sub(s.at) < resendSpacing {
+		if s.seq == seq && now.Sub(s.at) < resendSpacing {
 			refused++
 			continue
 		}
@@ -82,7 +82,7 @@ func (g *resendGuard) admit(kind trackKind, seqs []uint16, now time.Time, sent u
 			continue
 		}
 		g.used++
-		*s = resendSlot{at: now, seq: seq, set: true}
+		*s = resendSlot{at: now, seq: seq}
 		kept = append(kept, seq)
 	}
 	return kept, refused
