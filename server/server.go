@@ -329,7 +329,9 @@ func New(cfg *configs.Config, log *slog.Logger) (*Server, error) {
 			egress("resend_refused_total", "NACKed packets not sent again: resent under 100 ms before, or over the viewer's retransmission share.",
 				func(e webrtc.EgressStats) uint64 { return e.Refused }),
 			egress("dropped_total", "Packets lost by WHEP viewers that fell behind (their queue overflowed; they resume at a keyframe).",
-				func(e webrtc.EgressStats) uint64 { return e.Dropped }))
+				func(e webrtc.EgressStats) uint64 { return e.Dropped }),
+			egress("direct_total", "Of the packets sent, those encrypted and written to the UDP socket by Vitrine itself; the others (ICE-TCP viewers) go through pion.",
+				func(e webrtc.EgressStats) uint64 { return e.Direct }))
 	}
 	s.httpSrv = &http.Server{
 		// guardBodies: a body's read deadline, and no connection held by

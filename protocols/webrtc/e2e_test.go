@@ -68,6 +68,12 @@ func TestWHIPToWHEP(t *testing.T) {
 	if decoded < frames*9/10 || errs != "" {
 		t.Errorf("ffmpeg decoded %d of %d frames; errors: %s", decoded, frames, errs)
 	}
+	// The viewer's packets were encrypted and written by Vitrine, past
+	// pion's per-packet layers (srtp_direct.go): a pion whose DTLS
+	// transport no longer has the field it is keyed from fails here.
+	if e := ts.Egress(); e.Direct == 0 || e.Direct != e.Sent {
+		t.Errorf("%d of %d packets sent on the direct path, want all", e.Direct, e.Sent)
+	}
 
 	info := ts.StreamInfo(testStream)
 	if info.WHEPVideo != "H264" || info.WHEPAudio != "Opus" || info.WHEPViewers != 1 {

@@ -37,6 +37,7 @@ type iceListeners struct {
 	tcp    net.Listener
 	udpMux ice.UDPMux
 	tcpMux ice.TCPMux
+	batch  *batchConn // the UDP socket's writer, shared with viewers' direct sends
 	host   net.IP // the bound IP; nil when unspecified
 }
 
@@ -94,8 +95,9 @@ func (l *iceListeners) startMuxes(log *slog.Logger) {
 	// the address the client used). One socket is what keeps one port for
 	// ephemeral ports too; the kernel picks the source address by route,
 	// right on single-homed hosts.
+	l.batch = newBatchConn(l.udp) // writes leave in batches (udpbatch.go)
 	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{
-		UDPConn: newBatchConn(l.udp), // writes leave in batches (udpbatch.go)
+		UDPConn: l.batch,
 		Logger:  pionLogger{log: log.With("pion", "udpmux"), quiet: true},
 	})
 	l.udpMux = hostMux{UDPMux: mux, addrs: advertised(mux.GetListenAddresses(), l.host != nil)}
@@ -132,6 +134,9 @@ func advertised(addrs []net.Addr, explicit bool) []net.Addr {
 	}
 	return out
 }
+
+// udpPort is the port of the UDP socket.
+func (l *iceListeners) udpPort() int { return l.udp.LocalAddr().(*net.UDPAddr).Port }
 
 func (l *iceListeners) close() {
 	// The muxes close their sockets.

@@ -32,6 +32,9 @@ func TestWHEPOverTCP(t *testing.T) {
 	if pair.Local.Protocol != pion.ICEProtocolTCP || pair.Remote.Port != uint16(ts.ICEAddr().(*net.UDPAddr).Port) {
 		t.Errorf("selected pair %s -> %s, want TCP to the ICE port", pair.Local, pair.Remote)
 	}
+	if e := ts.Egress(); e.Sent == 0 || e.Direct != 0 {
+		t.Errorf("%d of %d packets sent on the direct UDP path to an ICE-TCP viewer, want none", e.Direct, e.Sent)
+	}
 }
 
 func selectedPair(pc *pion.PeerConnection) (*pion.ICECandidatePair, error) {

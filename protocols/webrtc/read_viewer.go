@@ -45,6 +45,9 @@ type viewer struct {
 	lastKey atomic.Int64
 	// resend bounds what the viewer's NACKs make the server send again.
 	resend resendGuard
+	// direct writes the viewer's RTP past pion's per-packet layers
+	// (srtp_direct.go); nil: through pion. Writer goroutine only.
+	direct *directSender
 
 	mu       sync.Mutex
 	ring     []*packet
@@ -126,6 +129,7 @@ func (v *viewer) run() {
 	batch := make([]*packet, 0, 64)
 	stop := context.AfterFunc(v.ss.ctx, v.wake)
 	defer stop()
+	v.direct = v.fanout.srv.directSender(v.ss)
 	nextReport := time.Now().Add(firstReport)
 	for {
 		<-v.notify
@@ -141,7 +145,7 @@ func (v *viewer) run() {
 		}
 		v.mu.Unlock()
 		for i, p := range batch {
-			v.tracks[p.kind].write(p, v.ss.ctx.Done())
+			v.tracks[p.kind].write(p, v.direct, v.ss.ctx.Done())
 			if p.keyStart && p.kind == kindVideo {
 				v.lastKey.Store(time.Now().UnixNano())
 			}
@@ -149,6 +153,9 @@ func (v *viewer) run() {
 		}
 		v.sent.Add(uint64(len(batch)))
 		v.fanout.srv.egress.sent.Add(uint64(len(batch)))
+		if v.direct != nil {
+			v.fanout.srv.egress.direct.Add(uint64(len(batch)))
+		}
 		batch = batch[:0]
 		if v.wantKey.Swap(false) {
 			v.ss.log.Debug("whep viewer fell behind: packets dropped, waiting for a keyframe")
@@ -290,9 +297,9 @@ func (t *viewerTrack) Kind() pion.RTPCodecType {
 }
 
 // write sends one shared packet with this viewer's SSRC and payload type.
-// Only the header is the viewer's; pion marshals it with the shared
-// payload into a pooled buffer and encrypts that in place.
-func (t *viewerTrack) write(p *packet, done <-chan struct{}) {
+// Only the header is the viewer's; it is marshalled with the shared payload
+// and encrypted by direct, or by pion when direct is nil.
+func (t *viewerTrack) write(p *packet, direct *directSender, done <-chan struct{}) {
 	b := t.binding.Load()
 	if b == nil {
 		return
@@ -300,6 +307,12 @@ func (t *viewerTrack) write(p *packet, done <-chan struct{}) {
 	h := &t.hdr
 	*h = p.hdr
 	h.SSRC, h.PayloadType = b.ssrc, b.pt
+	if direct != nil {
+		if n, _ := direct.write(h, p.payload); n > 0 {
+			t.sr.sent(p)
+		}
+		return
+	}
 	n, err := b.ws.WriteRTP(h, p.payload)
 	if n > 0 {
 		t.sr.sent(p)

@@ -94,10 +94,11 @@ type EgressStats struct {
 	Resent  uint64 // retransmissions answering NACKs
 	Refused uint64 // NACKed packets not resent (resendSpacing, resendShare)
 	Dropped uint64 // packets lost by viewers that fell behind (queue overflow)
+	Direct  uint64 // of Sent, those encrypted and written past pion (srtp_direct.go)
 }
 
 type egressCounters struct {
-	sent, resent, refused, dropped atomic.Uint64
+	sent, resent, refused, dropped, direct atomic.Uint64
 }
 
 // Egress reports the WHEP viewers' packet counters.
@@ -107,5 +108,6 @@ func (s *Server) Egress() EgressStats {
 		Resent:  s.egress.resent.Load(),
 		Refused: s.egress.refused.Load(),
 		Dropped: s.egress.dropped.Load(),
+		Direct:  s.egress.direct.Load(),
 	}
 }
