@@ -38,7 +38,7 @@ type iceListeners struct {
 	udpMux ice.UDPMux
 	tcpMux ice.TCPMux
 	batch  *batchConn // the UDP socket's writer, shared with viewers' direct sends
-	host   net.IP // the bound IP; nil when unspecified
+	host   net.IP     // the bound IP; nil when unspecified
 }
 
 // listenICE binds UDP, then TCP on the same port. With port 0 the kernel
