@@ -159,3 +159,46 @@ func TestBatchConnCoalesces(t *testing.T) {
 	}
 	t.Logf("GSO in use after the batch: %v", !b.noGSO)
 }
+
+// TestBatchConnDualStack: from a socket bound to the unspecified address
+// (AF_INET6, as the ICE socket is with the default listen address),
+// batches reach IPv4 viewers (as ::ffff:a.b.c.d) and IPv6 ones.
+func TestBatchConnDualStack(t *testing.T) {
+	s, err := net.ListenUDP("udp", &net.UDPAddr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, r4 := udpPair(t)
+	recv := []*net.UDPConn{r4}
+	if r6, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback}); err == nil {
+		t.Cleanup(func() { _ = r6.Close() })
+		recv = append(recv, r6)
+	} else {
+		t.Logf("no IPv6 loopback: %v", err)
+	}
+	b := newBatchConn(s)
+	for i := range 3 {
+		for _, r := range recv {
+			p := bytes.Repeat([]byte{byte(i)}, 1000)
+			if _, err := b.WriteTo(p, r.LocalAddr()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	for _, r := range recv {
+		_ = r.SetReadDeadline(time.Now().Add(2 * time.Second))
+		for i := range 3 {
+			n, _, err := r.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("%v: datagram %d: %v", r.LocalAddr(), i, err)
+			}
+			if n != 1000 || buf[0] != byte(i) {
+				t.Fatalf("%v: datagram %d: %d bytes of %d", r.LocalAddr(), i, n, buf[0])
+			}
+		}
+	}
+}
